@@ -1,0 +1,249 @@
+"""`svp`: process one video, run the worker, inspect jobs, replay dead letters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from svp.config import ConfigError, Settings, load_settings
+from svp.errors import StageError
+from svp.log import setup_logging
+from svp.messages import JobMessage
+from svp.runtime import jobs
+from svp.runtime.context import Runtime, build_runtime
+from svp.topology import PIPELINE
+
+
+def _local_runtime(settings: Settings) -> Runtime:
+    if settings.uses_gcp:
+        raise ConfigError("this command runs the pipeline locally: unset SVP_BACKEND=gcp")
+    return build_runtime(settings)
+
+
+def _dispatcher(runtime: Runtime):
+    from svp.runtime.dispatch import Dispatcher, Runners
+
+    return Dispatcher(
+        runtime.bus,
+        Runners(runtime),
+        concurrency=runtime.settings.concurrency,
+        lease=runtime.settings.lease_seconds,
+    )
+
+
+# -- process -------------------------------------------------------------------------------
+def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.summary.targets import target_for_tag
+
+    runtime = _local_runtime(settings)
+    job_id = f"cli-{uuid.uuid4().hex[:12]}"
+    source = Path(args.source)
+    if source.is_file():
+        uri = runtime.blobs.put_file(runtime.artifact_key(job_id, "input", source.name), source)
+        link: dict[str, Any] = {"file": source.name, "file_uri": uri, "tag": args.tag}
+    else:
+        link = {"url": args.source, "tag": args.tag}
+    schema = json.loads(Path(args.schema).read_text()) if args.schema else None
+    try:
+        target = target_for_tag(runtime, args.tag, schema)
+    except StageError as exc:
+        print(f"svp: {exc.reason}", file=sys.stderr)
+        return 2
+    runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, target, time.time()))
+    runtime.publish_from("poller", JobMessage(job_id, "poller"))
+
+    dispatcher = _dispatcher(runtime)
+    finished = threading.Event()
+    worker = threading.Thread(
+        target=dispatcher.run, kwargs={"stop": finished, "idle_exit": True}, daemon=True
+    )
+    started = time.monotonic()
+    worker.start()
+    job = _follow(runtime, job_id, worker, quiet=args.json)
+    finished.set()
+    worker.join()
+    dispatcher.close()
+    if job["status"] != "done":
+        print(f"svp: failed: {job.get('error') or 'the job did not finish'}", file=sys.stderr)
+        return 1
+    page = job["result"]
+    if args.json:
+        print(runtime.blobs.get_bytes(page["artifacts"]["properties"]).decode())
+    else:
+        print(runtime.blobs.get_bytes(page["artifacts"]["markdown"]).decode())
+        print(f"Page: {page['page_url']}  ({time.monotonic() - started:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _follow(runtime: Runtime, job_id: str, worker: threading.Thread, quiet: bool) -> jobs.Doc:
+    """Print each stage's progress to stderr until the job ends (or the queue runs dry)."""
+    shown: dict[str, str] = {}
+    while True:
+        job = runtime.state.get(jobs.JOBS, job_id)
+        assert job is not None
+        for stage in PIPELINE:
+            record = job["stages"][stage]
+            state = record["state"]
+            if shown.get(stage) != state and state != "pending":
+                shown[stage] = state
+                if not quiet:
+                    print(_progress_line(stage, record), file=sys.stderr)
+        if job["status"] in ("done", "failed") or not worker.is_alive():
+            return job
+        time.sleep(0.2)
+
+
+def _progress_line(stage: str, record: dict) -> str:
+    state = record["state"]
+    if state == "done":
+        return f"  ✓ {stage:<12} {record.get('duration_ms', 0) / 1000:6.1f} s"
+    if state == "failed":
+        return f"  ✗ {stage:<12} {record.get('error')}"
+    return f"  … {stage:<12} attempt {record.get('attempts', 1)}"
+
+
+# -- run -----------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.stages.poller import poll
+
+    runtime = _local_runtime(settings)
+    if runtime.notion is None:
+        print("svp: NOTION_TOKEN is not set: `svp run` needs a Notion integration", file=sys.stderr)
+        return 2
+    dispatcher = _dispatcher(runtime)
+    try:
+        if args.once:
+            report = poll(runtime)
+            dispatcher.run(idle_exit=True)
+            print(json.dumps(report.as_dict()))
+            return 1 if report.errors else 0
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=dispatcher.run, kwargs={"stop": stop, "idle_exit": False}, daemon=True
+        )
+        worker.start()
+        try:
+            while True:
+                poll(runtime)
+                time.sleep(settings.poll_interval_seconds)
+        except KeyboardInterrupt:
+            stop.set()
+            worker.join()
+        return 0
+    finally:
+        dispatcher.close()
+
+
+# -- jobs ----------------------------------------------------------------------------------
+def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = build_runtime(settings)
+    where = {"status": "failed"} if args.failed else None
+    found = runtime.state.list(jobs.JOBS, where=where, limit=args.limit)
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    if not found:
+        print("no jobs")
+    for job in found:
+        link = job["link"]
+        print(
+            f"{job['job_id']}  {job['status']:<13} {link.get('tag', '')}  "
+            f"{link.get('url') or link.get('file', '')}"
+        )
+        for stage in PIPELINE:
+            record = job["stages"][stage]
+            line = f"    {stage:<12} {record['state']:<8} attempts={record['attempts']}"
+            if record.get("duration_ms") is not None:
+                line += f" {record['duration_ms'] / 1000:.1f}s"
+            if record.get("error"):
+                line += f"  last error: {record['error']}"
+            print(line)
+        if job.get("error"):
+            print(f"    reason: {job['error']}")
+        if job.get("result"):
+            print(f"    page: {job['result'].get('page_url')}")
+    return 0
+
+
+# -- replay --------------------------------------------------------------------------------
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.runtime.replay import replay_local
+
+    runtime = _local_runtime(settings)
+    replayed = replay_local(
+        runtime.bus, job_id=args.job, stage=args.stage, limit=args.limit, dry_run=args.dry_run
+    )
+    verb = "would replay" if args.dry_run else "replayed"
+    for item in replayed:
+        print(
+            f"{verb} {item.stage} for job {item.job_id} (after {item.attempts} attempts: "
+            f"{item.last_error})"
+        )
+    print(f"{len(replayed)} message(s) {verb}")
+    if replayed and not args.dry_run and not args.no_run:
+        dispatcher = _dispatcher(runtime)
+        dispatcher.run(idle_exit=True)
+        dispatcher.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="svp", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step (JSON)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    process = sub.add_parser("process", help="run one video through all six stages locally")
+    process.add_argument("source", help="a video URL or a local media file")
+    process.add_argument("--tag", required=True, help="the Content Database's tag (cooking, ...)")
+    process.add_argument("--schema", help="a Content Database schema file (name -> {type})")
+    process.add_argument("--json", action="store_true", help="print the Notion properties JSON")
+    process.set_defaults(func=cmd_process)
+
+    run = sub.add_parser("run", help="poll Notion and process links until stopped")
+    run.add_argument("--once", action="store_true", help="poll once, finish everything, exit")
+    run.set_defaults(func=cmd_run)
+
+    jobs_cmd = sub.add_parser("jobs", help="list jobs with each stage's state")
+    jobs_cmd.add_argument("--failed", action="store_true", help="only failed jobs")
+    jobs_cmd.add_argument("--json", action="store_true")
+    jobs_cmd.add_argument("--limit", type=int, default=50)
+    jobs_cmd.set_defaults(func=cmd_jobs)
+
+    replay = sub.add_parser("replay", help="re-queue dead-lettered messages")
+    replay.add_argument("--job", help="only this job's messages")
+    replay.add_argument("--stage", help="only this stage's dead letters")
+    replay.add_argument("--limit", type=int)
+    replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
+    replay.add_argument("--no-run", action="store_true", help="re-queue without processing")
+    replay.set_defaults(func=cmd_replay)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"svp: {exc}", file=sys.stderr)
+        return 2
+    # Logs go to stderr here: stdout carries the page (or its JSON) for pipes.
+    setup_logging(stream=sys.stderr)
+    import logging
+
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        return args.func(args, settings)
+    except ConfigError as exc:
+        print(f"svp: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

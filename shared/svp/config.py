@@ -1,0 +1,175 @@
+"""Configuration from environment variables and an optional `.env` file, validated at start.
+
+Every bad value is reported at once, each with the variable's name and what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BACKENDS = ("local", "gcp")
+OCR_ENGINES = ("tesseract", "vision")
+
+
+class ConfigError(ValueError):
+    """Raised with one line per invalid variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "local"
+    data_dir: Path = Path(".svp")
+    # Google Cloud
+    project: str = ""
+    bucket: str = ""
+    topic_prefix: str = "svp-"
+    firestore_database: str = "(default)"
+    # Delivery
+    max_attempts: int = 5
+    concurrency: int = 5
+    retry_min_seconds: float = 10.0
+    retry_max_seconds: float = 600.0
+    lease_seconds: int = 600
+    poll_interval_seconds: int = 60
+    # Notion
+    notion_token: str = field(default="", repr=False)
+    notion_base_url: str = ""
+    link_databases: tuple[str, ...] = ()
+    content_databases: Mapping[str, str] = field(default_factory=dict)
+    # Engines
+    openai_api_key: str = field(default="", repr=False)
+    openai_base_url: str = ""
+    transcribe_model: str = "gpt-transcribe"
+    whisper_model: str = ""
+    ocr_engine: str = "tesseract"
+    ocr_interval_seconds: float = 2.0
+    gemini_api_key: str = field(default="", repr=False)
+    gemini_base_url: str = ""
+    gemini_model: str = "gemini-2.5-flash"
+    cookies_file: str = ""
+    max_download_mb: int = 100
+    max_seconds: int = 600
+
+    @property
+    def uses_gcp(self) -> bool:
+        return self.backend == "gcp"
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        value = value.strip().lower()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise ValueError(f"must be a {'whole ' if kind is int else ''}number") from None
+        if number <= 0:
+            raise ValueError("must be greater than 0")
+        return number
+
+    return parse
+
+
+def _id_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _tag_map(value: str) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for part in _id_list(value):
+        tag, sep, target = part.partition("=")
+        if not sep or not tag.strip() or not target.strip():
+            raise ValueError(f"expects tag=database_id pairs separated by commas, got {part!r}")
+        mapping[tag.strip().lower()] = target.strip()
+    return mapping
+
+
+# variable -> (field, parser)
+_VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "SVP_BACKEND": ("backend", _choice(BACKENDS)),
+    "SVP_DATA_DIR": ("data_dir", lambda v: Path(v).expanduser()),
+    "SVP_PROJECT": ("project", _text),
+    "GOOGLE_CLOUD_PROJECT": ("project", _text),
+    "SVP_BUCKET": ("bucket", _text),
+    "SVP_TOPIC_PREFIX": ("topic_prefix", _text),
+    "SVP_FIRESTORE_DATABASE": ("firestore_database", _text),
+    "SVP_MAX_ATTEMPTS": ("max_attempts", _positive(int)),
+    "SVP_CONCURRENCY": ("concurrency", _positive(int)),
+    "SVP_RETRY_MIN_SECONDS": ("retry_min_seconds", _positive(float)),
+    "SVP_RETRY_MAX_SECONDS": ("retry_max_seconds", _positive(float)),
+    "SVP_LEASE_SECONDS": ("lease_seconds", _positive(int)),
+    "SVP_POLL_INTERVAL": ("poll_interval_seconds", _positive(int)),
+    "NOTION_TOKEN": ("notion_token", _text),
+    "NOTION_BASE_URL": ("notion_base_url", _text),
+    "SVP_LINK_DATABASES": ("link_databases", _id_list),
+    "SVP_CONTENT_DATABASES": ("content_databases", _tag_map),
+    "OPENAI_API_KEY": ("openai_api_key", _text),
+    "OPENAI_BASE_URL": ("openai_base_url", _text),
+    "SVP_TRANSCRIBE_MODEL": ("transcribe_model", _text),
+    "SVP_WHISPER_MODEL": ("whisper_model", _text),
+    "SVP_OCR": ("ocr_engine", _choice(OCR_ENGINES)),
+    "SVP_OCR_INTERVAL": ("ocr_interval_seconds", _positive(float)),
+    "GEMINI_API_KEY": ("gemini_api_key", _text),
+    "GOOGLE_GEMINI_BASE_URL": ("gemini_base_url", _text),
+    "SVP_GEMINI_MODEL": ("gemini_model", _text),
+    "SVP_COOKIES_FILE": ("cookies_file", _text),
+    "SVP_MAX_MB": ("max_download_mb", _positive(int)),
+    "SVP_MAX_SECONDS": ("max_seconds", _positive(int)),
+}
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Settings:
+    """Settings from `environ` (default: os.environ) over the `.env` file's values."""
+    values: dict[str, str] = read_dotenv(dotenv) if dotenv else {}
+    values.update(os.environ if environ is None else environ)
+
+    fields: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, (attr, parse) in _VARIABLES.items():
+        raw = values.get(name)
+        if raw is None or raw.strip() == "" or (attr in fields and name == "GOOGLE_CLOUD_PROJECT"):
+            continue
+        try:
+            fields[attr] = parse(raw)
+        except ValueError as exc:
+            problems.append(f"{name}={raw!r}: {exc}")
+
+    settings = Settings(**fields) if not problems else None
+    if settings and settings.uses_gcp:
+        problems += [
+            f"{name} is required when SVP_BACKEND=gcp"
+            for name, value in (("SVP_PROJECT", settings.project), ("SVP_BUCKET", settings.bucket))
+            if not value
+        ]
+    if settings and settings.retry_min_seconds > settings.retry_max_seconds:
+        problems.append("SVP_RETRY_MIN_SECONDS must not exceed SVP_RETRY_MAX_SECONDS")
+    if problems:
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
+    assert settings is not None
+    return settings

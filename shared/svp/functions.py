@@ -1,0 +1,78 @@
+"""Cloud Functions entry points: each functions/<stage>/main.py wraps one of these.
+
+The runtime is built once per instance, on the first request, and reused while warm.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from svp.config import load_settings
+from svp.log import log_context, setup_logging, trace_from_header
+from svp.runtime.context import Runtime, build_runtime
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+_runners: Any = None
+log = logging.getLogger("svp.functions")
+
+
+def runtime() -> Runtime:
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            setup_logging()
+            _runtime = build_runtime(load_settings())
+        return _runtime
+
+
+def reset() -> None:
+    """Forget the instance's runtime (tests switch configuration between cases)."""
+    global _runtime, _runners
+    with _lock:
+        _runtime = _runners = None
+
+
+def _stage_runners():
+    global _runners
+    rt = runtime()
+    with _lock:
+        if _runners is None:
+            from svp.runtime.dispatch import Runners
+
+            _runners = Runners(rt)
+        return _runners
+
+
+def stage_handler(stage: str) -> Callable[[Any], tuple[str, int]]:
+    """An HTTP handler for Pub/Sub push requests and CloudEvents addressed to `stage`.
+
+    2xx acks the message; 500 makes Pub/Sub redeliver it with backoff.
+    """
+
+    def handle(request: Any) -> tuple[str, int]:
+        runners = _stage_runners()
+        trace = trace_from_header(
+            request.headers.get("X-Cloud-Trace-Context"), runners.runtime.settings.project
+        )
+        with log_context(trace=trace, stage=stage):
+            outcome = runners.deliver(stage, dict(request.headers), request.get_data())
+        return (outcome.detail, 200) if outcome.ack else (outcome.detail, 500)
+
+    handle.__name__ = f"handle_{stage}"
+    return handle
+
+
+def poller_handler(request: Any) -> tuple[str, int, dict[str, str]]:
+    """Called by Cloud Scheduler: one poll of every registered Link Database."""
+    from svp.stages.poller import poll
+
+    rt = runtime()
+    trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), rt.settings.project)
+    with log_context(trace=trace, stage="poller"):
+        report = poll(rt)
+    return json.dumps(report.as_dict()), 200, {"Content-Type": "application/json"}

@@ -1,0 +1,78 @@
+"""Structured logs: one JSON object per stdout line, in the shape Cloud Logging understands.
+
+Fields passed with `extra={"labels": {...}, ...}` land in `logging.googleapis.com/labels`
+(job_id, stage, attempt, url) and the rest of `extra` in the JSON payload.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+_labels: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "labels", default=MappingProxyType({})
+)
+_trace: contextvars.ContextVar[str] = contextvars.ContextVar("trace", default="")
+
+# Attributes every LogRecord has; anything else came from `extra=`.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+@contextmanager
+def log_context(trace: str = "", **labels: Any) -> Iterator[None]:
+    """Labels (and a trace id) attached to every log line written inside the block."""
+    merged = {**_labels.get(), **{k: str(v) for k, v in labels.items() if v is not None}}
+    label_token = _labels.set(merged)
+    trace_token = _trace.set(trace or _trace.get())
+    try:
+        yield
+    finally:
+        _labels.reset(label_token)
+        _trace.reset(trace_token)
+
+
+class CloudLoggingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "severity": record.levelname if record.levelname != "WARN" else "WARNING",
+            "message": record.getMessage(),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "logger": record.name,
+        }
+        if record.exc_info:
+            # One entry holding the traceback, so Error Reporting groups it.
+            entry["message"] += "\n" + "".join(traceback.format_exception(*record.exc_info))
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        labels = {**_labels.get(), **entry.pop("labels", {})}
+        if labels:
+            entry["logging.googleapis.com/labels"] = {k: str(v) for k, v in labels.items()}
+        if trace := _trace.get():
+            entry["logging.googleapis.com/trace"] = trace
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def setup_logging(level: int = logging.INFO, stream: Any = None) -> None:
+    """Route the root logger to stdout as JSON lines (Python's default level is WARNING)."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(CloudLoggingFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("urllib3", "httpx", "httpcore", "faster_whisper", "google", "grpc"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def trace_from_header(header: str | None, project: str) -> str:
+    """`X-Cloud-Trace-Context: TRACE/SPAN;o=1` -> `projects/P/traces/TRACE`."""
+    if not header or not project:
+        return ""
+    trace_id = header.split("/", 1)[0]
+    return f"projects/{project}/traces/{trace_id}" if trace_id else ""

@@ -1,0 +1,77 @@
+"""The page body a person checks: summary, caption, transcript, on-screen text, source link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from svp.notion.properties import rich_text
+
+
+def _paragraphs(text: str) -> list[dict]:
+    return [
+        {"object": "block", "type": "paragraph", "paragraph": {"rich_text": rich_text(part)}}
+        for part in text.split("\n\n")
+        if part.strip()
+    ][:20]
+
+
+def _toggle(title: str, text: str) -> dict:
+    return {
+        "object": "block",
+        "type": "toggle",
+        "toggle": {"rich_text": rich_text(title), "children": _paragraphs(text)},
+    }
+
+
+def sections(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    content = summary["content"]
+    screen = "\n".join(line["text"] for line in content.get("screen_lines", []))
+    language = f" ({content['language']})" if content.get("language") else ""
+    return [
+        ("Summary", summary.get("summary", "")),
+        ("Caption", content.get("caption", "")),
+        (f"Transcript{language}", content.get("transcript", "")),
+        ("On-screen text", screen),
+    ]
+
+
+def review_notice(summary: dict[str, Any]) -> str:
+    if not summary.get("needs_review"):
+        return ""
+    return "Needs review: " + ("; ".join(summary.get("notes", [])) or "filled without an LLM")
+
+
+def blocks(summary: dict[str, Any], source_url: str) -> list[dict]:
+    children: list[dict] = []
+    if notice := review_notice(summary):
+        children.append(
+            {
+                "object": "block",
+                "type": "callout",
+                "callout": {
+                    "rich_text": rich_text(notice),
+                    "icon": {"type": "emoji", "emoji": "⚠️"},
+                },
+            }
+        )
+    for title, text in sections(summary):
+        if text.strip():
+            children.append(_toggle(title, text))
+    if source_url:
+        children.append({"object": "block", "type": "bookmark", "bookmark": {"url": source_url}})
+    return children
+
+
+def markdown(title: str, properties: dict[str, Any], summary: dict[str, Any], source: str) -> str:
+    lines = [f"# {title}", ""]
+    if notice := review_notice(summary):
+        lines += [f"> ⚠️ {notice}", ""]
+    for name, value in properties.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        lines.append(f"- **{name}**: {shown}")
+    for heading, text in sections(summary):
+        if text.strip():
+            lines += ["", f"## {heading}", "", text.strip()]
+    if source:
+        lines += ["", f"Source: {source}"]
+    return "\n".join(lines) + "\n"

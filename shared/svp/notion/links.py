@@ -1,0 +1,81 @@
+"""The Link Database: where people add links (url, tag, status) and watch them move."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from svp.notion.gateway import NotionGateway
+from svp.notion.properties import encode, plain
+
+log = logging.getLogger("svp.notion")
+
+PENDING = "pending"
+ERROR_NAMES = ("error", "error_message", "reason")
+RESULT_NAMES = ("result", "page", "result_page")
+
+
+def find_property(schema: dict[str, dict], *names: str, types: tuple[str, ...] = ()) -> str | None:
+    """The schema's name for the first of `names` (case-insensitive) with an accepted type."""
+    by_lower = {name.lower(): name for name in schema}
+    for wanted in names:
+        actual = by_lower.get(wanted.lower())
+        if actual and (not types or schema[actual]["type"] in types):
+            return actual
+    return None
+
+
+@dataclass(frozen=True)
+class LinkEntry:
+    page_id: str
+    data_source_id: str
+    url: str
+    tag: str
+    processing_type: str
+
+
+def pending_filter(schema: dict[str, dict]) -> dict:
+    status = find_property(schema, "status", types=("select", "status"))
+    if status is None:
+        raise ValueError("the Link Database has no 'status' property of type select or status")
+    return {"property": status, schema[status]["type"]: {"equals": PENDING}}
+
+
+def read_entry(page: dict, data_source_id: str) -> LinkEntry:
+    props = page.get("properties", {})
+
+    def value(*names: str) -> Any:
+        name = find_property(props, *names)
+        return plain(props[name]) if name else None
+
+    return LinkEntry(
+        page_id=page["id"],
+        data_source_id=data_source_id,
+        url=(value("url", "link") or "").strip(),
+        tag=(value("tag") or "").strip().lower(),
+        processing_type=(value("processing_type") or "").strip().lower(),
+    )
+
+
+def update_link(
+    notion: NotionGateway, link: dict, status: str, *, error: str | None = None, page_url: str = ""
+) -> None:
+    schema = notion.schema(link["data_source_id"])
+    values: dict[str, dict] = {}
+    if name := find_property(schema, "status", types=("select", "status")):
+        prop = schema[name]
+        options = {o["name"] for o in prop.get(prop["type"], {}).get("options", [])}
+        if prop["type"] == "select" or status in options:
+            values[name] = encode(prop["type"], status)
+        else:  # status options cannot be created through the API
+            log.warning("the Link Database's status has no option %r: add it in Notion", status)
+    if name := find_property(schema, *ERROR_NAMES, types=("rich_text",)):
+        values[name] = encode("rich_text", error) or {"rich_text": []}
+    if page_url and (name := find_property(schema, *RESULT_NAMES, types=("url",))):
+        values[name] = {"url": page_url}
+    if name := find_property(schema, "updated_time", types=("date",)):
+        values[name] = {"date": {"start": datetime.now(UTC).isoformat(timespec="seconds")}}
+    if values:
+        notion.update_page(link["page_id"], values)

@@ -1,0 +1,63 @@
+"""The three ports every stage talks through; each has a local and a Google Cloud adapter.
+
+Adapters import their SDKs lazily so that a function only pays for the clients it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+Doc = dict[str, Any]
+# A transactional mutation: receives the current document (None when absent) and returns
+# (new document or None to leave it unchanged, value handed back to the caller).
+# It may run more than once (Firestore retries contended transactions), so it must be pure.
+Mutation = Callable[[Doc | None], tuple[Doc | None, T]]
+
+
+class StateStore(Protocol):
+    """Documents in named collections, with atomic create and read-modify-write."""
+
+    def create(self, collection: str, key: str, doc: Doc) -> bool:
+        """Store `doc` only if `key` is absent. Returns False when it already existed."""
+
+    def get(self, collection: str, key: str) -> Doc | None: ...
+
+    def put(self, collection: str, key: str, doc: Doc) -> None: ...
+
+    def delete(self, collection: str, key: str) -> None: ...
+
+    def update(self, collection: str, key: str, mutation: Mutation[T]) -> T:
+        """Run `mutation` inside a transaction that serializes writers of `key`."""
+
+    def list(
+        self,
+        collection: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> list[Doc]:
+        """Documents whose top-level fields equal `where`, newest `updated_at` first."""
+
+
+class BlobStore(Protocol):
+    """Artifacts addressed by URI (`gs://bucket/key` or `file:///abs/path`)."""
+
+    def put_file(self, key: str, path: Path, content_type: str | None = None) -> str: ...
+
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> str: ...
+
+    def get_bytes(self, uri: str) -> bytes: ...
+
+    def download(self, uri: str, path: Path) -> None: ...
+
+    def exists(self, uri: str) -> bool: ...
+
+
+class Bus(Protocol):
+    """Publishes a message to a topic and returns its id once the broker has confirmed it."""
+
+    def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> str: ...

@@ -1,0 +1,116 @@
+"""Deliver queued messages to stage runners in this process, as Pub/Sub push would over HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from svp.adapters.local_queue import LocalQueue, QueuedMessage
+from svp.messages import BadMessage
+from svp.runtime.context import Runtime
+from svp.runtime.envelope import parse_delivery
+from svp.runtime.runner import Outcome, StageRunner
+
+log = logging.getLogger("svp.dispatch")
+
+
+class Runners:
+    """One StageRunner per stage, created on first delivery."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self._runners: dict[str, StageRunner] = {}
+        self._lock = threading.Lock()
+
+    def get(self, stage: str) -> StageRunner:
+        with self._lock:
+            if stage not in self._runners:
+                from svp.stages import load_work
+
+                self._runners[stage] = StageRunner(stage, self.runtime, load_work(stage))
+            return self._runners[stage]
+
+    def deliver(self, stage: str, headers: dict[str, str], body: bytes) -> Outcome:
+        """The path an HTTP push request takes too: parse, then run the stage."""
+        try:
+            delivery = parse_delivery(headers, body)
+        except BadMessage as exc:
+            log.error("bad message acked and dropped: %s", exc, extra={"labels": {"stage": stage}})
+            return Outcome(True, f"bad message: {exc}")
+        return self.get(stage).handle(delivery)
+
+
+class Dispatcher:
+    """Pulls due messages from the local queue and runs up to `concurrency` at a time."""
+
+    def __init__(self, queue: LocalQueue, runners: Runners, *, concurrency: int, lease: float):
+        self.queue = queue
+        self.runners = runners
+        self.concurrency = concurrency
+        self.lease = lease
+        self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="svp-stage")
+        self._in_flight: set[Future] = set()
+
+    def _deliver(self, message: QueuedMessage) -> None:
+        body = json.dumps(message.push_envelope()).encode()
+        try:
+            outcome = self.runners.deliver(message.subscription, {}, body)
+        except Exception as exc:  # a bug or an outage in the runner itself: retry later
+            log.exception("delivery to %s crashed", message.subscription)
+            outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
+        if outcome.ack:
+            self.queue.ack(message)
+        elif self.queue.nack(message, outcome.detail):
+            log.error(
+                "message dead-lettered after %d attempts: %s",
+                message.attempts,
+                outcome.detail,
+                extra={
+                    "labels": {
+                        "stage": message.subscription,
+                        "job_id": message.attributes.get("job_id", ""),
+                    }
+                },
+            )
+
+    def step(self) -> int:
+        """Start deliveries for due messages while slots are free. Returns how many started."""
+        self._in_flight = {f for f in self._in_flight if not f.done()}
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0
+        leased = self.queue.lease(free, self.lease)
+        for message in leased:
+            self._in_flight.add(self._pool.submit(self._deliver, message))
+        return len(leased)
+
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        until: Callable[[], bool] | None = None,
+        idle_exit: bool = True,
+    ) -> None:
+        """Deliver until `stop` is set, `until()` is true, or (idle_exit) nothing is left."""
+        while not (stop and stop.is_set()):
+            started = self.step()
+            if until and until():
+                break
+            due_in = self.queue.next_due_in()
+            busy = any(not f.done() for f in self._in_flight)
+            if idle_exit and due_in is None and not busy:
+                break
+            if not started:
+                time.sleep(min(0.1 if busy else 0.5, due_in if due_in is not None else 0.5))
+        self.wait()
+
+    def wait(self) -> None:
+        for future in list(self._in_flight):
+            future.result()
+        self._in_flight.clear()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,27 @@
+"""Keep the link's row in the Notion Link Database in step with its job."""
+
+from __future__ import annotations
+
+import logging
+
+from svp.runtime.context import Runtime
+from svp.runtime.jobs import Doc
+
+log = logging.getLogger("svp.status")
+
+
+def report_status(
+    runtime: Runtime, job: Doc, status: str, *, error: str | None = None, page_url: str = ""
+) -> bool:
+    """Best effort: a Notion hiccup must not fail the stage. Returns whether Notion was updated."""
+    link = job["link"]
+    if not link.get("page_id") or runtime.notion is None:
+        return False
+    try:
+        from svp.notion.links import update_link
+
+        update_link(runtime.notion, link, status, error=error, page_url=page_url)
+        return True
+    except Exception as exc:
+        log.warning("could not set the link's status to %r in Notion: %s", status, exc)
+        return False

@@ -1,0 +1,44 @@
+"""Which stage publishes to which topic, and which stages each topic feeds.
+
+The same table drives the local queue's subscriptions and matches terraform/pubsub.tf.
+"""
+
+from __future__ import annotations
+
+STAGES = ("poller", "downloader", "transcriber", "ocr", "summarizer", "writer")
+
+# stage -> topic it publishes to when its work for a job is done
+OUTPUT_TOPIC = {
+    "poller": "links",
+    "downloader": "media",
+    "transcriber": "extracted",
+    "ocr": "extracted",
+    "summarizer": "summaries",
+}
+
+# topic -> stages subscribed to it (each with its own subscription)
+SUBSCRIBERS = {
+    "links": ("downloader",),
+    "media": ("transcriber", "ocr"),
+    "extracted": ("summarizer",),
+    "summaries": ("writer",),
+}
+
+# Stages that must all be done before the next topic is published (the join).
+JOIN = {"extracted": ("transcriber", "ocr")}
+
+# What the Link Database's status shows while a stage runs.
+STATUS_LABEL = {
+    "poller": "queued",
+    "downloader": "downloading",
+    "transcriber": "transcribing",
+    "ocr": "reading text",
+    "summarizer": "summarizing",
+    "writer": "writing",
+}
+
+PIPELINE = tuple(stage for stage in STAGES if stage != "poller")
+
+
+def topic_name(prefix: str, topic: str) -> str:
+    return f"{prefix}{topic}"

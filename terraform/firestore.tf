@@ -1,0 +1,24 @@
+# Job state (leases, per-link records, dedupe keys) lives in Firestore native mode.
+# If the project already has a "(default)" database, import it instead:
+#   terraform import google_firestore_database.this "projects/<project>/databases/(default)"
+resource "google_firestore_database" "this" {
+  project                           = local.project_id
+  name                              = var.firestore_database
+  location_id                       = coalesce(var.firestore_location, var.region)
+  type                              = "FIRESTORE_NATIVE"
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+  delete_protection_state           = "DELETE_PROTECTION_ENABLED"
+  deletion_policy                   = "ABANDON"
+}
+
+# Documents of the "jobs" collection group are deleted once expire_at has passed
+# (TTL deletion typically runs within 24 h of expiry). No index_config block, so the
+# field keeps the database's default single-field indexes.
+resource "google_firestore_field" "jobs_ttl" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "jobs"
+  field      = "expire_at"
+
+  ttl_config {}
+}

@@ -1,0 +1,162 @@
+# The pipeline as a list of stages. Each module call creates the function, its
+# runtime and trigger service accounts, and (when it has a source_topic) its push
+# subscription, dead-letter topic and dead-letter pull subscription.
+
+locals {
+  stage_context = {
+    project_id            = local.project_id
+    region                = var.region
+    prefix                = var.prefix
+    sources_bucket        = google_storage_bucket.sources.name
+    artifacts_bucket      = google_storage_bucket.artifacts.name
+    shared_package_dir    = "${path.root}/../shared/svp"
+    build_dir             = "${path.root}/.build"
+    build_service_account = local.build_service_account
+    pubsub_service_agent  = local.pubsub_service_agent
+    max_instances         = var.max_instances
+    max_delivery_attempts = var.max_delivery_attempts
+    labels                = var.labels
+    environment = {
+      SVP_BACKEND            = "gcp"
+      SVP_PROJECT            = var.project_id
+      SVP_BUCKET             = google_storage_bucket.artifacts.name
+      SVP_TOPIC_PREFIX       = var.prefix
+      SVP_FIRESTORE_DATABASE = google_firestore_database.this.name
+      SVP_MAX_ATTEMPTS       = tostring(var.max_delivery_attempts)
+      SVP_LINK_DATABASES     = var.link_databases
+      SVP_CONTENT_DATABASES  = var.content_databases
+      SVP_OCR                = var.ocr_backend
+      SVP_GEMINI_MODEL       = var.gemini_model
+    }
+  }
+
+  functions_dir = "${path.root}/../functions"
+  secret        = { for k, s in google_secret_manager_secret.this : k => s.secret_id }
+  cookies_dir   = "/secrets/cookies"
+}
+
+module "poller" {
+  source       = "./modules/stage"
+  name         = "poller"
+  context      = local.stage_context
+  source_dir   = "${local.functions_dir}/poller"
+  source_topic = null # invoked by Cloud Scheduler (scheduler.tf)
+  publish_topics = {
+    links = google_pubsub_topic.this["links"].name
+  }
+  memory          = "256M"
+  timeout_seconds = 120
+  secret_environment_variables = {
+    NOTION_TOKEN = local.secret["notion-token"]
+  }
+}
+
+module "downloader" {
+  source       = "./modules/stage"
+  name         = "downloader"
+  context      = local.stage_context
+  source_dir   = "${local.functions_dir}/downloader"
+  source_topic = google_pubsub_topic.this["links"].name
+  publish_topics = {
+    media = google_pubsub_topic.this["media"].name
+  }
+  memory          = "1Gi"
+  timeout_seconds = 540
+  secret_environment_variables = {
+    NOTION_TOKEN = local.secret["notion-token"]
+  }
+  # yt-dlp cookies (Instagram needs a sessionid): only when enable_cookies.
+  environment = var.enable_cookies ? { SVP_COOKIES_FILE = "${local.cookies_dir}/cookies.txt" } : null
+  secret_volumes = var.enable_cookies ? {
+    (local.cookies_dir) = { secret = local.secret["cookies"], path = "cookies.txt" }
+  } : null
+}
+
+module "transcriber" {
+  source       = "./modules/stage"
+  name         = "transcriber"
+  context      = local.stage_context
+  source_dir   = "${local.functions_dir}/transcriber"
+  source_topic = google_pubsub_topic.this["media"].name
+  publish_topics = {
+    extracted = google_pubsub_topic.this["extracted"].name
+  }
+  memory          = "2Gi"
+  cpu             = "2"
+  timeout_seconds = 540
+  secret_environment_variables = {
+    NOTION_TOKEN   = local.secret["notion-token"]
+    OPENAI_API_KEY = local.secret["openai-api-key"]
+  }
+}
+
+module "ocr" {
+  source       = "./modules/stage"
+  name         = "ocr"
+  context      = local.stage_context
+  source_dir   = "${local.functions_dir}/ocr"
+  source_topic = google_pubsub_topic.this["media"].name # second, independent subscription on media
+  publish_topics = {
+    extracted = google_pubsub_topic.this["extracted"].name
+  }
+  memory          = "2Gi"
+  cpu             = "2"
+  timeout_seconds = 540
+  secret_environment_variables = {
+    NOTION_TOKEN = local.secret["notion-token"]
+  }
+}
+
+module "summarizer" {
+  source       = "./modules/stage"
+  name         = "summarizer"
+  context      = local.stage_context
+  source_dir   = "${local.functions_dir}/summarizer"
+  source_topic = google_pubsub_topic.this["extracted"].name
+  publish_topics = {
+    summaries = google_pubsub_topic.this["summaries"].name
+  }
+  memory          = "512M"
+  timeout_seconds = 300
+  secret_environment_variables = {
+    NOTION_TOKEN   = local.secret["notion-token"]
+    GEMINI_API_KEY = local.secret["gemini-api-key"]
+  }
+}
+
+module "writer" {
+  source          = "./modules/stage"
+  name            = "writer"
+  context         = local.stage_context
+  source_dir      = "${local.functions_dir}/writer"
+  source_topic    = google_pubsub_topic.this["summaries"].name
+  publish_topics  = {} # last stage
+  memory          = "256M"
+  timeout_seconds = 120
+  secret_environment_variables = {
+    NOTION_TOKEN = local.secret["notion-token"]
+  }
+}
+
+# --- build identity -----------------------------------------------------------
+# Cloud Build runs the function builds as this account instead of the default
+# compute service account (which new projects no longer grant broad roles).
+
+resource "google_service_account" "build" {
+  project      = local.project_id
+  account_id   = "${var.prefix}build"
+  display_name = "SVP function builds"
+}
+
+resource "google_project_iam_member" "build" {
+  # checkov:skip=CKV_GCP_49:roles/cloudbuild.builds.builder is the role Google documents for function builds; it goes to a build-only account that runs none of our code.
+  project = local.project_id
+  role    = "roles/cloudbuild.builds.builder"
+  member  = google_service_account.build.member
+}
+
+locals {
+  # Built from the IAM binding rather than the account so that functions are only
+  # created once the build account may build.
+  build_service_account = "projects/${local.project_id}/serviceAccounts/${trimprefix(google_project_iam_member.build.member, "serviceAccount:")}"
+}

@@ -1,0 +1,97 @@
+locals {
+  function_account_id = "${var.context.prefix}${var.name}-fn"
+  trigger_account_id  = "${var.context.prefix}${var.name}-trigger"
+
+  # Secret ids this function reads, from env vars and volumes.
+  secret_ids = merge(
+    var.secret_environment_variables,
+    { for path, v in var.secret_volumes : "volume:${path}" => v.secret },
+  )
+
+  # Project-level roles of the runtime service account. Nothing for Cloud Vision:
+  # the API only needs to be enabled, it does not check IAM roles on the caller.
+  function_project_roles = toset([
+    "roles/datastore.user",    # Firestore job state
+    "roles/logging.logWriter", # structured logs
+  ])
+
+  pubsub_service_agent = "serviceAccount:${var.context.pubsub_service_agent}"
+}
+
+# --- runtime identity: one service account per function -----------------------
+
+resource "google_service_account" "function" {
+  project      = var.context.project_id
+  account_id   = local.function_account_id
+  display_name = "SVP ${var.name} function"
+  description  = "Runtime identity of the ${local.function_name} Cloud Function."
+
+  lifecycle {
+    precondition {
+      condition     = length(local.trigger_account_id) <= 30
+      error_message = "Service account id ${local.trigger_account_id} is longer than 30 characters: shorten the prefix."
+    }
+  }
+}
+
+resource "google_project_iam_member" "function" {
+  for_each = local.function_project_roles
+
+  project = var.context.project_id
+  role    = each.value
+  member  = google_service_account.function.member
+}
+
+resource "google_storage_bucket_iam_member" "artifacts" {
+  bucket = var.context.artifacts_bucket
+  role   = "roles/storage.objectUser"
+  member = google_service_account.function.member
+}
+
+resource "google_pubsub_topic_iam_member" "publish" {
+  for_each = var.publish_topics
+
+  project = var.context.project_id
+  topic   = each.value
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function.member
+}
+
+resource "google_secret_manager_secret_iam_member" "function" {
+  for_each = local.secret_ids
+
+  project   = var.context.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function.member
+}
+
+# --- trigger identity: who may invoke this function ----------------------------
+# The push subscription (or, for the poller, the Cloud Scheduler job) signs its
+# requests with an OIDC token of this account, the only non-admin principal with
+# roles/run.invoker on the function's Cloud Run service.
+
+resource "google_service_account" "trigger" {
+  project      = var.context.project_id
+  account_id   = local.trigger_account_id
+  display_name = "SVP ${var.name} trigger"
+  description  = "Invokes ${local.function_name} (OIDC identity of its push subscription or scheduler job)."
+}
+
+resource "google_cloud_run_v2_service_iam_member" "trigger_invoker" {
+  project  = var.context.project_id
+  location = var.context.region
+  name     = basename(google_cloudfunctions2_function.this.service_config[0].service)
+  role     = "roles/run.invoker"
+  member   = google_service_account.trigger.member
+}
+
+# Pub/Sub must mint OIDC tokens for the trigger account (needed explicitly on
+# projects created before April 2021); granted on this account only.
+resource "google_service_account_iam_member" "pubsub_token_creator" {
+  count = local.subscribed ? 1 : 0
+
+  service_account_id = google_service_account.trigger.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}

@@ -1,0 +1,139 @@
+variable "project_id" {
+  description = "Project that hosts everything."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, buckets, scheduler job and (by default) Firestore."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "prefix" {
+  description = "Prefix of every resource name; the functions read it as SVP_TOPIC_PREFIX. Keep it short: service account ids are limited to 30 characters."
+  type        = string
+  default     = "svp-"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,10}$", var.prefix))
+    error_message = "prefix: lowercase letters, digits and hyphens, starting with a letter, at most 11 characters (e.g. \"svp-\")."
+  }
+}
+
+variable "labels" {
+  description = "Labels added to the resources that take labels."
+  type        = map(string)
+  default     = {}
+}
+
+# --- pipeline behaviour -------------------------------------------------------
+
+variable "poll_schedule" {
+  description = "Cron schedule of the Cloud Scheduler job that invokes the poller."
+  type        = string
+  default     = "* * * * *"
+}
+
+variable "poll_time_zone" {
+  description = "Time zone of poll_schedule."
+  type        = string
+  default     = "Etc/UTC"
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of a message to a stage before it goes to that stage's dead-letter topic (Pub/Sub accepts 5-100). Also given to the functions as SVP_MAX_ATTEMPTS."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub limit)."
+  }
+}
+
+variable "max_instances" {
+  description = "Maximum instances of each function. Notion allows about 3 requests/s per integration, so keep this small."
+  type        = number
+  default     = 3
+}
+
+variable "link_databases" {
+  description = "SVP_LINK_DATABASES: comma separated Notion database ids holding the links to process."
+  type        = string
+  default     = ""
+}
+
+variable "content_databases" {
+  description = "SVP_CONTENT_DATABASES: \"tag=id,tag=id\" Notion databases the writer fills."
+  type        = string
+  default     = ""
+}
+
+variable "ocr_backend" {
+  description = "SVP_OCR: \"tesseract\" (in the function) or \"vision\" (Cloud Vision API)."
+  type        = string
+  default     = "tesseract"
+
+  validation {
+    condition     = contains(["tesseract", "vision"], var.ocr_backend)
+    error_message = "ocr_backend must be \"tesseract\" or \"vision\"."
+  }
+}
+
+variable "gemini_model" {
+  description = "SVP_GEMINI_MODEL: Gemini model id used by the summarizer (model ids change: keep it configuration)."
+  type        = string
+  default     = "gemini-2.5-flash"
+}
+
+variable "enable_cookies" {
+  description = "Mount the cookies secret into the downloader at /secrets/cookies/cookies.txt (add a secret version first)."
+  type        = bool
+  default     = false
+}
+
+# --- storage and database -----------------------------------------------------
+
+variable "artifact_retention_days" {
+  description = "Days after which objects in the artifacts bucket (downloaded media, frames, transcripts) are deleted."
+  type        = number
+  default     = 7
+}
+
+variable "firestore_database" {
+  description = "Firestore database name (SVP_FIRESTORE_DATABASE)."
+  type        = string
+  default     = "(default)"
+}
+
+variable "firestore_location" {
+  description = "Firestore location id (e.g. \"nam5\", \"eur3\", \"europe-west1\"); defaults to region."
+  type        = string
+  default     = null
+}
+
+# --- monitoring ---------------------------------------------------------------
+
+variable "alert_email" {
+  description = "E-mail address that receives alerts. No notification channel is created when null (alerts still open incidents in the console)."
+  type        = string
+  default     = null
+}
+
+variable "failure_rate_threshold" {
+  description = "Alert when failed / (done + failed) links over 30 minutes exceeds this ratio."
+  type        = number
+  default     = 0.1
+}
+
+variable "processing_time_threshold_seconds" {
+  description = "Alert when a stage's mean duration over a 5-minute window exceeds this."
+  type        = number
+  default     = 300
+}
+
+variable "backlog_threshold" {
+  description = "Alert when a stage subscription holds more undelivered messages than this for 5 minutes."
+  type        = number
+  default     = 50
+}

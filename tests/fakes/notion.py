@@ -1,0 +1,724 @@
+"""FakeNotion: the Notion API, version 2025-09-03, as notion-client 3.x speaks it.
+
+    with FakeNotion() as notion:
+        db_id, ds_id = notion.add_database("Videos", {"Name": "title", "Status": {
+            "type": "select", "options": ["pending", "done"]}})
+        client = notion_client.Client(auth=notion.token, base_url=notion.base_url)
+        client.data_sources.query(data_source_id=ds_id, filter=...)
+
+The client sends everything to ``{base_url}/v1/...``. State is databases (each with one
+data source holding the ``properties`` schema), pages and blocks, all in memory.
+
+What the fake enforces, as the real API does (400 ``validation_error`` unless noted):
+
+* ``Authorization: Bearer <token>`` equal to ``token`` (401 ``unauthorized``; after
+  :meth:`FakeNotion.revoke` every call gets 401) and a ``Notion-Version`` header
+  (400 ``missing_version``).
+* text objects of at most 2000 characters, rich-text arrays of at most 100 items,
+  multi_select values of at most 100 options, select/multi_select option names without
+  commas, URLs ≤ 2000 and email/phone ≤ 200 characters, ≤ 100 children per request,
+  request bodies ≤ 500 KB.
+* property names must exist in the schema (``"X is not a property that exists."``) and a
+  value must have the property's type (``"X is expected to be select."``).
+* new select/multi_select option names are added to the schema; unknown status option
+  names are rejected (status options cannot be created through the API, neither by a page
+  write nor by ``PATCH /v1/data_sources/{id}``).
+* a filter's condition key must be the property's type (a ``select`` filter on a status
+  property fails with ``"database property status does not match filter select"``).
+* unknown ids: 404 ``object_not_found``; malformed ids: 400; ids with or without dashes.
+* unsupported routes (including the removed ``/v1/databases/{id}/query``): 400
+  ``invalid_request_url``.
+
+Query results come in creation order unless ``sorts`` are given; cursors are page ids.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._notion_query import compile_filter, find_property, sort_pages
+from ._notion_schema import (
+    OPTION_TYPES,
+    PROPERTY_TYPES,
+    NotionError,
+    ValueContext,
+    build_property,
+    check_option_name,
+    default_value,
+    make_option,
+    new_id,
+    normalize_id,
+    now_iso,
+    page_url,
+    plain,
+    plain_text,
+    property_type_of,
+    rich_text_in,
+    text_chunks,
+    to_notion_value,
+    user_ref,
+    validation_error,
+    write_value,
+)
+from ._server import FakeServer, RecordedRequest, Reply
+
+__all__ = ["FakeNotion", "NotionError", "plain", "to_notion_value"]
+
+DEFAULT_TOKEN = "secret-test-token"
+MAX_PAGE_SIZE = 100
+MAX_CHILDREN = 100
+MAX_BODY_BYTES = 500 * 1024
+TEXT_BLOCK_TYPES = {
+    "paragraph",
+    "heading_1",
+    "heading_2",
+    "heading_3",
+    "bulleted_list_item",
+    "numbered_list_item",
+    "to_do",
+    "toggle",
+    "quote",
+    "callout",
+    "code",
+}
+
+Json = dict[str, Any]
+
+
+@dataclass
+class DataSource:
+    id: str
+    database_id: str
+    title: str
+    properties: dict[str, Json]  # name -> full property object
+    created_time: str = field(default_factory=now_iso)
+
+    def to_json(self) -> Json:
+        return {
+            "object": "data_source",
+            "id": self.id,
+            "created_time": self.created_time,
+            "last_edited_time": self.created_time,
+            "created_by": user_ref(),
+            "last_edited_by": user_ref(),
+            "title": rich_text_in(text_chunks(self.title), "title"),
+            "description": [],
+            "icon": None,
+            "properties": copy.deepcopy(self.properties),
+            "parent": {"type": "database_id", "database_id": self.database_id},
+            "database_parent": {"type": "workspace", "workspace": True},
+            "archived": False,
+            "in_trash": False,
+            "is_inline": False,
+            "url": page_url(self.id),
+            "public_url": None,
+        }
+
+
+@dataclass
+class Database:
+    id: str
+    title: str
+    data_source_ids: list[str]
+    created_time: str = field(default_factory=now_iso)
+
+    def to_json(self, data_sources: dict[str, DataSource]) -> Json:
+        return {
+            "object": "database",
+            "id": self.id,
+            "created_time": self.created_time,
+            "last_edited_time": self.created_time,
+            "title": rich_text_in(text_chunks(self.title), "title"),
+            "description": [],
+            "icon": None,
+            "cover": None,
+            "parent": {"type": "workspace", "workspace": True},
+            "is_inline": False,
+            "in_trash": False,
+            "is_locked": False,
+            "data_sources": [
+                {"id": ds_id, "name": data_sources[ds_id].title} for ds_id in self.data_source_ids
+            ],
+            "url": page_url(self.id),
+            "public_url": None,
+        }
+
+
+Handler = Callable[[RecordedRequest, Json, list[str]], Json]
+
+
+class FakeNotion(FakeServer):
+    """In-memory Notion behind a real HTTP server; see the module docstring."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.revoked = False
+        self.databases: dict[str, Database] = {}
+        self.data_sources: dict[str, DataSource] = {}
+        self.pages: dict[str, Json] = {}
+        self.blocks: dict[str, Json] = {}
+        self.children: dict[str, list[str]] = {}  # parent (page or block) id -> block ids
+        self._state = threading.RLock()
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"databases/([^/]+)"), self._get_database),
+            ("GET", re.compile(r"data_sources/([^/]+)"), self._get_data_source),
+            ("PATCH", re.compile(r"data_sources/([^/]+)"), self._patch_data_source),
+            ("POST", re.compile(r"data_sources/([^/]+)/query"), self._query),
+            ("POST", re.compile(r"pages"), self._create_page),
+            ("GET", re.compile(r"pages/([^/]+)"), self._get_page),
+            ("PATCH", re.compile(r"pages/([^/]+)"), self._patch_page),
+            ("GET", re.compile(r"blocks/([^/]+)/children"), self._list_children),
+            ("PATCH", re.compile(r"blocks/([^/]+)/children"), self._append_children),
+            ("GET", re.compile(r"users/me"), self._me),
+        ]
+
+    # == helpers for tests =================================================================
+
+    def add_database(
+        self,
+        title: str,
+        properties: dict[str, Any],
+        database_id: str | None = None,
+    ) -> tuple[str, str]:
+        """Create a database with one data source; return ``(database_id, data_source_id)``.
+
+        ``properties`` maps names to a type (``"title"``), a short spec
+        (``{"type": "multi_select"}``, ``{"type": "status", "options": ["a", "b"]}``) or a
+        full Notion property object; ids and empty options are filled in.
+        """
+        taken: set[str] = set()
+        schema = {
+            name: build_property(name, spec, taken, f"properties.{name}")
+            for name, spec in properties.items()
+        }
+        if sum(p["type"] == "title" for p in schema.values()) != 1:
+            raise ValueError("a Notion data source needs exactly one title property")
+        db_id = normalize_id(database_id) if database_id else new_id()
+        ds = DataSource(id=new_id(), database_id=db_id, title=title, properties=schema)
+        with self._state:
+            self.data_sources[ds.id] = ds
+            self.databases[db_id] = Database(id=db_id, title=title, data_source_ids=[ds.id])
+        return db_id, ds.id
+
+    def add_page(
+        self,
+        data_source_id: str,
+        values: dict[str, Any] | None = None,
+        *,
+        children: list[Json] | None = None,
+    ) -> str:
+        """Create a page from plain values (``{"Name": "x", "Tags": ["a"], "Done": True}``)."""
+        with self._state:
+            ds = self._data_source(data_source_id)
+            properties = {
+                name: to_notion_value(find_property(ds.properties, name)["type"], value)
+                for name, value in (values or {}).items()
+            }
+            body = {"parent": {"data_source_id": ds.id}, "properties": properties}
+            if children:
+                body["children"] = children
+            return str(self._create_page(None, body, [])["id"])
+
+    def pages_in(self, data_source_id: str, include_archived: bool = False) -> list[Json]:
+        ds_id = normalize_id(data_source_id)
+        with self._state:
+            return [
+                copy.deepcopy(page)
+                for page in self.pages.values()
+                if page["parent"].get("data_source_id") == ds_id
+                and (include_archived or not page["in_trash"])
+            ]
+
+    def page(self, page_id: str) -> Json:
+        with self._state:
+            return copy.deepcopy(self._page(page_id))
+
+    def schema(self, data_source_id: str) -> dict[str, Json]:
+        """The data source's ``properties`` (name -> full property object)."""
+        with self._state:
+            return copy.deepcopy(self._data_source(data_source_id).properties)
+
+    def blocks_of(self, parent_id: str) -> list[Json]:
+        """Top-level blocks of a page (or children of a block), in read format."""
+        with self._state:
+            ids = self.children.get(normalize_id(parent_id), [])
+            return [copy.deepcopy(self.blocks[i]) for i in ids]
+
+    def page_text(self, page_id: str) -> str:
+        """The plain text of a page's blocks (nested ones too), one block per line."""
+        with self._state:
+            return "\n".join(self._block_lines(normalize_id(page_id)))
+
+    plain = staticmethod(plain)
+
+    def fail_next(
+        self,
+        status: int,
+        code: str,
+        retry_after: float | None = None,
+        times: int = 1,
+        message: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests with this error (e.g. 429 ``rate_limited``)."""
+        body = _error_body(status, code, message or f"Injected {code} from FakeNotion.")
+        headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
+        self.failures.push(Reply(status, body, headers), times)
+
+    def revoke(self) -> None:
+        """Every later call gets 401 ``unauthorized`` (a revoked or rotated token)."""
+        self.revoked = True
+
+    # == HTTP ================================================================================
+
+    def handle(self, request: RecordedRequest) -> Reply:
+        try:
+            self._check_headers(request)
+            handler, args = self._route(request)
+            body = self._json_body(request)
+            with self._state:
+                result = handler(request, body, args)
+            return Reply(200, {**result, "request_id": new_id()})
+        except NotionError as err:
+            return Reply(err.status, _error_body(err.status, err.code, err.message))
+
+    def _check_headers(self, request: RecordedRequest) -> None:
+        if self.revoked or request.header("authorization") != f"Bearer {self.token}":
+            raise NotionError(401, "unauthorized", "API token is invalid.")
+        if not request.header("notion-version"):
+            raise NotionError(
+                400,
+                "missing_version",
+                "Notion-Version header failed validation: Notion-Version header should be "
+                "defined, instead was `undefined`.",
+            )
+
+    def _route(self, request: RecordedRequest) -> tuple[Handler, list[str]]:
+        path = request.path.removeprefix("/v1/").strip("/")
+        if request.path.startswith("/v1/"):
+            for method, pattern, handler in self._routes:
+                match = pattern.fullmatch(path)
+                if match and method == request.method:
+                    return handler, list(match.groups())
+        raise NotionError(400, "invalid_request_url", "Invalid request URL.")
+
+    @staticmethod
+    def _json_body(request: RecordedRequest) -> Json:
+        if len(request.body) > MAX_BODY_BYTES:
+            raise validation_error(f"Request body too large: {len(request.body)} bytes.")
+        if not request.body:
+            return {}
+        if not isinstance(request.json, dict):
+            raise NotionError(400, "invalid_json", "Error parsing JSON body.")
+        return request.json
+
+    # == databases and data sources ==========================================================
+
+    def _get_database(self, request: Any, body: Json, args: list[str]) -> Json:
+        db_id = normalize_id(args[0], "path.database_id")
+        if db_id not in self.databases:
+            raise _not_found("database", db_id)
+        return self.databases[db_id].to_json(self.data_sources)
+
+    def _get_data_source(self, request: Any, body: Json, args: list[str]) -> Json:
+        return self._data_source(args[0]).to_json()
+
+    def _patch_data_source(self, request: Any, body: Json, args: list[str]) -> Json:
+        ds = self._data_source(args[0])
+        if "title" in body:
+            ds.title = plain_text(rich_text_in(body["title"], "body.title"))
+        updates = body.get("properties") or {}
+        if not isinstance(updates, dict):
+            raise validation_error("body.properties should be an object.")
+        schema = copy.deepcopy(ds.properties)  # all or nothing
+        for key, spec in updates.items():
+            _apply_schema_update(schema, key, spec)
+        if sum(p["type"] == "title" for p in schema.values()) != 1:
+            raise validation_error("A data source must have exactly one title property.")
+        ds.properties = schema
+        return ds.to_json()
+
+    def _query(self, request: Any, body: Json, args: list[str]) -> Json:
+        ds = self._data_source(args[0])
+        page_size = _page_size(body.get("page_size"))
+        matches = compile_filter(ds.properties, body.get("filter"))
+        pages = [
+            p
+            for p in self.pages.values()
+            if p["parent"].get("data_source_id") == ds.id and not p["in_trash"] and matches(p)
+        ]
+        pages = sort_pages(ds.properties, pages, body.get("sorts"))
+        return _paginate(
+            [p["id"] for p in pages],
+            self.pages,
+            body.get("start_cursor"),
+            page_size,
+            "page_or_data_source",
+        )
+
+    # == pages =================================================================================
+
+    def _create_page(self, request: Any, body: Json, args: list[str]) -> Json:
+        parent, schema = self._page_parent(body.get("parent"))
+        page_id = new_id()
+        stamp = now_iso()
+        values = body.get("properties") or {}
+        if not isinstance(values, dict):
+            raise validation_error("body.properties should be an object.")
+        schema = copy.deepcopy(schema)  # new options land in the schema only on success
+        properties = self._write_properties(schema, values, page_id, stamp, stamp)
+        for name, prop in schema.items():
+            if name not in properties:
+                properties[name] = default_value(ValueContext(prop, page_id, stamp, stamp))
+        blocks = self._build_blocks(body.get("children") or [], page_id, "page_id")
+        page = {
+            "object": "page",
+            "id": page_id,
+            "created_time": stamp,
+            "last_edited_time": stamp,
+            "created_by": user_ref(),
+            "last_edited_by": user_ref(),
+            "cover": body.get("cover"),
+            "icon": body.get("icon"),
+            "parent": parent,
+            "archived": False,
+            "in_trash": False,
+            "is_locked": False,
+            "properties": properties,
+            "url": page_url(page_id),
+            "public_url": None,
+        }
+        self._commit_schema(parent, schema)
+        self.pages[page_id] = page
+        self._store_blocks(page_id, blocks)
+        return copy.deepcopy(page)
+
+    def _get_page(self, request: Any, body: Json, args: list[str]) -> Json:
+        return copy.deepcopy(self._page(args[0]))
+
+    def _patch_page(self, request: Any, body: Json, args: list[str]) -> Json:
+        page = self._page(args[0])
+        trash = body.get("in_trash", body.get("archived"))
+        if trash is not None and not isinstance(trash, bool):
+            raise validation_error("body.archived should be a boolean.")
+        values = body.get("properties") or {}
+        if values and page["in_trash"] and trash is not False:
+            raise validation_error(
+                "Can't edit block that is archived. You must unarchive the block before editing."
+            )
+        schema = copy.deepcopy(self._schema_for(page["parent"]))
+        stamp = now_iso()
+        written = self._write_properties(schema, values, page["id"], page["created_time"], stamp)
+        self._commit_schema(page["parent"], schema)
+        page["properties"].update(written)
+        for key in ("icon", "cover"):
+            if key in body:
+                page[key] = body[key]
+        if trash is not None:
+            page["archived"] = page["in_trash"] = trash
+        page["last_edited_time"] = stamp
+        return copy.deepcopy(page)
+
+    def _write_properties(
+        self, schema: dict[str, Json], values: Json, page_id: str, created: str, edited: str
+    ) -> dict[str, Json]:
+        written = {}
+        for key, value_obj in values.items():
+            try:
+                prop = find_property(schema, key)
+            except NotionError:
+                raise validation_error(f"{key} is not a property that exists.") from None
+            ctx = ValueContext(prop, page_id, created, edited)
+            written[prop["name"]] = write_value(ctx, value_obj)
+        return written
+
+    def _page_parent(self, parent: Any) -> tuple[Json, dict[str, Json]]:
+        """The stored parent object and the schema pages under it must follow."""
+        if not isinstance(parent, dict):
+            raise validation_error("body.parent should be an object.")
+        if "data_source_id" in parent:
+            ds = self._data_source(parent["data_source_id"], "body.parent.data_source_id")
+            return _ds_parent(ds), ds.properties
+        if "database_id" in parent:
+            db_id = normalize_id(parent["database_id"], "body.parent.database_id")
+            if db_id not in self.databases:
+                raise _not_found("database", db_id)
+            ds_ids = self.databases[db_id].data_source_ids
+            if len(ds_ids) != 1:
+                raise validation_error("Database has several data sources: use data_source_id.")
+            ds = self.data_sources[ds_ids[0]]
+            return _ds_parent(ds), ds.properties
+        if "page_id" in parent:
+            page = self._page(parent["page_id"])
+            return {"type": "page_id", "page_id": page["id"]}, _PAGE_SCHEMA
+        raise validation_error("body.parent should define data_source_id, database_id or page_id.")
+
+    def _schema_for(self, parent: Json) -> dict[str, Json]:
+        if "data_source_id" in parent:
+            return self.data_sources[parent["data_source_id"]].properties
+        return _PAGE_SCHEMA
+
+    def _commit_schema(self, parent: Json, schema: dict[str, Json]) -> None:
+        if "data_source_id" in parent:
+            self.data_sources[parent["data_source_id"]].properties = schema
+
+    # == blocks ================================================================================
+
+    def _list_children(self, request: RecordedRequest, body: Json, args: list[str]) -> Json:
+        parent_id = self._block_parent(args[0])
+        page_size = _page_size(_int_or_none(request.query_value("page_size")))
+        ids = self.children.get(parent_id, [])
+        return _paginate(ids, self.blocks, request.query_value("start_cursor"), page_size, "block")
+
+    def _append_children(self, request: Any, body: Json, args: list[str]) -> Json:
+        parent_id = self._block_parent(args[0])
+        kind = "page_id" if parent_id in self.pages else "block_id"
+        blocks = self._build_blocks(body.get("children"), parent_id, kind)
+        self._store_blocks(parent_id, blocks)
+        if parent_id in self.blocks:
+            self.blocks[parent_id]["has_children"] = True
+        results = [copy.deepcopy(self.blocks[b["id"]]) for b, _ in blocks]
+        return {
+            "object": "list",
+            "results": results,
+            "next_cursor": None,
+            "has_more": False,
+            "type": "block",
+            "block": {},
+        }
+
+    def _block_parent(self, raw_id: str) -> str:
+        parent_id = normalize_id(raw_id, "path.block_id")
+        if parent_id not in self.pages and parent_id not in self.blocks:
+            raise _not_found("block", parent_id)
+        return parent_id
+
+    def _build_blocks(
+        self, children: Any, parent_id: str, parent_kind: str, where: str = "body.children"
+    ) -> list[tuple[Json, list[Any]]]:
+        """Validated blocks in read format, each with its (still unbuilt) children."""
+        if not isinstance(children, list):
+            raise validation_error(f"{where} should be an array.")
+        if len(children) > MAX_CHILDREN:
+            raise validation_error(
+                f"{where}.length should be ≤ `{MAX_CHILDREN}`, instead was `{len(children)}`."
+            )
+        built = []
+        for i, raw in enumerate(children):
+            block, nested = _block_in(raw, parent_id, parent_kind, f"{where}[{i}]")
+            built.append(
+                (
+                    block,
+                    self._build_blocks(nested, block["id"], "block_id", f"{where}[{i}].children"),
+                )
+            )
+        return built
+
+    def _store_blocks(self, parent_id: str, blocks: list[tuple[Json, list[Any]]]) -> None:
+        for block, nested in blocks:
+            self.blocks[block["id"]] = block
+            self.children.setdefault(parent_id, []).append(block["id"])
+            self._store_blocks(block["id"], nested)
+
+    def _block_lines(self, parent_id: str) -> list[str]:
+        lines = []
+        for block_id in self.children.get(parent_id, []):
+            block = self.blocks[block_id]
+            content = block[block["type"]]
+            if isinstance(content, dict) and "rich_text" in content:
+                lines.append(plain_text(content["rich_text"]))
+            lines.extend(self._block_lines(block_id))
+        return lines
+
+    # == misc =================================================================================
+
+    def _me(self, request: Any, body: Json, args: list[str]) -> Json:
+        return {
+            **user_ref(),
+            "type": "bot",
+            "name": "FakeNotion integration",
+            "avatar_url": None,
+            "bot": {"owner": {"type": "workspace", "workspace": True}},
+        }
+
+    def _data_source(self, raw_id: Any, where: str = "path.data_source_id") -> DataSource:
+        ds_id = normalize_id(raw_id, where)
+        if ds_id not in self.data_sources:
+            raise _not_found("data source", ds_id)
+        return self.data_sources[ds_id]
+
+    def _page(self, raw_id: Any) -> Json:
+        page_id = normalize_id(raw_id, "path.page_id")
+        if page_id not in self.pages:
+            raise _not_found("page", page_id)
+        return self.pages[page_id]
+
+
+# == module helpers ==========================================================================
+
+_PAGE_SCHEMA: dict[str, Json] = {
+    "title": {"id": "title", "name": "title", "type": "title", "title": {}}
+}
+
+
+def _error_body(status: int, code: str, message: str) -> Json:
+    return {
+        "object": "error",
+        "status": status,
+        "code": code,
+        "message": message,
+        "request_id": new_id(),
+    }
+
+
+def _not_found(kind: str, object_id: str) -> NotionError:
+    return NotionError(
+        404,
+        "object_not_found",
+        f"Could not find {kind} with ID: {object_id}. Make sure the relevant pages and "
+        "databases are shared with your integration.",
+    )
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _ds_parent(ds: DataSource) -> Json:
+    return {"type": "data_source_id", "data_source_id": ds.id, "database_id": ds.database_id}
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        raise validation_error(f"page_size should be a number, instead was `{text}`.") from None
+
+
+def _page_size(value: Any) -> int:
+    if value is None:
+        return MAX_PAGE_SIZE
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise validation_error(f"body.page_size should be a positive integer, was `{value}`.")
+    if value > MAX_PAGE_SIZE:
+        raise validation_error(
+            f"body.page_size should be ≤ `{MAX_PAGE_SIZE}`, instead was `{value}`."
+        )
+    return value
+
+
+def _paginate(ids: list[str], store: dict[str, Json], cursor: Any, size: int, kind: str) -> Json:
+    start = 0
+    if cursor is not None:
+        cursor_id = normalize_id(cursor, "body.start_cursor")
+        if cursor_id not in ids:
+            raise validation_error(f"start_cursor `{cursor}` is not valid for this query.")
+        start = ids.index(cursor_id)
+    window = ids[start : start + size]
+    has_more = start + size < len(ids)
+    return {
+        "object": "list",
+        "results": [copy.deepcopy(store[i]) for i in window],
+        "next_cursor": ids[start + size] if has_more else None,
+        "has_more": has_more,
+        "type": kind,
+        kind: {},
+    }
+
+
+def _apply_schema_update(schema: dict[str, Json], key: str, spec: Any) -> None:
+    """One entry of ``PATCH /v1/data_sources/{id}`` ``properties`` (by name or id)."""
+    existing = next((p for p in schema.values() if key in (p["name"], p["id"])), None)
+    where = f"body.properties.{key}"
+    if spec is None:
+        if existing is None:
+            raise validation_error(f"{key} is not a property that exists.")
+        del schema[existing["name"]]
+        return
+    if not isinstance(spec, dict):
+        raise validation_error(f"{where} should be an object or `null`.")
+    new_name = spec.get("name", existing["name"] if existing else key)
+    has_type = "type" in spec or any(k in spec for k in PROPERTY_TYPES)
+    if existing is None and not has_type:
+        raise validation_error(f"{key} is not a property that exists.")
+    if has_type:
+        prop = _typed_update(existing, new_name, spec, schema, where)
+    else:
+        prop = {**existing, "name": new_name}  # rename only
+    if existing is not None:
+        del schema[existing["name"]]
+    if new_name in schema:
+        raise validation_error(f"A property named {new_name} already exists.")
+    schema[new_name] = prop
+
+
+def _typed_update(
+    existing: Json | None, name: str, spec: Json, schema: dict[str, Json], where: str
+) -> Json:
+    ptype = property_type_of(spec, where)
+    if ptype == "status" and (spec.get("status") or {}).get("options"):
+        raise validation_error("Status options cannot be created or updated through the API.")
+    if existing is not None and existing["type"] == ptype:
+        prop = copy.deepcopy(existing)
+        prop["name"] = name
+        if ptype in OPTION_TYPES and ptype != "status" and "options" in (spec.get(ptype) or {}):
+            prop[ptype]["options"] = _merge_options(
+                prop[ptype]["options"], spec[ptype]["options"], where
+            )
+        return prop
+    if existing is not None and existing["type"] == "title":
+        raise validation_error("The type of the title property cannot be changed.")
+    taken = {p["id"] for p in schema.values()}
+    prop = build_property(name, spec, taken, where)
+    if existing is not None:
+        prop["id"] = existing["id"]
+    return prop
+
+
+def _merge_options(current: list[Json], wanted: Any, where: str) -> list[Json]:
+    if not isinstance(wanted, list) or len(wanted) > 100:
+        raise validation_error(f"{where}.options should be an array of ≤ 100 options.")
+    by_name = {o["name"]: o for o in current}
+    merged = []
+    for i, spec in enumerate(wanted):
+        name = spec if isinstance(spec, str) else spec.get("name")
+        check_option_name(name, f"{where}.options[{i}]")
+        merged.append(by_name.get(name) or make_option(spec, f"{where}.options[{i}]"))
+    return merged
+
+
+def _block_in(raw: Any, parent_id: str, parent_kind: str, where: str) -> tuple[Json, list[Any]]:
+    if not isinstance(raw, dict):
+        raise validation_error(f"{where} should be a block object.")
+    btype = raw.get("type") or next((k for k in raw if k not in ("object", "type")), None)
+    content = raw.get(btype) if btype else None
+    if not isinstance(content, dict):
+        raise validation_error(f"{where} should define a block type and its content.")
+    content = dict(content)
+    nested = content.pop("children", None) or []
+    if btype in TEXT_BLOCK_TYPES:
+        content["rich_text"] = rich_text_in(
+            content.get("rich_text", []), f"{where}.{btype}.rich_text"
+        )
+        content.setdefault("color", "default")
+    stamp = now_iso()
+    block = {
+        "object": "block",
+        "id": new_id(),
+        "parent": {"type": parent_kind, parent_kind: parent_id},
+        "created_time": stamp,
+        "last_edited_time": stamp,
+        "created_by": user_ref(),
+        "last_edited_by": user_ref(),
+        "has_children": bool(nested),
+        "archived": False,
+        "in_trash": False,
+        "type": btype,
+        btype: content,
+    }
+    return block, nested
