@@ -70,12 +70,14 @@ def test_notion_database_has_a_data_source_with_the_schema(
         "done",
     ]
 
+    page_id = notion.add_page(ds_id, {"Name": "a", "Notes": "kept across the rename"})
     updated = client.data_sources.update(
         data_source_id=ds_id,
         properties={"Summary": {"rich_text": {}}, "Notes": {"name": "Remarks"}},
     )
     assert updated["properties"]["Summary"]["type"] == "rich_text"
     assert "Remarks" in updated["properties"] and "Notes" not in updated["properties"]
+    assert plain(notion.page(page_id), "Remarks") == "kept across the rename"
     assert notion.requests[-1].headers["notion-version"] == "2025-09-03"
 
 

@@ -341,7 +341,23 @@ class FakeNotion(FakeServer):
         if sum(p["type"] == "title" for p in schema.values()) != 1:
             raise validation_error("A data source must have exactly one title property.")
         ds.properties = schema
+        self._reshape_pages(ds)
         return ds.to_json()
+
+    def _reshape_pages(self, ds: DataSource) -> None:
+        """Follow a schema change in the pages: renamed keys, dropped or retyped values."""
+        for page in self.pages.values():
+            if page["parent"].get("data_source_id") != ds.id:
+                continue
+            by_id = {value["id"]: value for value in page["properties"].values()}
+            reshaped = {}
+            for name, prop in ds.properties.items():
+                value = by_id.get(prop["id"])
+                if value is None or value["type"] != prop["type"]:
+                    ctx = ValueContext(prop, page["id"], page["created_time"], now_iso())
+                    value = default_value(ctx)
+                reshaped[name] = value
+            page["properties"] = reshaped
 
     def _query(self, request: Any, body: Json, args: list[str]) -> Json:
         ds = self._data_source(args[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -44,7 +45,12 @@ class NotionGateway:
     def __init__(self, token: str, base_url: str | None = None):
         from notion_client import Client
 
-        options: dict[str, Any] = {"auth": token, "notion_version": "2025-09-03"}
+        options: dict[str, Any] = {
+            "auth": token,
+            "notion_version": "2025-09-03",
+            # Its default logger prints to stdout; ours writes Cloud Logging JSON.
+            "logger": logging.getLogger("svp.notion.client"),
+        }
         if base_url:
             options["base_url"] = base_url
         self.client = Client(**options)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -16,13 +14,51 @@ if TYPE_CHECKING:
     from svp.notion.gateway import NotionGateway
 
 
-@dataclass
 class Runtime:
-    settings: Settings
-    state: StateStore
-    blobs: BlobStore
-    bus: Bus
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    """Settings plus the three ports. Each port is built on first use, so a function whose
+    stage never touches (say) the blob store never imports that store's client library."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        state: StateStore | None = None,
+        blobs: BlobStore | None = None,
+        bus: Bus | None = None,
+    ):
+        self.settings = settings
+        # Injected ports (tests) shadow the lazily built ones.
+        for name, port in (("state", state), ("blobs", blobs), ("bus", bus)):
+            if port is not None:
+                self.__dict__[name] = port
+
+    @cached_property
+    def state(self) -> StateStore:
+        if self.settings.uses_gcp:
+            from svp.adapters.firestore_state import FirestoreStateStore
+
+            return FirestoreStateStore(self.settings.project, self.settings.firestore_database)
+        from svp.adapters.sqlite_state import SqliteStateStore
+
+        return SqliteStateStore(self.settings.data_dir / "state.db")
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        if self.settings.uses_gcp:
+            from svp.adapters.gcs_blobs import GcsBlobStore
+
+            return GcsBlobStore(self.settings.bucket)
+        from svp.adapters.local_blobs import LocalBlobStore
+
+        return LocalBlobStore(self.settings.data_dir / "artifacts")
+
+    @cached_property
+    def bus(self) -> Bus:
+        if self.settings.uses_gcp:
+            from svp.adapters.pubsub_bus import PubSubBus
+
+            return PubSubBus(self.settings.project)
+        return local_queue(self.settings)
 
     def publish_from(self, stage: str, message: JobMessage) -> str:
         topic = topic_name(self.settings.topic_prefix, OUTPUT_TOPIC[stage])
@@ -43,30 +79,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    if settings.uses_gcp:
-        from svp.adapters.firestore_state import FirestoreStateStore
-        from svp.adapters.gcs_blobs import GcsBlobStore
-        from svp.adapters.pubsub_bus import PubSubBus
-
-        return Runtime(
-            settings,
-            FirestoreStateStore(settings.project, settings.firestore_database),
-            GcsBlobStore(settings.bucket),
-            PubSubBus(settings.project),
-        )
-    return Runtime(settings, local_state(settings), local_blobs(settings), local_queue(settings))
-
-
-def local_state(settings: Settings) -> StateStore:
-    from svp.adapters.sqlite_state import SqliteStateStore
-
-    return SqliteStateStore(settings.data_dir / "state.db")
-
-
-def local_blobs(settings: Settings) -> BlobStore:
-    from svp.adapters.local_blobs import LocalBlobStore
-
-    return LocalBlobStore(settings.data_dir / "artifacts")
+    return Runtime(settings)
 
 
 def local_queue(settings: Settings):

@@ -13,7 +13,7 @@ from svp.adapters.local_queue import LocalQueue, QueuedMessage
 from svp.messages import BadMessage
 from svp.runtime.context import Runtime
 from svp.runtime.envelope import parse_delivery
-from svp.runtime.runner import Outcome, StageRunner
+from svp.runtime.runner import Outcome, StageRunner, StageWork
 
 log = logging.getLogger("svp.dispatch")
 
@@ -21,8 +21,9 @@ log = logging.getLogger("svp.dispatch")
 class Runners:
     """One StageRunner per stage, created on first delivery."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, works: dict[str, StageWork] | None = None):
         self.runtime = runtime
+        self.works = works or {}
         self._runners: dict[str, StageRunner] = {}
         self._lock = threading.Lock()
 
@@ -31,7 +32,8 @@ class Runners:
             if stage not in self._runners:
                 from svp.stages import load_work
 
-                self._runners[stage] = StageRunner(stage, self.runtime, load_work(stage))
+                work = self.works.get(stage) or load_work(stage)
+                self._runners[stage] = StageRunner(stage, self.runtime, work)
             return self._runners[stage]
 
     def deliver(self, stage: str, headers: dict[str, str], body: bytes) -> Outcome:

@@ -1,0 +1,673 @@
+"""Offline checks of the Terraform wiring (no provider, no plan: the .tf files are
+parsed with python-hcl2 and the structure is asserted).
+
+The root module calls ``terraform/modules/stage`` once per function, so most
+per-stage guarantees are split in two: the module must build the resource with
+the right shape, and the root must call the module once per stage with the right
+topics, secrets and sizes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+hcl2 = pytest.importorskip(
+    "hcl2",
+    reason="python-hcl2 is not importable (pip install python-hcl2): Terraform tests skipped",
+)
+
+REPO = Path(__file__).resolve().parents[2]
+TF_DIR = REPO / "terraform"
+STAGE_DIR = TF_DIR / "modules" / "stage"
+
+PUSH_STAGES = ("downloader", "transcriber", "ocr", "summarizer", "writer")
+FUNCTIONS = ("poller", *PUSH_STAGES)
+
+# stage -> topic it consumes (None: invoked by Cloud Scheduler)
+EXPECTED_SOURCE = {
+    "poller": None,
+    "downloader": "links",
+    "transcriber": "media",
+    "ocr": "media",
+    "summarizer": "extracted",
+    "writer": "summaries",
+}
+# stage -> topics it may publish to
+EXPECTED_PUBLISH = {
+    "poller": {"links"},
+    "downloader": {"media"},
+    "transcriber": {"extracted"},
+    "ocr": {"extracted"},
+    "summarizer": {"summaries"},
+    "writer": set(),
+}
+# stage -> secret env vars (secret key in secrets.tf)
+EXPECTED_SECRET_ENV = {
+    "poller": {"NOTION_TOKEN": "notion-token"},
+    "downloader": {"NOTION_TOKEN": "notion-token"},
+    "transcriber": {"NOTION_TOKEN": "notion-token", "OPENAI_API_KEY": "openai-api-key"},
+    "ocr": {"NOTION_TOKEN": "notion-token"},
+    "summarizer": {"NOTION_TOKEN": "notion-token", "GEMINI_API_KEY": "gemini-api-key"},
+    "writer": {"NOTION_TOKEN": "notion-token"},
+}
+# stage -> (memory, cpu, timeout)
+EXPECTED_SIZE = {
+    "poller": ("256M", None, 120),
+    "downloader": ("1Gi", None, 540),
+    "transcriber": ("2Gi", "2", 540),
+    "ocr": ("2Gi", "2", 540),
+    "summarizer": ("512M", None, 300),
+    "writer": ("256M", None, 120),
+}
+EXPECTED_ENV = {
+    "SVP_BACKEND",
+    "SVP_PROJECT",
+    "SVP_BUCKET",
+    "SVP_TOPIC_PREFIX",
+    "SVP_FIRESTORE_DATABASE",
+    "SVP_MAX_ATTEMPTS",
+    "SVP_LINK_DATABASES",
+    "SVP_CONTENT_DATABASES",
+    "SVP_OCR",
+    "SVP_GEMINI_MODEL",
+}
+REQUIRED_APIS = {
+    f"{s}.googleapis.com"
+    for s in (
+        "cloudfunctions",
+        "run",
+        "cloudbuild",
+        "artifactregistry",
+        "pubsub",
+        "firestore",
+        "storage",
+        "secretmanager",
+        "cloudscheduler",
+        "vision",
+        "logging",
+        "monitoring",
+        "eventarc",
+        "iam",
+    )
+}
+ROOT_FILES = (
+    "versions.tf",
+    "variables.tf",
+    "apis.tf",
+    "storage.tf",
+    "firestore.tf",
+    "pubsub.tf",
+    "secrets.tf",
+    "functions.tf",
+    "scheduler.tf",
+    "monitoring.tf",
+    "outputs.tf",
+)
+
+# Strings that look like real credentials.
+SECRET_PATTERNS = {
+    "OpenAI key": re.compile(r"sk-(proj-)?[A-Za-z0-9_-]{20,}"),
+    "Google API key": re.compile(r"AIza[0-9A-Za-z_-]{35}"),
+    "Notion token": re.compile(r"\b(secret|ntn)_[A-Za-z0-9]{30,}"),
+    "GitHub token": re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}"),
+    "private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "service account key": re.compile(r'"private_key_id"'),
+    "Instagram session cookie": re.compile(r"sessionid\s+[0-9]{5,}%3A"),
+}
+
+
+# --- parsing -------------------------------------------------------------------
+
+_META_KEYS = {"__is_block__", "__comments__", "__start_line__", "__end_line__"}
+
+
+def _unquote(value: str) -> str:
+    """python-hcl2 >= 8 keeps the quotes (and escapes) of string literals and labels."""
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def _norm(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {_unquote(k): _norm(v) for k, v in obj.items() if k not in _META_KEYS}
+    if isinstance(obj, list):
+        return [_norm(v) for v in obj]
+    if isinstance(obj, str):
+        return _unquote(obj)
+    return obj
+
+
+class Module:
+    """Blocks of one Terraform module (all its .tf files), keyed for lookup."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.texts: dict[str, str] = {}
+        self.resources: dict[tuple[str, str], dict] = {}
+        self.data: dict[tuple[str, str], dict] = {}
+        self.modules: dict[str, dict] = {}
+        self.variables: dict[str, dict] = {}
+        self.outputs: dict[str, dict] = {}
+        self.locals: dict[str, Any] = {}
+        for path in sorted(directory.glob("*.tf")):
+            text = path.read_text()
+            self.texts[path.name] = text
+            try:
+                parsed = _norm(hcl2.loads(text))
+            except Exception as exc:  # pragma: no cover - message matters, not type
+                pytest.fail(f"{path} does not parse: {exc}")
+            for block in parsed.get("resource", []):
+                for rtype, named in block.items():
+                    for name, body in named.items():
+                        assert (rtype, name) not in self.resources, f"duplicate {rtype}.{name}"
+                        self.resources[(rtype, name)] = body
+            for block in parsed.get("data", []):
+                for dtype, named in block.items():
+                    for name, body in named.items():
+                        self.data[(dtype, name)] = body
+            for block in parsed.get("module", []):
+                self.modules.update(block)
+            for block in parsed.get("variable", []):
+                self.variables.update(block)
+            for block in parsed.get("output", []):
+                self.outputs.update(block)
+            for block in parsed.get("locals", []):
+                self.locals.update(block)
+
+    def values(self):
+        """Every string in the parsed configuration (comments are not included)."""
+        for part in (
+            self.resources,
+            self.data,
+            self.modules,
+            self.variables,
+            self.outputs,
+            self.locals,
+        ):
+            for key, body in part.items():
+                yield from all_strings(key)
+                yield from all_strings(body)
+
+    def resource(self, rtype: str, name: str) -> dict:
+        assert (rtype, name) in self.resources, (
+            f"{self.directory.relative_to(REPO)} has no {rtype}.{name}"
+        )
+        return self.resources[(rtype, name)]
+
+    def of_type(self, rtype: str) -> dict[str, dict]:
+        return {n: b for (t, n), b in self.resources.items() if t == rtype}
+
+    def default(self, expr: Any) -> Any:
+        """Resolve a bare ${var.x} to the variable's default."""
+        m = re.fullmatch(r"\$\{var\.(\w+)\}", str(expr))
+        if not m:
+            return expr
+        var = self.variables.get(m.group(1))
+        assert var is not None, f"undeclared variable {m.group(1)}"
+        assert "default" in var, f"variable {m.group(1)} has no default"
+        return var["default"]
+
+
+def block(value: Any, what: str = "block") -> dict:
+    """Nested blocks come back as a list of dicts; most appear exactly once."""
+    assert value is not None and value != [], f"{what} is missing"
+    if isinstance(value, list):
+        assert len(value) == 1, f"{what}: expected one block, got {len(value)}"
+        return value[0]
+    assert isinstance(value, dict), f"{what}: expected a block, got {value!r}"
+    return value
+
+
+def refs(expr: Any, pattern: str) -> list[str]:
+    return re.findall(pattern, str(expr))
+
+
+def topic_key(expr: Any) -> str | None:
+    """``${google_pubsub_topic.this["media"].name}`` -> ``media``."""
+    if expr is None:
+        return None
+    keys = refs(expr, r'google_pubsub_topic\.this\["([\w-]+)"\]')
+    assert len(keys) == 1, f"not a reference to one pipeline topic: {expr!r}"
+    return keys[0]
+
+
+def string_list(expr: Any) -> list[str]:
+    """A list literal, or ``${toset([...])}`` which comes back as an expression string."""
+    if isinstance(expr, list):
+        return [_unquote(v) for v in expr]
+    return re.findall(r'"([^"]*)"', str(expr))
+
+
+def all_strings(obj: Any):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield k
+            yield from all_strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from all_strings(v)
+    elif isinstance(obj, str):
+        yield obj
+
+
+@pytest.fixture(scope="module")
+def tf() -> dict[str, Module]:
+    assert TF_DIR.is_dir(), f"{TF_DIR} is missing"
+    return {"root": Module(TF_DIR), "stage": Module(STAGE_DIR)}
+
+
+@pytest.fixture(scope="module")
+def root(tf) -> Module:
+    return tf["root"]
+
+
+@pytest.fixture(scope="module")
+def stage(tf) -> Module:
+    return tf["stage"]
+
+
+# --- layout --------------------------------------------------------------------
+
+
+def test_root_is_split_by_concern(root):
+    missing = [f for f in ROOT_FILES if f not in root.texts]
+    assert not missing, f"missing root files: {missing}"
+    assert (TF_DIR / "terraform.tfvars.example").is_file()
+
+
+def test_providers_pinned(root):
+    terraform = _norm(hcl2.loads(root.texts["versions.tf"]))["terraform"][0]
+    providers = block(terraform["required_providers"])
+    assert providers["google"]["version"] == "~> 6.0"
+    assert providers["google-beta"]["version"] == "~> 6.0"
+    assert "archive" in providers
+
+
+def test_one_module_call_per_function(root):
+    calls = {n: m for n, m in root.modules.items() if m.get("source") == "./modules/stage"}
+    assert set(calls) == set(FUNCTIONS), f"stage module calls: {sorted(calls)}"
+    for name, call in calls.items():
+        assert call["name"] == name, f"module {name} deploys {call['name']}"
+        assert call["source_dir"].endswith(f"/{name}"), f"{name}: source_dir {call['source_dir']}"
+        assert call["context"] == "${local.stage_context}"
+
+
+# --- topology ------------------------------------------------------------------
+
+
+def test_each_stage_consumes_the_expected_topic(root):
+    for name, expected in EXPECTED_SOURCE.items():
+        got = topic_key(root.modules[name].get("source_topic"))
+        assert got == expected, f"{name} consumes {got!r}, expected {expected!r}"
+        if expected:
+            assert expected in root.locals["topics"], f"topic {expected} is not created"
+
+
+def test_transcriber_and_ocr_both_subscribe_to_media(root):
+    subscribers = sorted(
+        n for n in FUNCTIONS if topic_key(root.modules[n].get("source_topic")) == "media"
+    )
+    assert subscribers == ["ocr", "transcriber"]
+
+
+def test_each_stage_publishes_only_to_its_next_topic(root, stage):
+    for name, expected in EXPECTED_PUBLISH.items():
+        publish = root.modules[name].get("publish_topics") or {}
+        got = {topic_key(v) for v in publish.values()}
+        assert got == expected, f"{name} publishes to {got}, expected {expected}"
+    binding = stage.resource("google_pubsub_topic_iam_member", "publish")
+    assert binding["for_each"] == "${var.publish_topics}"
+    assert binding["role"] == "roles/pubsub.publisher"
+    assert binding["member"] == "${google_service_account.function.member}"
+
+
+# --- per stage resources (module) -----------------------------------------------
+
+
+def test_function_and_trigger_service_accounts_are_per_stage(stage):
+    fn = stage.resource("google_service_account", "function")
+    trigger = stage.resource("google_service_account", "trigger")
+    assert fn["account_id"] == "${local.function_account_id}"
+    assert trigger["account_id"] == "${local.trigger_account_id}"
+    for local in ("function_account_id", "trigger_account_id"):
+        assert "${var.name}" in stage.locals[local], f"{local} is not per stage"
+    assert stage.locals["function_account_id"] != stage.locals["trigger_account_id"]
+    function = stage.resource("google_cloudfunctions2_function", "this")
+    svc = block(function["service_config"])
+    assert svc["service_account_email"] == "${google_service_account.function.email}"
+
+
+def test_only_the_trigger_account_may_invoke(stage):
+    invokers = [
+        b
+        for t, b in stage.resources.items()
+        if "iam" in t[0] and "run.invoker" in str(b.get("role"))
+    ]
+    assert len(invokers) == 1, "expected exactly one run.invoker binding per stage"
+    (invoker,) = invokers
+    assert invoker["member"] == "${google_service_account.trigger.member}"
+    assert "google_cloudfunctions2_function.this" in invoker["name"]
+
+
+def test_push_subscription_uses_oidc_retry_and_dead_letter(stage):
+    sub = stage.resource("google_pubsub_subscription", "push")
+    assert sub["count"] == "${local.subscribed ? 1 : 0}"
+    assert stage.locals["subscribed"] == "${var.source_topic != null}"
+    assert sub["topic"] == "${var.source_topic}"
+    assert "${var.name}" in stage.locals["function_name"]
+    assert "${local.function_name}" in sub["name"], "push subscription name is not per stage"
+    assert stage.default(sub["ack_deadline_seconds"]) == 600
+
+    push = block(sub.get("push_config"), "push subscription push_config")
+    assert "google_cloudfunctions2_function.this" in push["push_endpoint"]
+    oidc = block(push.get("oidc_token"), "push_config.oidc_token")
+    assert oidc["service_account_email"] == "${google_service_account.trigger.email}"
+
+    retry = block(sub.get("retry_policy"), "push subscription retry_policy")
+    assert stage.default(retry["minimum_backoff"]) == "10s"
+    assert stage.default(retry["maximum_backoff"]) == "600s"
+
+    dlp = block(sub.get("dead_letter_policy"), "push subscription dead_letter_policy")
+    assert dlp["dead_letter_topic"] == "${google_pubsub_topic.dead_letter[0].id}"
+    assert dlp["max_delivery_attempts"] == "${var.context.max_delivery_attempts}"
+
+
+def test_dead_letter_topic_has_a_long_retention_pull_subscription(stage):
+    topic = stage.resource("google_pubsub_topic", "dead_letter")
+    assert topic["name"] == "${local.function_name}-dead-letter"
+    sub = stage.resource("google_pubsub_subscription", "dead_letter")
+    assert sub["name"] == "${local.function_name}-dead-letter-sub"
+    assert sub["topic"] == "${google_pubsub_topic.dead_letter[0].id}"
+    assert "push_config" not in sub, "dead-letter subscription must be a pull subscription"
+    assert stage.default(sub["message_retention_duration"]) == "604800s"
+    assert block(sub["expiration_policy"])["ttl"] == "", "dead-letter sub would expire when idle"
+    for name in ("dead_letter", "push"):
+        assert stage.resource("google_pubsub_subscription", name)["count"] == topic["count"]
+
+
+def test_pubsub_service_agent_bindings(root, stage):
+    publisher = stage.resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
+    assert publisher["topic"] == "${google_pubsub_topic.dead_letter[0].name}"
+    assert publisher["role"] == "roles/pubsub.publisher"
+    assert publisher["member"] == "${local.pubsub_service_agent}"
+
+    subscriber = stage.resource("google_pubsub_subscription_iam_member", "source_subscriber")
+    assert subscriber["subscription"] == "${google_pubsub_subscription.push[0].name}"
+    assert subscriber["role"] == "roles/pubsub.subscriber"
+    assert subscriber["member"] == "${local.pubsub_service_agent}"
+
+    assert stage.locals["pubsub_service_agent"] == (
+        "serviceAccount:${var.context.pubsub_service_agent}"
+    )
+    assert root.locals["stage_context"]["pubsub_service_agent"] == "${local.pubsub_service_agent}"
+    agent = str(root.locals["pubsub_service_agent"])
+    assert (
+        "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com" in agent
+    )
+
+
+def test_no_event_trigger(stage):
+    function = stage.resource("google_cloudfunctions2_function", "this")
+    assert "event_trigger" not in function, (
+        "an event_trigger subscription cannot have a dead-letter topic: use the push subscription"
+    )
+
+
+# --- scheduler -----------------------------------------------------------------
+
+
+def test_scheduler_invokes_the_poller_with_oidc(root):
+    jobs = root.of_type("google_cloud_scheduler_job")
+    assert len(jobs) == 1
+    (job,) = jobs.values()
+    assert job["schedule"] == "${var.poll_schedule}"
+    assert root.default(job["schedule"]) == "* * * * *"
+    target = block(job["http_target"])
+    assert target["http_method"] == "POST"
+    assert target["uri"] == "${module.poller.url}"
+    oidc = block(target.get("oidc_token"), "scheduler http_target.oidc_token")
+    assert oidc["service_account_email"] == "${module.poller.trigger_service_account_email}"
+    assert root.modules["poller"]["source_topic"] is None
+
+
+# --- functions -----------------------------------------------------------------
+
+
+def test_function_runtime_and_ingress(stage):
+    function = stage.resource("google_cloudfunctions2_function", "this")
+    build = block(function["build_config"])
+    assert build["runtime"] == "python311"
+    assert build["entry_point"] == "handle"
+    svc = block(function["service_config"])
+    assert svc["ingress_settings"] == "ALLOW_ALL"
+    assert svc["max_instance_count"] == "${var.context.max_instances}"
+
+
+def test_function_sizes(root):
+    for name, (memory, cpu, timeout) in EXPECTED_SIZE.items():
+        call = root.modules[name]
+        assert call["memory"] == memory, f"{name} memory"
+        assert call.get("cpu") == cpu, f"{name} cpu"
+        assert call["timeout_seconds"] == timeout, f"{name} timeout"
+
+
+def test_environment(root, stage):
+    env = root.locals["stage_context"]["environment"]
+    assert set(env) == EXPECTED_ENV
+    assert env["SVP_BACKEND"] == "gcp"
+    assert env["SVP_MAX_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
+    assert root.default("${var.ocr_backend}") == "tesseract"
+    assert root.default("${var.gemini_model}") == "gemini-2.5-flash"
+    assert root.default("${var.firestore_database}") == "(default)"
+    svc = block(stage.resource("google_cloudfunctions2_function", "this")["service_config"])
+    assert "var.context.environment" in svc["environment_variables"]
+
+
+def test_each_function_gets_only_its_secrets(root, stage):
+    for name, expected in EXPECTED_SECRET_ENV.items():
+        got = {
+            env: refs(expr, r'local\.secret\["([\w-]+)"\]')[0]
+            for env, expr in (root.modules[name].get("secret_environment_variables") or {}).items()
+        }
+        assert got == expected, f"{name} secrets: {got}"
+    # The cookies file: downloader only, as a volume, behind enable_cookies.
+    with_volumes = [n for n in FUNCTIONS if root.modules[n].get("secret_volumes")]
+    assert with_volumes == ["downloader"]
+    volumes = str(root.modules["downloader"]["secret_volumes"])
+    assert "var.enable_cookies" in volumes and 'local.secret["cookies"]' in volumes
+    assert root.default("${var.enable_cookies}") is False
+    assert "/secrets/cookies/cookies.txt" in str(root.modules["downloader"]["environment"]).replace(
+        "${local.cookies_dir}", root.locals["cookies_dir"]
+    )
+    # Accessor is granted per secret the function uses, not project-wide.
+    accessor = stage.resource("google_secret_manager_secret_iam_member", "function")
+    assert accessor["for_each"] == "${local.secret_ids}"
+    assert accessor["role"] == "roles/secretmanager.secretAccessor"
+    assert accessor["member"] == "${google_service_account.function.member}"
+    assert "var.secret_environment_variables" in stage.locals["secret_ids"]
+    assert "var.secret_volumes" in stage.locals["secret_ids"]
+
+
+def test_artifacts_access_is_bucket_scoped(stage):
+    binding = stage.resource("google_storage_bucket_iam_member", "artifacts")
+    assert binding["bucket"] == "${var.context.artifacts_bucket}"
+    assert binding["role"] in {"roles/storage.objectUser", "roles/storage.objectAdmin"}
+    project_roles = str(stage.locals["function_project_roles"])
+    assert "roles/storage" not in project_roles, "storage access must not be project-wide"
+    assert "roles/datastore.user" in project_roles and "roles/logging.logWriter" in project_roles
+
+
+# --- source zips ---------------------------------------------------------------
+
+
+def test_every_zip_ships_the_shared_package(root, stage):
+    archive = stage.data[("archive_file", "source")]
+    dynamic_sources = [d["source"] for d in archive["dynamic"] if "source" in d]
+    by_filename = {block(s["content"])["filename"]: s for s in dynamic_sources}
+    assert "svp/${source.value}" in by_filename, (
+        f"no archive source puts the shared package under svp/: filenames {sorted(by_filename)}"
+    )
+    assert "${source.value}" in by_filename, "no archive source for the function folder"
+    assert len(dynamic_sources) == 2, f"{len(dynamic_sources)} dynamic source blocks"
+
+    shared = by_filename["svp/${source.value}"]
+    assert shared["for_each"] == "${toset(local.shared_files)}"
+    assert "fileset(var.context.shared_package_dir" in stage.locals["shared_files"]
+    assert "var.context.shared_package_dir" in block(shared["content"])["content"]
+    function = by_filename["${source.value}"]
+    assert "fileset(var.source_dir" in stage.locals["function_files"]
+    assert function["for_each"] == "${toset(local.function_files)}"
+
+    shared_dir = root.locals["stage_context"]["shared_package_dir"]
+    assert shared_dir == "${path.root}/../shared/svp"
+    resolved = (TF_DIR / shared_dir.replace("${path.root}/", "")).resolve()
+    assert resolved == REPO / "shared" / "svp"
+    assert (resolved / "__init__.py").is_file()
+    # The module's source_dir points at functions/<name> for every stage.
+    assert root.locals["functions_dir"] == "${path.root}/../functions"
+
+
+def test_zips_exclude_caches(stage):
+    pattern = re.compile(stage.locals["exclude_pattern"])  # RE2 and Python agree here
+    shipped = ["main.py", "requirements.txt", "stages/download.py", "py.typed"]
+    dropped = [
+        "__pycache__/main.cpython-311.pyc",
+        "a/__pycache__/x.pyc",
+        "x.pyc",
+        ".env",
+        "a/.pytest_cache/v",
+        ".DS_Store",
+    ]
+    assert not [p for p in shipped if pattern.search(p)], "pattern drops real sources"
+    assert all(pattern.search(p) for p in dropped), "pattern ships cache files"
+    for local in ("function_files", "shared_files"):
+        assert "!can(regex(local.exclude_pattern, f))" in stage.locals[local]
+
+
+def test_source_objects_are_named_by_content_hash(root, stage):
+    obj = stage.resource("google_storage_bucket_object", "source")
+    assert "data.archive_file.source.output_md5" in obj["name"] or (
+        "data.archive_file.source.output_sha" in obj["name"]
+    )
+    assert obj["bucket"] == "${var.context.sources_bucket}"
+    function = stage.resource("google_cloudfunctions2_function", "this")
+    storage = block(block(block(function["build_config"])["source"])["storage_source"])
+    assert storage["object"] == "${google_storage_bucket_object.source.name}"
+    for module in (root, stage):
+        calls = [v for v in module.values() if "timestamp(" in v]
+        assert not calls, f"timestamp() makes every plan diff: {calls}"
+
+
+# --- guard rails ---------------------------------------------------------------
+
+
+def test_no_basic_roles_or_public_members(root, stage):
+    for module in (root, stage):
+        where = module.directory.relative_to(REPO)
+        values = list(module.values())
+        basic = [v for v in values if re.search(r"roles/(?:owner|editor|viewer)\b", v)]
+        assert not basic, f"{where} uses basic role(s): {basic}"
+        public = [v for v in values if re.search(r"\ballUsers\b|\ballAuthenticatedUsers\b", v)]
+        assert not public, f"{where} grants to everyone: {public}"
+        authoritative = [
+            t for t, _ in module.resources if t.endswith(("_iam_binding", "_iam_policy"))
+        ]
+        assert not authoritative, f"authoritative IAM would drop others' grants: {authoritative}"
+
+
+def test_no_secret_values_in_terraform(root, stage):
+    for module in (root, stage):
+        versions = [n for t, n in module.resources if t == "google_secret_manager_secret_version"]
+        assert not versions, "secret versions (values) belong outside Terraform"
+        for body in module.resources.values():
+            assert "secret_data" not in set(all_strings(body)), "secret_data found"
+        env = module.locals.get("stage_context", {}).get("environment", {})
+        sensitive = [k for k in env if re.search(r"TOKEN|KEY|SECRET|PASSWORD", k)]
+        assert not sensitive, f"secrets as plain env vars: {sensitive}"
+    files = [*TF_DIR.rglob("*.tf"), *TF_DIR.rglob("*.tfvars"), *TF_DIR.rglob("*.tfvars.example")]
+    files = [f for f in files if ".terraform" not in f.parts]
+    for path in files:
+        text = path.read_text()
+        for what, pattern in SECRET_PATTERNS.items():
+            match = pattern.search(text)
+            assert not match, f"{path.relative_to(REPO)} contains what looks like a {what}"
+
+
+def test_secret_containers_exist(root):
+    secrets = root.resource("google_secret_manager_secret", "this")
+    assert set(string_list(root.locals["secrets"])) >= {
+        "notion-token",
+        "openai-api-key",
+        "gemini-api-key",
+        "cookies",
+    }
+    assert secrets["for_each"] == "${local.secrets}"
+
+
+# --- platform ------------------------------------------------------------------
+
+
+def test_required_apis(root):
+    services = set(string_list(root.locals["services"]))
+    assert services >= REQUIRED_APIS, f"missing APIs: {REQUIRED_APIS - services}"
+    api = root.resource("google_project_service", "this")
+    assert api["disable_on_destroy"] is False
+
+
+def test_storage_buckets(root):
+    for name in ("sources", "artifacts"):
+        bucket = root.resource("google_storage_bucket", name)
+        assert bucket["uniform_bucket_level_access"] is True, name
+        assert bucket["public_access_prevention"] == "enforced", name
+    assert block(root.resource("google_storage_bucket", "sources")["versioning"])["enabled"] is True
+    rule = block(root.resource("google_storage_bucket", "artifacts")["lifecycle_rule"])
+    assert block(rule["action"])["type"] == "Delete"
+    assert block(rule["condition"])["age"] == "${var.artifact_retention_days}"
+    assert root.default("${var.artifact_retention_days}") == 7
+
+
+def test_firestore_ttl(root):
+    db = root.resource("google_firestore_database", "this")
+    assert db["type"] == "FIRESTORE_NATIVE"
+    assert db["name"] == "${var.firestore_database}"
+    ttl = root.resource("google_firestore_field", "jobs_ttl")
+    assert (ttl["collection"], ttl["field"]) == ("jobs", "expire_at")
+    assert "ttl_config" in ttl
+
+
+def test_monitoring(root):
+    metrics = root.of_type("google_logging_metric")
+    assert 'jsonPayload.event=\\"job.done\\"' in metrics["jobs_done"]["filter"] or (
+        'jsonPayload.event="job.done"' in metrics["jobs_done"]["filter"]
+    )
+    assert "job.failed" in metrics["jobs_failed"]["filter"]
+    duration = metrics["stage_duration"]
+    assert "stage.done" in duration["filter"]
+    assert duration["value_extractor"] == "EXTRACT(jsonPayload.duration_ms)"
+    assert block(duration["metric_descriptor"])["value_type"] == "DISTRIBUTION"
+    assert "labels.stage" in duration["label_extractors"]["stage"]
+
+    policies = root.of_type("google_monitoring_alert_policy")
+    assert set(policies) >= {"failure_rate", "dead_letter", "processing_time", "backlog"}
+    for name, policy in policies.items():
+        assert policy["notification_channels"] == "${local.notification_channels}", name
+    dead = block(block(policies["dead_letter"]["conditions"])["condition_threshold"])
+    assert "local.dead_letter_subscriptions" in dead["filter"]
+    assert "num_undelivered_messages" in dead["filter"]
+    assert dead["threshold_value"] == 0 and dead["comparison"] == "COMPARISON_GT"
+    backlog = block(block(policies["backlog"]["conditions"])["condition_threshold"])
+    assert "local.stage_subscriptions" in backlog["filter"]
+    assert backlog["threshold_value"] == "${var.backlog_threshold}"
+    assert root.default("${var.backlog_threshold}") == 50
+    rate = block(
+        block(policies["failure_rate"]["conditions"])["condition_prometheus_query_language"]
+    )
+    assert "jobs_failed" in rate["query"] and "jobs_done" in rate["query"]
+
+    channel = root.resource("google_monitoring_notification_channel", "email")
+    assert channel["count"] == "${var.alert_email == null ? 0 : 1}"
