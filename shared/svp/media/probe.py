@@ -36,8 +36,9 @@ def probe(path: Path) -> MediaInfo:
         timeout=60,
     )
     if result.returncode != 0:
-        detail = result.stderr.strip().splitlines()[-1:] or ["unreadable"]
-        raise PermanentError(f"the downloaded file is not audio or video ({detail[0]})")
+        last = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
+        detail = last.replace(f"{path}: ", "")
+        raise PermanentError(f"the downloaded file is not audio or video ({detail})")
     data = json.loads(result.stdout)
     streams = data.get("streams", [])
     # Cover art in an mp3 shows up as a video stream with a single frame.

@@ -31,14 +31,6 @@ data "archive_file" "source" {
       filename = "svp/${source.value}"
     }
   }
-}
-
-# Named by content hash: an unchanged function keeps the same object, so the
-# function is not rebuilt or redeployed (no timestamp() anywhere).
-resource "google_storage_bucket_object" "source" {
-  name   = "${var.name}-${data.archive_file.source.output_md5}.zip"
-  bucket = var.context.sources_bucket
-  source = data.archive_file.source.output_path
 
   lifecycle {
     precondition {
@@ -50,6 +42,14 @@ resource "google_storage_bucket_object" "source" {
       error_message = "${var.context.shared_package_dir} is not a Python package (no __init__.py)."
     }
   }
+}
+
+# Named by content hash: an unchanged function keeps the same object, so the
+# function is not rebuilt or redeployed (no timestamp() anywhere).
+resource "google_storage_bucket_object" "source" {
+  name   = "${var.name}-${data.archive_file.source.output_md5}.zip"
+  bucket = var.context.sources_bucket
+  source = data.archive_file.source.output_path
 }
 
 resource "google_cloudfunctions2_function" "this" {
