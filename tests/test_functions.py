@@ -133,11 +133,12 @@ ALLOWED = {
 @pytest.mark.parametrize("name", sorted(ALLOWED))
 def test_importing_a_function_loads_no_heavy_library(name):
     """Cold starts: main.py imports only the framework and svp's thin entry module."""
+    paths = [str(ROOT / "shared"), str(FUNCTIONS / name)]
+    main = str(FUNCTIONS / name / "main.py")
     code = (
-        "import sys, runpy; sys.path[:0] = [%r, %r]; runpy.run_path(%r); "
-        "print(','.join(m for m in %r if m in sys.modules))"
-    ) % (str(ROOT / "shared"), str(FUNCTIONS / name), str(FUNCTIONS / name / "main.py"),
-         sorted(HEAVY))  # fmt: skip
+        f"import sys, runpy; sys.path[:0] = {paths!r}; runpy.run_path({main!r}); "
+        f"print(','.join(m for m in {sorted(HEAVY)!r} if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True).stdout.strip()  # fmt: skip
     unexpected = {m for m in loaded.split(",") if m} - ALLOWED[name]

@@ -11,11 +11,11 @@ from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import pubsub_v1, storage
 from google.cloud.firestore_v1.query import Query
+
 from svp.adapters import pubsub_bus
 from svp.adapters.firestore_state import FirestoreStateStore
 from svp.adapters.gcs_blobs import GcsBlobStore
 from svp.adapters.pubsub_bus import PubSubBus, ReceivedMessage
-
 from tests.emulators import *  # noqa: F403 - the emulator fixtures
 from tests.fakes.pubsub import FakePubSub
 
