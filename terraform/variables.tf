@@ -70,7 +70,7 @@ variable "content_databases" {
 }
 
 variable "ocr_backend" {
-  description = "SVP_OCR: \"tesseract\" (in the function) or \"vision\" (Cloud Vision API)."
+  description = "SVP_OCR: \"tesseract\" (in the function) or \"vision\" (Cloud Vision API). The Cloud Functions base image ships ffmpeg but, as far as we know, not the tesseract binary: check before relying on tesseract there."
   type        = string
   default     = "tesseract"
 

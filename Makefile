@@ -1,0 +1,66 @@
+# Two commands do everything on a fresh Debian/Ubuntu machine:
+#   make demo   installs what is needed and turns the sample clip into a page
+#   make test   installs what is needed and runs every check (lint, tests, Terraform)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+DEBIAN_PACKAGES := ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng fonts-dejavu-core
+SAMPLE := samples/cooking-demo.mp4
+
+.PHONY: demo test install system-packages python-packages node-packages lint pytest \
+	terraform-check bench sample clean
+
+demo: install
+	$(BIN)/svp process $(SAMPLE) --tag cooking
+
+test: install node-packages lint pytest terraform-check
+
+install: system-packages python-packages
+
+system-packages:
+	@missing="$$(for p in $(DEBIAN_PACKAGES) $$(command -v node >/dev/null || echo nodejs npm); do \
+		dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages: $$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Reinstalled only when the package's dependencies change.
+$(VENV)/.installed: shared/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e 'shared[dev]'
+	touch $@
+
+python-packages: $(VENV)/.installed
+
+node-packages: tests/node/node_modules/.package-lock.json
+
+tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+terraform-check:
+	bash terraform/check.sh
+
+bench: install
+	$(BIN)/python bench/process.py
+	$(BIN)/python bench/imports.py
+
+# Regenerate the sample clip (speech by espeak-ng, on-screen text by ffmpeg drawtext).
+sample: install
+	$(BIN)/python -m tests.clipgen_sample $(SAMPLE)
+
+clean:
+	rm -rf $(VENV) .svp tests/node/node_modules .venv-checkov
