@@ -22,3 +22,19 @@ resource "google_firestore_field" "jobs_ttl" {
 
   ttl_config {}
 }
+
+# `svp jobs --failed` lists jobs by status, newest first: equality plus order needs this index.
+resource "google_firestore_index" "jobs_by_status" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "jobs"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}

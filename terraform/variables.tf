@@ -70,9 +70,9 @@ variable "content_databases" {
 }
 
 variable "ocr_backend" {
-  description = "SVP_OCR: \"tesseract\" (in the function) or \"vision\" (Cloud Vision API). The Cloud Functions base image ships ffmpeg but, as far as we know, not the tesseract binary: check before relying on tesseract there."
+  description = "SVP_OCR: \"vision\" (Cloud Vision API) or \"tesseract\". The Cloud Functions base image ships ffmpeg but not the tesseract binary, so on Google Cloud the default is Vision; with tesseract there the OCR stage degrades to no on-screen text."
   type        = string
-  default     = "tesseract"
+  default     = "vision"
 
   validation {
     condition     = contains(["tesseract", "vision"], var.ocr_backend)

@@ -173,24 +173,41 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- replay --------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    replayed = _replay_gcp(args, settings) if settings.uses_gcp else _replay_local(args, settings)
+    verb = "would replay" if args.dry_run else "replayed"
+    for item in replayed:
+        detail = f": {item.last_error}" if item.last_error else ""
+        print(f"{verb} {item.stage} for job {item.job_id} (after {item.attempts} attempts{detail})")
+    print(f"{len(replayed)} message(s) {verb}")
+    return 0
+
+
+def _replay_gcp(args: argparse.Namespace, settings: Settings) -> list:
+    from svp.runtime.replay import replay_pubsub
+
+    runtime = build_runtime(settings)
+    stages = [args.stage] if args.stage else list(PIPELINE)
+    replayed: list = []
+    for stage in stages:
+        left = None if args.limit is None else args.limit - len(replayed)
+        if left == 0:
+            break
+        replayed += replay_pubsub(runtime.bus, settings.topic_prefix, stage, job_id=args.job,
+                                  limit=left, dry_run=args.dry_run)  # fmt: skip
+    return replayed
+
+
+def _replay_local(args: argparse.Namespace, settings: Settings) -> list:
     from svp.runtime.replay import replay_local
 
     runtime = _local_runtime(settings)
-    replayed = replay_local(
-        runtime.bus, job_id=args.job, stage=args.stage, limit=args.limit, dry_run=args.dry_run
-    )
-    verb = "would replay" if args.dry_run else "replayed"
-    for item in replayed:
-        print(
-            f"{verb} {item.stage} for job {item.job_id} (after {item.attempts} attempts: "
-            f"{item.last_error})"
-        )
-    print(f"{len(replayed)} message(s) {verb}")
+    replayed = replay_local(runtime.bus, job_id=args.job, stage=args.stage, limit=args.limit,
+                            dry_run=args.dry_run)  # fmt: skip
     if replayed and not args.dry_run and not args.no_run:
         dispatcher = _dispatcher(runtime)
         dispatcher.run(idle_exit=True)
         dispatcher.close()
-    return 0
+    return replayed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = sub.add_parser("replay", help="re-queue dead-lettered messages")
     replay.add_argument("--job", help="only this job's messages")
-    replay.add_argument("--stage", help="only this stage's dead letters")
+    replay.add_argument("--stage", choices=PIPELINE, help="only this stage's dead letters")
     replay.add_argument("--limit", type=int)
     replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
     replay.add_argument("--no-run", action="store_true", help="re-queue without processing")

@@ -24,6 +24,9 @@ SUBSCRIBERS = {
     "summaries": ("writer",),
 }
 
+# stage -> the topic it is subscribed to
+INPUT_TOPIC = {stage: topic for topic, stages in SUBSCRIBERS.items() for stage in stages}
+
 # Stages that must all be done before the next topic is published (the join).
 JOIN = {"extracted": ("transcriber", "ocr")}
 
@@ -42,3 +45,8 @@ PIPELINE = tuple(stage for stage in STAGES if stage != "poller")
 
 def topic_name(prefix: str, topic: str) -> str:
     return f"{prefix}{topic}"
+
+
+def dead_letter_subscription(prefix: str, stage: str) -> str:
+    """The pull subscription on a stage's dead-letter topic (terraform/modules/stage)."""
+    return f"{prefix}{stage}-dead-letter-sub"

@@ -461,7 +461,7 @@ def test_environment(root, stage):
     assert set(env) == EXPECTED_ENV
     assert env["SVP_BACKEND"] == "gcp"
     assert env["SVP_MAX_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
-    assert root.default("${var.ocr_backend}") == "tesseract"
+    assert root.default("${var.ocr_backend}") == "vision"
     assert root.default("${var.gemini_model}") == "gemini-2.5-flash"
     assert root.default("${var.firestore_database}") == "(default)"
     svc = block(stage.resource("google_cloudfunctions2_function", "this")["service_config"])

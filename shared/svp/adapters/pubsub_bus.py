@@ -103,6 +103,19 @@ class PubSubBus:
                 }
             )
 
+    def release(self, subscription: str, ack_ids: list[str]) -> None:
+        """Nack: make pulled messages available again at once (ack deadline 0)."""
+        subscriber = self._subscriber or _shared("sub")
+        ids = list(ack_ids)
+        for i in range(0, len(ids), 1000):
+            subscriber.modify_ack_deadline(
+                request={
+                    "subscription": self.subscription_path(subscription),
+                    "ack_ids": ids[i : i + 1000],
+                    "ack_deadline_seconds": 0,
+                }
+            )
+
 
 def _utc(ts: Any) -> datetime | None:
     if not ts:

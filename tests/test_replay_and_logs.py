@@ -1,0 +1,130 @@
+"""Replaying Pub/Sub dead letters at the wire level, and the log lines Cloud Logging reads."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+import svp.adapters.pubsub_bus as pubsub_bus
+from svp.cli import main as svp
+from svp.errors import PermanentError
+from svp.messages import JobMessage
+from svp.runtime.runner import StageRunner
+from tests.fakes.pubsub import FakePubSub
+from tests.pipeline_helpers import enqueue
+from tests.test_runtime import push_body
+
+DEAD_LETTER_ATTRIBUTES = {
+    "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+    "CloudPubSubDeadLetterSourceSubscription": "svp-ocr-push",
+    "CloudPubSubDeadLetterSourceSubscriptionProject": "proj",
+    "CloudPubSubDeadLetterSourceTopicPublishTime": "2026-11-26T10:00:00Z",
+}
+
+
+@pytest.fixture
+def gcp_env(env, monkeypatch, pubsub_fake: FakePubSub):
+    prefix = f"t{uuid.uuid4().hex[:6]}-"
+    monkeypatch.setenv("SVP_BACKEND", "gcp")
+    monkeypatch.setenv("SVP_PROJECT", pubsub_fake.project)
+    monkeypatch.setenv("SVP_BUCKET", "artifacts")
+    monkeypatch.setenv("SVP_TOPIC_PREFIX", prefix)
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_fake.host)
+    pubsub_bus._clients.clear()  # the clients read PUBSUB_EMULATOR_HOST when created
+    # What terraform/modules/stage creates for the ocr stage.
+    pubsub_fake.add_subscription(f"{prefix}ocr-push", f"{prefix}media")
+    pubsub_fake.add_subscription(f"{prefix}transcriber-push", f"{prefix}media")
+    pubsub_fake.add_subscription(f"{prefix}ocr-dead-letter-sub", f"{prefix}ocr-dead-letter")
+    yield prefix
+    pubsub_bus._clients.clear()
+
+
+def dead_letter(fake: FakePubSub, prefix: str, job_id: str) -> None:
+    message = JobMessage(job_id, "downloader", {"media": f"gs://artifacts/jobs/{job_id}/m.mp4"})
+    attributes = {**message.attributes(), **DEAD_LETTER_ATTRIBUTES}
+    fake.publish(f"{prefix}ocr-dead-letter", message.encode(), attributes)
+
+
+def test_replay_on_gcp_republishes_dead_letters_then_acks_them(gcp_env, pubsub_fake, capsys):
+    prefix = gcp_env
+    dead_letter(pubsub_fake, prefix, "job-a")
+    dead_letter(pubsub_fake, prefix, "job-b")
+
+    assert svp(["replay", "--stage", "ocr", "--dry-run"]) == 0
+    shown = capsys.readouterr().out
+    assert "would replay ocr for job job-a (after 5 attempts)" in shown
+    assert "2 message(s) would replay" in shown
+    assert pubsub_fake.backlog(f"{prefix}ocr-dead-letter-sub") == 2  # released, not acked
+    assert pubsub_fake.messages(f"{prefix}media") == []
+
+    assert svp(["replay", "--stage", "ocr", "--job", "job-b"]) == 0
+    assert "1 message(s) replayed" in capsys.readouterr().out
+    (republished,) = pubsub_fake.messages(f"{prefix}media")
+    assert republished.attributes["job_id"] == "job-b"
+    assert republished.attributes["replays"] == "1"
+    assert not set(DEAD_LETTER_ATTRIBUTES) & set(republished.attributes)
+    assert JobMessage.decode(republished.data).replays == 1
+    assert pubsub_fake.backlog(f"{prefix}ocr-dead-letter-sub") == 1  # job-a is still kept
+    assert pubsub_fake.backlog(f"{prefix}ocr-push") == 1
+
+
+def test_a_failed_publish_leaves_the_dead_letter_in_place(gcp_env, pubsub_fake):
+    import grpc
+
+    prefix = gcp_env
+    dead_letter(pubsub_fake, prefix, "job-c")
+    pubsub_fake.fail_next("Publish", grpc.StatusCode.PERMISSION_DENIED, times=5)
+    with pytest.raises(Exception, match="(?i)permission"):
+        svp(["replay", "--stage", "ocr"])
+    assert pubsub_fake.backlog(f"{prefix}ocr-dead-letter-sub") == 1
+    assert pubsub_fake.messages(f"{prefix}media") == []
+
+
+def test_a_stage_logs_json_lines_with_labels_and_one_entry_per_error(runtime, capsys):
+    from svp.log import setup_logging
+
+    setup_logging()
+    enqueue(runtime, "log-job", {"url": "https://www.tiktok.com/@chef/video/1"})
+    body = push_body(JobMessage("log-job", "poller"), attempt=2)
+
+    def failing(ctx):
+        raise PermanentError("the video is private")
+
+    from svp.runtime.envelope import parse_delivery
+
+    StageRunner("downloader", runtime, failing).handle(parse_delivery({}, body))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (failure,) = [line for line in lines if line.get("event") == "job.failed"]
+    assert failure["severity"] == "ERROR"
+    assert failure["message"] == "job failed: the video is private"
+    assert failure["logging.googleapis.com/labels"] == {
+        "job_id": "log-job", "stage": "downloader", "attempt": "2",
+        "url": "https://www.tiktok.com/@chef/video/1",
+    }  # fmt: skip
+
+    def crashing(ctx):
+        raise RuntimeError("disk full")
+
+    enqueue(runtime, "log-job-2", {"url": "https://youtu.be/x"})
+    StageRunner("downloader", runtime, crashing).handle(
+        parse_delivery({}, push_body(JobMessage("log-job-2", "poller"), attempt=1))
+    )
+    (retry,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+                if "will retry" in line]  # fmt: skip
+    assert retry["severity"] == "WARNING"
+    assert "Traceback" in retry["message"] and "RuntimeError: disk full" in retry["message"]
+
+
+def test_the_trace_header_becomes_the_log_trace(env, capsys):
+    from svp.log import log_context, setup_logging, trace_from_header
+
+    setup_logging()
+    import logging
+
+    with log_context(trace=trace_from_header("abc123/1;o=1", "proj"), stage="writer"):
+        logging.getLogger("svp.test").info("hello")
+    entry = json.loads(capsys.readouterr().out)
+    assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/abc123"
+    assert entry["logging.googleapis.com/labels"] == {"stage": "writer"}
