@@ -173,7 +173,15 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- replay --------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    replayed = _replay_gcp(args, settings) if settings.uses_gcp else _replay_local(args, settings)
+    try:
+        replayed = (
+            _replay_gcp(args, settings) if settings.uses_gcp else _replay_local(args, settings)
+        )
+    except Exception as exc:  # e.g. Pub/Sub refused the publish: nothing was acked
+        print(
+            f"svp: replay stopped, unreplayed messages stay dead-lettered: {exc}", file=sys.stderr
+        )
+        return 1
     verb = "would replay" if args.dry_run else "replayed"
     for item in replayed:
         detail = f": {item.last_error}" if item.last_error else ""

@@ -47,6 +47,7 @@ class Settings:
     whisper_model: str = ""
     ocr_engine: str = "tesseract"
     ocr_interval_seconds: float = 2.0
+    vision_endpoint: str = ""
     gemini_api_key: str = field(default="", repr=False)
     gemini_base_url: str = ""
     gemini_model: str = "gemini-2.5-flash"
@@ -125,6 +126,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_WHISPER_MODEL": ("whisper_model", _text),
     "SVP_OCR": ("ocr_engine", _choice(OCR_ENGINES)),
     "SVP_OCR_INTERVAL": ("ocr_interval_seconds", _positive(float)),
+    "SVP_VISION_ENDPOINT": ("vision_endpoint", _text),
     "GEMINI_API_KEY": ("gemini_api_key", _text),
     "GOOGLE_GEMINI_BASE_URL": ("gemini_base_url", _text),
     "SVP_GEMINI_MODEL": ("gemini_model", _text),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from svp.config import Settings
 
 VISION_BATCH = 16
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,12 @@ def tesseract_lines(frame: np.ndarray) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def vision_texts(frames: list[np.ndarray]) -> list[list[str]]:
+def vision_texts(frames: list[np.ndarray], endpoint: str = "") -> list[list[str]]:
     """Cloud Vision TEXT_DETECTION, up to 16 images per request."""
     import cv2
     from google.cloud import vision
 
-    client = _vision_client()
+    client = _vision_client(endpoint)
     results: list[list[str]] = []
     for start in range(0, len(frames), VISION_BATCH):
         requests = [
@@ -58,16 +60,26 @@ def vision_texts(frames: list[np.ndarray]) -> list[list[str]]:
     return results
 
 
-_client = None
+_clients: dict[str, object] = {}
 
 
-def _vision_client():
-    global _client
-    if _client is None:
+def _vision_client(endpoint: str = ""):
+    """One client per endpoint and process. A custom endpoint (SVP_VISION_ENDPOINT, a
+    self-hosted or test server) is spoken to over REST without Google credentials."""
+    if endpoint not in _clients:
         from google.cloud import vision
 
-        _client = vision.ImageAnnotatorClient()
-    return _client
+        if endpoint:
+            from google.auth.credentials import AnonymousCredentials
+
+            _clients[endpoint] = vision.ImageAnnotatorClient(
+                transport="rest",
+                client_options={"api_endpoint": endpoint},
+                credentials=AnonymousCredentials(),
+            )
+        else:
+            _clients[endpoint] = vision.ImageAnnotatorClient()
+    return _clients[endpoint]
 
 
 def _key(line: str) -> str:
@@ -88,20 +100,24 @@ def merge_lines(frames: Iterable[tuple[float, list[str]]]) -> list[TextLine]:
     return merged
 
 
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def read_frames(
     frames: Iterable[tuple[float, np.ndarray]], settings: Settings
 ) -> Iterator[tuple[float, list[str]]]:
     if settings.ocr_engine == "vision":
-        batch: list[tuple[float, np.ndarray]] = []
-        for item in frames:
-            batch.append(item)
-            if len(batch) == VISION_BATCH:
-                yield from zip(
-                    (t for t, _ in batch), vision_texts([f for _, f in batch]), strict=True
-                )
-                batch = []
-        if batch:
-            yield from zip((t for t, _ in batch), vision_texts([f for _, f in batch]), strict=True)
+        for batch in _batches(frames, VISION_BATCH):
+            texts = vision_texts([frame for _, frame in batch], settings.vision_endpoint)
+            yield from zip((seconds for seconds, _ in batch), texts, strict=True)
         return
     for seconds, frame in frames:
         yield seconds, tesseract_lines(frame)
