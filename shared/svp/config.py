@@ -13,6 +13,8 @@ from typing import Any
 
 BACKENDS = ("local", "gcp")
 OCR_ENGINES = ("tesseract", "vision")
+LLM_PROVIDERS = ("gemini", "openai", "extractive")
+LLM_RESPONSE_FORMATS = ("strict", "json_schema", "json_object")
 
 
 class ConfigError(ValueError):
@@ -51,6 +53,22 @@ class Settings:
     gemini_api_key: str = field(default="", repr=False)
     gemini_base_url: str = ""
     gemini_model: str = "gemini-2.5-flash"
+    # Summary (LLM provider, inputs, retries, prices); see svp.summary
+    llm_provider: str = ""  # "" = auto: gemini if GEMINI_API_KEY, else openai if configured
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_response_format: str = "strict"
+    llm_timeout_seconds: float = 60.0
+    llm_attempts: int = 4
+    llm_retry_seconds: float = 2.0
+    llm_retry_max_seconds: float = 60.0
+    llm_input_chars: int = 24000
+    output_language: str = ""
+    price_input_per_mtok: float = 0.30
+    price_output_per_mtok: float = 2.50
+    price_transcribe_per_minute: float = 0.006
+    price_ocr_per_1000_images: float = 1.50
     cookies_file: str = ""
     max_download_mb: int = 100
     max_seconds: int = 600
@@ -85,6 +103,16 @@ def _positive(kind: type) -> Callable[[str], Any]:
         return number
 
     return parse
+
+
+def _price(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("must be a number (US dollars)") from None
+    if number < 0:
+        raise ValueError("must not be negative")
+    return number
 
 
 def _id_list(value: str) -> tuple[str, ...]:
@@ -130,6 +158,21 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "GEMINI_API_KEY": ("gemini_api_key", _text),
     "GOOGLE_GEMINI_BASE_URL": ("gemini_base_url", _text),
     "SVP_GEMINI_MODEL": ("gemini_model", _text),
+    "SVP_LLM_PROVIDER": ("llm_provider", _choice(LLM_PROVIDERS)),
+    "SVP_LLM_BASE_URL": ("llm_base_url", _text),
+    "SVP_LLM_MODEL": ("llm_model", _text),
+    "SVP_LLM_API_KEY": ("llm_api_key", _text),
+    "SVP_LLM_RESPONSE_FORMAT": ("llm_response_format", _choice(LLM_RESPONSE_FORMATS)),
+    "SVP_LLM_TIMEOUT": ("llm_timeout_seconds", _positive(float)),
+    "SVP_LLM_ATTEMPTS": ("llm_attempts", _positive(int)),
+    "SVP_LLM_RETRY_SECONDS": ("llm_retry_seconds", _positive(float)),
+    "SVP_LLM_RETRY_MAX_SECONDS": ("llm_retry_max_seconds", _positive(float)),
+    "SVP_LLM_INPUT_CHARS": ("llm_input_chars", _positive(int)),
+    "SVP_OUTPUT_LANGUAGE": ("output_language", _text),
+    "SVP_PRICE_INPUT_PER_MTOK": ("price_input_per_mtok", _price),
+    "SVP_PRICE_OUTPUT_PER_MTOK": ("price_output_per_mtok", _price),
+    "SVP_PRICE_TRANSCRIBE_PER_MINUTE": ("price_transcribe_per_minute", _price),
+    "SVP_PRICE_OCR_PER_1000_IMAGES": ("price_ocr_per_1000_images", _price),
     "SVP_COOKIES_FILE": ("cookies_file", _text),
     "SVP_MAX_MB": ("max_download_mb", _positive(int)),
     "SVP_MAX_SECONDS": ("max_seconds", _positive(int)),

@@ -41,7 +41,14 @@ def review_notice(summary: dict[str, Any]) -> str:
     return "Needs review: " + ("; ".join(summary.get("notes", [])) or "filled without an LLM")
 
 
-def blocks(summary: dict[str, Any], source_url: str) -> list[dict]:
+def evidence_lines(evidence: dict[str, str]) -> list[str]:
+    """Where each filled property came from, so a person can check it quickly."""
+    return [f"{name}: {where}" for name, where in evidence.items() if where]
+
+
+def blocks(
+    summary: dict[str, Any], source_url: str, evidence: dict[str, str] | None = None
+) -> list[dict]:
     children: list[dict] = []
     if notice := review_notice(summary):
         children.append(
@@ -54,6 +61,8 @@ def blocks(summary: dict[str, Any], source_url: str) -> list[dict]:
                 },
             }
         )
+    if lines := evidence_lines(evidence or {}):
+        children.append(_toggle("Where each value came from", "\n\n".join(lines)))
     for title, text in sections(summary):
         if text.strip():
             children.append(_toggle(title, text))
@@ -62,13 +71,21 @@ def blocks(summary: dict[str, Any], source_url: str) -> list[dict]:
     return children
 
 
-def markdown(title: str, properties: dict[str, Any], summary: dict[str, Any], source: str) -> str:
+def markdown(
+    title: str,
+    properties: dict[str, Any],
+    summary: dict[str, Any],
+    source: str,
+    evidence: dict[str, str] | None = None,
+) -> str:
     lines = [f"# {title}", ""]
     if notice := review_notice(summary):
         lines += [f"> ⚠️ {notice}", ""]
+    evidence = evidence or {}
     for name, value in properties.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        lines.append(f"- **{name}**: {shown}")
+        where = f" _({evidence[name]})_" if evidence.get(name) else ""
+        lines.append(f"- **{name}**: {shown}{where}")
     for heading, text in sections(summary):
         if text.strip():
             lines += ["", f"## {heading}", "", text.strip()]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from svp.errors import PermanentError, StageError, TransientError
+from svp.notion.ratelimit import limiter_for
 
 SCHEMA_TTL_SECONDS = 3600
 
@@ -23,6 +24,15 @@ def normalize_id(value: str) -> str:
     return match[-1].replace("-", "").lower()
 
 
+class NotionRequestError(PermanentError):
+    """Notion refused a request (4xx): `code` is Notion's error code, e.g. validation_error."""
+
+    def __init__(self, reason: str, code: str, status: int):
+        super().__init__(reason)
+        self.code = code
+        self.status = status
+
+
 def translate_error(exc: Exception) -> StageError:
     from notion_client.errors import APIResponseError, RequestTimeoutError
 
@@ -30,63 +40,103 @@ def translate_error(exc: Exception) -> StageError:
         return TransientError(f"Notion timed out: {exc}")
     status = getattr(exc, "status", 0)
     code = str(getattr(exc, "code", "")) if isinstance(exc, APIResponseError) else ""
-    if status in (429, 529) or status >= 500 or not isinstance(exc, APIResponseError):
+    if status in RATE_LIMITED or status >= 500 or not isinstance(exc, APIResponseError):
         return TransientError(f"Notion answered {status} {code}: {exc}".strip())
     if status == 401:
-        return PermanentError(
-            "Notion rejected the token (revoked or invalid): reconnect the integration"
+        reason = "Notion rejected the token (revoked or invalid): reconnect the integration"
+    elif status in (403, 404):
+        reason = (
+            f"Notion says the integration cannot reach this object ({exc}): share the database "
+            "with the integration again (••• menu → Connections)"
         )
-    if status == 404:
-        return PermanentError(f"Notion object not found or not shared with the integration: {exc}")
-    return PermanentError(f"Notion refused the request ({code}): {exc}")
+    else:
+        reason = f"Notion refused the request ({code}): {exc}"
+    return NotionRequestError(reason, code, status)
+
+
+RATE_LIMITED = (429, 529)
+ATTEMPTS = 5
 
 
 class NotionGateway:
-    def __init__(self, token: str, base_url: str | None = None):
+    """The Notion calls the pipeline makes, with one retry policy and a shared rate limiter.
+
+    notion-client's own retries are off: here 429 and 529 wait for Retry-After; 5xx and
+    timeouts are retried only for idempotent calls (reads, queries, page updates). Creating a
+    page is made idempotent by the writer, which looks for the page before creating it.
+    """
+
+    def __init__(self, token: str, base_url: str | None = None, requests_per_second: float = 3):
         from notion_client import Client
 
         options: dict[str, Any] = {
             "auth": token,
             "notion_version": "2025-09-03",
+            "retry": False,
             # Its default logger prints to stdout; ours writes Cloud Logging JSON.
             "logger": logging.getLogger("svp.notion.client"),
         }
         if base_url:
             options["base_url"] = base_url
         self.client = Client(**options)
+        self.limiter = limiter_for(token, requests_per_second)
         self._lock = threading.Lock()
         self._data_sources: dict[str, str] = {}
         self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    def call(self, fn, *args, **kwargs):
-        """Run an SDK call, turning its errors into permanent or transient stage errors."""
+    def call(self, fn, *args, idempotent: bool = True, **kwargs):
+        """Run an SDK call under the rate limit, retrying what is safe to retry."""
         from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
-        try:
-            return fn(*args, **kwargs)
-        except (HTTPResponseError, RequestTimeoutError) as exc:
-            raise translate_error(exc) from exc
+        for attempt in range(1, ATTEMPTS + 1):
+            self.limiter.acquire()
+            try:
+                return fn(*args, **kwargs)
+            except (HTTPResponseError, RequestTimeoutError) as exc:
+                status = getattr(exc, "status", 0)
+                retryable = status in RATE_LIMITED or (
+                    idempotent and (status >= 500 or isinstance(exc, RequestTimeoutError))
+                )
+                if not retryable or attempt == ATTEMPTS:
+                    raise translate_error(exc) from exc
+                delay = _retry_after(exc) if status in RATE_LIMITED else None
+                time.sleep(delay if delay is not None else min(30.0, 0.5 * 2**attempt))
+        raise AssertionError("unreachable")
 
     def data_source_id(self, database_or_source: str) -> str:
         """Accept a database id or URL (its first data source) or a data source id."""
-        from notion_client.errors import APIResponseError
-
         key = normalize_id(database_or_source)
-        if key in self._data_sources:
-            return self._data_sources[key]
+        if key not in self._data_sources:
+            resolved = self.resolve(key)["data_source_id"]
+            with self._lock:
+                self._data_sources[key] = resolved
+        return self._data_sources[key]
+
+    def resolve(self, database_or_source: str) -> dict[str, str]:
+        """Database id, data source id and title of a database (its first data source) or of a
+        data source, from a Notion URL or id."""
+        key = normalize_id(database_or_source)
         try:
-            database = self.client.databases.retrieve(database_id=key)
-            sources = database.get("data_sources") or []
-            if not sources:
-                raise PermanentError(f"Notion database {key} has no data source")
-            resolved = sources[0]["id"]
-        except APIResponseError as exc:
-            if exc.status != 404:
-                raise translate_error(exc) from exc
-            resolved = key  # not a database: maybe already a data source id
-        with self._lock:
-            self._data_sources[key] = resolved
-        return resolved
+            database = self.call(self.client.databases.retrieve, database_id=key)
+        except NotionRequestError as exc:
+            if exc.status not in (400, 404):
+                raise
+            # Not a database: perhaps one of its data sources.
+            source = self.call(self.client.data_sources.retrieve, data_source_id=key)
+            parent = source.get("parent") or {}
+            return {
+                "database_id": parent.get("database_id", ""),
+                "data_source_id": source["id"],
+                "title": plain_title(source.get("title")),
+            }
+        sources = database.get("data_sources") or []
+        if not sources:
+            raise PermanentError(f"Notion database {key} has no data source")
+        return {
+            "database_id": database["id"],
+            "data_source_id": sources[0]["id"],
+            "title": plain_title(database.get("title")),
+        }
 
     def schema(self, data_source_id: str, *, refresh: bool = False) -> dict[str, Any]:
         """The data source's properties (name -> property object), cached for an hour."""
@@ -122,10 +172,11 @@ class NotionGateway:
         }
         if children:
             body["children"] = children[:100]
-        page = self.call(self.client.pages.create, **body)
+        page = self.call(self.client.pages.create, idempotent=False, **body)
         for start in range(100, len(children or []), 100):
             self.call(
                 self.client.blocks.children.append,
+                idempotent=False,
                 block_id=page["id"],
                 children=children[start : start + 100],
             )
@@ -133,3 +184,31 @@ class NotionGateway:
 
     def update_page(self, page_id: str, properties: dict) -> dict:
         return self.call(self.client.pages.update, page_id=page_id, properties=properties)
+
+    def retrieve_page(self, page_id: str) -> dict:
+        return self.call(self.client.pages.retrieve, page_id=page_id)
+
+    def update_schema(self, data_source_id: str, properties: dict) -> dict[str, Any]:
+        """Add or change properties of a data source; returns (and caches) the new schema."""
+        source = self.call(
+            self.client.data_sources.update, data_source_id=data_source_id, properties=properties
+        )
+        schema = source.get("properties") or {}
+        with self._lock:
+            self._schemas[data_source_id] = (time.monotonic(), schema)
+        return schema
+
+
+def plain_title(rich: list[dict] | None) -> str:
+    return "".join(
+        part.get("plain_text") or part.get("text", {}).get("content", "") for part in rich or []
+    )
+
+
+def _retry_after(exc: Exception) -> float | None:
+    headers = getattr(exc, "headers", None) or {}
+    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

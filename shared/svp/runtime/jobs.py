@@ -25,8 +25,12 @@ def iso(ts: float) -> str:
 
 def new_job(job_id: str, link: Doc, target: Doc, now: float) -> Doc:
     """`link`: url, tag, and where it came from (Notion page and data source, or a file)."""
+    from svp.canonical import canonical_url
+
     return {
         "job_id": job_id,
+        # Top-level, so stores can find earlier jobs for the same video.
+        "url_key": canonical_url(link.get("url", "")),
         "link": link,
         "target": target,
         "status": "queued",

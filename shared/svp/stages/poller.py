@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,60 +12,77 @@ from typing import Any
 from svp.errors import StageError
 from svp.messages import JobMessage
 from svp.notion.links import LinkEntry, pending_filter, read_entry
+from svp.notion.linkschema import REPROCESS
+from svp.notion.registry import Registry
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
 from svp.runtime.linkstatus import report_status
 from svp.summary.targets import target_for_tag
 
 log = logging.getLogger("svp.poller")
+PARALLEL_DATABASES = 4
 
 
 @dataclass
 class PollReport:
     queued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def merge(self, other: PollReport) -> None:
+        self.queued += other.queued
+        self.failed += other.failed
+        self.duplicates += other.duplicates
+        self.skipped += other.skipped
+        self.errors += other.errors
+
 
 def poll(runtime: Runtime) -> PollReport:
     report = PollReport()
-    notion = runtime.notion
-    if notion is None:
+    if runtime.notion is None:
         report.errors.append("NOTION_TOKEN is not set: nothing to poll")
         log.warning(report.errors[-1])
         return report
-    for database in runtime.settings.link_databases:
-        # One database's trouble (access revoked, outage) must not stop the others.
-        try:
-            source = notion.data_source_id(database)
-            schema = notion.schema(source)
-            for page in notion.query(source, pending_filter(schema)):
-                enqueue(runtime, read_entry(page, source), page.get("last_edited_time"), report)
-        except (StageError, ValueError) as exc:
-            report.errors.append(f"Link Database {database}: {exc}")
-            log.error(report.errors[-1])
+    databases = Registry(runtime).link_databases()
+    if not databases:
+        report.errors.append("no Link Database registered: run `svp register link-db URL`")
+        log.warning(report.errors[-1])
+    # Databases are polled side by side: a slow or failing one does not hold up the others.
+    with ThreadPoolExecutor(max(1, min(PARALLEL_DATABASES, len(databases)))) as pool:
+        for result in pool.map(lambda ref: poll_database(runtime, ref), databases):
+            report.merge(result)
     log.info(
-        "poll done: %d queued, %d failed, %d already known",
-        len(report.queued),
-        len(report.failed),
-        report.skipped,
+        "poll done: %d queued, %d failed, %d duplicates, %d already known",
+        len(report.queued), len(report.failed), len(report.duplicates), report.skipped,
         extra={"event": "poll.done"},
-    )
+    )  # fmt: skip
+    return report
+
+
+def poll_database(runtime: Runtime, database: str) -> PollReport:
+    report = PollReport()
+    notion = runtime.notion
+    assert notion is not None
+    try:
+        source = notion.data_source_id(database)
+        schema = notion.schema(source)
+        for page in notion.query(source, pending_filter(schema)):
+            enqueue(runtime, read_entry(page, source), page.get("last_edited_time"), report)
+    except (StageError, ValueError) as exc:
+        report.errors.append(f"Link Database {database}: {exc}")
+        log.error(report.errors[-1])
     return report
 
 
 def enqueue(runtime: Runtime, entry: LinkEntry, edited: str | None, report: PollReport) -> None:
     job_id = entry.page_id.replace("-", "")
-    link = {
-        "url": entry.url,
-        "tag": entry.tag,
-        "page_id": entry.page_id,
-        "data_source_id": entry.data_source_id,
-    }
+    link = {"url": entry.url, "tag": entry.tag, "page_id": entry.page_id,
+            "data_source_id": entry.data_source_id}  # fmt: skip
     now = time.time()
     try:
         if not entry.url:
@@ -80,32 +98,64 @@ def enqueue(runtime: Runtime, entry: LinkEntry, edited: str | None, report: Poll
         return
 
     fresh = jobs.new_job(job_id, link, target, now)
-    if runtime.state.create(jobs.JOBS, job_id, fresh):
-        job = fresh
-    else:
-        job = runtime.state.get(jobs.JOBS, job_id) or fresh
-        if job["status"] in ("done", "failed") and _edited_after(edited, job["updated_at"]):
-            # The person set the link back to pending: process it again.
-            job = {**fresh, "replays": job.get("replays", 0) + 1}
-            runtime.state.put(jobs.JOBS, job_id, job)
-        elif job.get("published"):
-            # Known and moving: Notion just missed a status update. Show the real one.
-            report_status(
-                runtime,
-                job,
-                job["status"],
-                error=job.get("error"),
-                page_url=(job.get("result") or {}).get("page_url", ""),
-            )
-            report.skipped += 1
-            return
+    job = _claim(runtime, fresh, edited, report)
+    if job is None:
+        return
+    reuse = job is fresh and entry.processing_type != REPROCESS
+    if reuse and (earlier := _earlier_result(runtime, fresh)):
+        _point_at(runtime, fresh, earlier, report)
+        return
     # Publishing again after a crash is safe: the downloader's claim ignores duplicates.
     runtime.publish_from("poller", JobMessage(job_id, "poller", replays=job.get("replays", 0)))
-    runtime.state.update(
-        jobs.JOBS, job_id, lambda d: jobs.set_fields(d, time.time(), published=True)
-    )
+    runtime.state.update(jobs.JOBS, job_id,
+                         lambda d: jobs.set_fields(d, time.time(), published=True))  # fmt: skip
     report_status(runtime, job, "queued")
     report.queued.append(job_id)
+
+
+def _claim(
+    runtime: Runtime, fresh: jobs.Doc, edited: str | None, report: PollReport
+) -> jobs.Doc | None:
+    """The job to publish: a new one, a restarted one, or one a crashed poll never published.
+    None when the link is already known and moving."""
+    job_id = fresh["job_id"]
+    if runtime.state.create(jobs.JOBS, job_id, fresh):
+        return fresh
+    existing = runtime.state.get(jobs.JOBS, job_id) or fresh
+    if existing["status"] in ("done", "failed") and _edited_after(edited, existing["updated_at"]):
+        # The person set the link back to pending: process it again.
+        restarted = {**fresh, "replays": existing.get("replays", 0) + 1}
+        runtime.state.put(jobs.JOBS, job_id, restarted)
+        return restarted
+    if existing.get("published"):
+        # Notion just missed a status update: show the real one.
+        page_url = (existing.get("result") or {}).get("page_url", "")
+        report_status(runtime, existing, existing["status"], error=existing.get("error"),
+                      page_url=page_url)  # fmt: skip
+        report.skipped += 1
+        return None
+    return existing
+
+
+def _earlier_result(runtime: Runtime, job: jobs.Doc) -> jobs.Doc | None:
+    """A finished job for the same video (any link entry), whose page can be reused."""
+    if not job["url_key"]:
+        return None
+    for other in runtime.state.list(jobs.JOBS, where={"url_key": job["url_key"], "status": "done"},
+                                    limit=5):  # fmt: skip
+        if other["job_id"] != job["job_id"] and (other.get("result") or {}).get("page_url"):
+            return other
+    return None
+
+
+def _point_at(runtime: Runtime, job: jobs.Doc, earlier: jobs.Doc, report: PollReport) -> None:
+    result = {**earlier["result"], "duplicate_of": earlier["job_id"]}
+    runtime.state.update(jobs.JOBS, job["job_id"], lambda d: jobs.set_fields(
+        d, time.time(), status="done", result=result, published=True))  # fmt: skip
+    report_status(runtime, job, "done", page_url=result["page_url"])
+    log.info("already processed in job %s: pointed at its page", earlier["job_id"],
+             extra={"labels": {"job_id": job["job_id"]}})  # fmt: skip
+    report.duplicates.append(job["job_id"])
 
 
 def _edited_after(edited: str | None, updated_at: str) -> bool:

@@ -41,16 +41,25 @@ def target_for_tag(runtime: Runtime, tag: str, schema_override: Any = None) -> d
     tag = tag.strip().lower()
     if schema_override is not None:
         return {"tag": tag, "schema": normalize_schema(schema_override)}
-    databases = runtime.settings.content_databases
-    if runtime.notion is not None and tag in databases:
-        return {"tag": tag, "data_source_id": runtime.notion.data_source_id(databases[tag])}
+    if runtime.notion is not None:
+        from svp.notion.registry import Registry
+
+        registry = Registry(runtime)
+        found = registry.content(tag)
+        if found is None:
+            raise PermanentError(
+                f"no Content Database is registered for tag {tag!r}; registered tags: "
+                f"{', '.join(registry.tags()) or 'none'}"
+            )
+        source = found.get("data_source_id") or runtime.notion.data_source_id(found["database"])
+        options = {k: found[k] for k in ("prompt", "many", "language") if found.get(k)}
+        return {"tag": tag, "data_source_id": source, **options}
     bundled = bundled_schemas()
-    if runtime.notion is None and tag in bundled:
+    if tag in bundled:
         return {"tag": tag, "schema": normalize_schema(bundled[tag])}
-    known = sorted(databases) if runtime.notion is not None else sorted(bundled)
     raise PermanentError(
         f"no Content Database is registered for tag {tag!r}; registered tags: "
-        f"{', '.join(known) or 'none'}"
+        f"{', '.join(sorted(bundled))} (bundled examples; or pass --schema)"
     )
 
 

@@ -1,0 +1,74 @@
+"""Registered databases: the Link Databases to poll and the Content Database of each tag.
+
+Registrations live in the state store (SQLite locally, Firestore on gcp), written by
+`svp register`; SVP_LINK_DATABASES and SVP_CONTENT_DATABASES add databases by configuration.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from svp.runtime import jobs
+from svp.runtime.context import Runtime
+
+REGISTRATIONS = "registrations"
+LOCAL_USER = "local"
+
+
+def link_key(data_source_id: str, user: str = LOCAL_USER) -> str:
+    return f"{user}:link:{data_source_id.replace('-', '')}"
+
+
+def content_key(tag: str, user: str = LOCAL_USER) -> str:
+    return f"{user}:content:{tag}"
+
+
+class Registry:
+    def __init__(self, runtime: Runtime, user: str = LOCAL_USER):
+        self.runtime = runtime
+        self.user = user
+
+    def _registered(self, kind: str) -> list[dict[str, Any]]:
+        return self.runtime.state.list(REGISTRATIONS, where={"kind": kind, "user": self.user})
+
+    def link_databases(self) -> list[str]:
+        """Link Database references to poll: registered data source ids, then configured ids."""
+        registered = [r["data_source_id"] for r in self._registered("link")]
+        return list(dict.fromkeys(registered + list(self.runtime.settings.link_databases)))
+
+    def content(self, tag: str) -> dict[str, Any] | None:
+        found = self.runtime.state.get(REGISTRATIONS, content_key(tag, self.user))
+        if found:
+            return found
+        configured = self.runtime.settings.content_databases.get(tag)
+        return {"tag": tag, "database": configured} if configured else None
+
+    def tags(self) -> list[str]:
+        tags = {r["tag"] for r in self._registered("content")}
+        return sorted(tags | set(self.runtime.settings.content_databases))
+
+    def all(self) -> list[dict[str, Any]]:
+        return self._registered("link") + self._registered("content")
+
+    def save(self, registration: dict[str, Any]) -> dict[str, Any]:
+        doc = {**registration, "user": self.user, "updated_at": jobs.iso(time.time())}
+        key = (
+            link_key(doc["data_source_id"], self.user)
+            if doc["kind"] == "link"
+            else content_key(doc["tag"], self.user)
+        )
+        self.runtime.state.put(REGISTRATIONS, key, doc)
+        return doc
+
+    def remove_link(self, data_source_id: str) -> bool:
+        key = link_key(data_source_id, self.user)
+        existed = self.runtime.state.get(REGISTRATIONS, key) is not None
+        self.runtime.state.delete(REGISTRATIONS, key)
+        return existed
+
+    def remove_content(self, tag: str) -> bool:
+        key = content_key(tag, self.user)
+        existed = self.runtime.state.get(REGISTRATIONS, key) is not None
+        self.runtime.state.delete(REGISTRATIONS, key)
+        return existed
