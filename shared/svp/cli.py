@@ -218,6 +218,104 @@ def _replay_local(args: argparse.Namespace, settings: Settings) -> list:
     return replayed
 
 
+# -- register ------------------------------------------------------------------------------
+def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.notion.registry import Registry
+
+    registry = Registry(build_runtime(settings))
+    if args.what == "list":
+        return _register_list(registry, settings, args.json)
+    if args.what == "remove":
+        return _register_remove(registry, args)
+    if not args.ref:
+        print(f"svp: register {args.what} needs the database's URL or id", file=sys.stderr)
+        return 2
+    try:
+        warnings = _register_add(registry.runtime, args)
+    except StageError as exc:
+        print(f"svp: {exc.reason}", file=sys.stderr)
+        return 1
+    for warning in warnings:
+        print(f"  note: {warning}", file=sys.stderr)
+    return 0
+
+
+def _register_add(runtime: Runtime, args: argparse.Namespace) -> list[str]:
+    from svp.notion import register
+
+    if args.what == "link-db":
+        saved, warnings = register.register_link_database(runtime, args.ref, fix=args.fix)
+        print(f"registered Link Database {saved['title']!r} ({saved['data_source_id']})")
+        return warnings
+    if not args.tag:
+        raise StageError("content-db needs --tag TAG")
+    saved, warnings = register.register_content_database(
+        runtime, args.ref, args.tag, prompt=args.prompt or "", many=args.many,
+        language=args.language or "", fix=args.fix,
+    )  # fmt: skip
+    print(f"registered Content Database {saved['title']!r} for tag {saved['tag']!r} "
+          f"({len(saved['properties'])} properties)")  # fmt: skip
+    return warnings
+
+
+def _register_list(registry, settings: Settings, as_json: bool) -> int:
+    found = registry.all()
+    if as_json:
+        print(json.dumps(found, indent=2))
+        return 0
+    for item in found:
+        title = item["title"] or "(untitled)"
+        if item["kind"] == "link":
+            print(f"link-db     {title}  {item['data_source_id']}")
+            continue
+        extra = "  many" if item.get("many") else ""
+        extra += f"  prompt: {item['prompt']}" if item.get("prompt") else ""
+        print(f"content-db  tag={item['tag']}  {title}  {item['data_source_id']}{extra}")
+    for tag, ref in settings.content_databases.items():
+        print(f"content-db  tag={tag}  {ref}  (from SVP_CONTENT_DATABASES)")
+    for ref in settings.link_databases:
+        print(f"link-db     {ref}  (from SVP_LINK_DATABASES)")
+    if not found and not settings.content_databases and not settings.link_databases:
+        print("nothing registered yet: see `svp register --help`")
+    return 0
+
+
+def _register_remove(registry, args: argparse.Namespace) -> int:
+    from svp.notion.gateway import normalize_id
+
+    if args.tag:
+        removed = registry.remove_content(args.tag.strip().lower())
+    elif args.ref:
+        key = normalize_id(args.ref)
+        links = [r for r in registry.all() if r["kind"] == "link"]
+        match = next(
+            (
+                r["data_source_id"]
+                for r in links
+                if key in (r["data_source_id"].replace("-", ""), r["database_id"].replace("-", ""))
+            ),
+            key,
+        )
+        removed = registry.remove_link(match)
+    else:
+        print("svp: give a Link Database (URL or id) or --tag TAG", file=sys.stderr)
+        return 2
+    print("removed" if removed else "svp: no such registration", file=sys.stderr)
+    return 0 if removed else 1
+
+
+def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.notion.webhook import stored_token
+
+    token = stored_token(build_runtime(settings))
+    if not token:
+        print("svp: no verification token yet: save the webhook URL in Notion's integration "
+              "settings first, Notion then sends it", file=sys.stderr)  # fmt: skip
+        return 1
+    print(token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="svp", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step (JSON)")
@@ -247,6 +345,20 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
     replay.add_argument("--no-run", action="store_true", help="re-queue without processing")
     replay.set_defaults(func=cmd_replay)
+
+    reg = sub.add_parser("register", help="register Notion Link and Content Databases")
+    reg.add_argument("what", choices=("link-db", "content-db", "list", "remove"))
+    reg.add_argument("ref", nargs="?", help="the database's Notion URL or id")
+    reg.add_argument("--tag", help="the tag whose links go to this Content Database")
+    reg.add_argument("--prompt", help="extra guidance for the summary of this database")
+    reg.add_argument("--many", action="store_true", help="one page per item the video presents")
+    reg.add_argument("--language", help="write the summary in this language")
+    reg.add_argument("--fix", action="store_true", help="add the missing properties it can")
+    reg.add_argument("--json", action="store_true")
+    reg.set_defaults(func=cmd_register)
+
+    hook = sub.add_parser("webhook-token", help="show the token Notion sent to verify the webhook")
+    hook.set_defaults(func=cmd_webhook_token)
     return parser
 
 
@@ -258,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"svp: {exc}", file=sys.stderr)
         return 2
     # Logs go to stderr here: stdout carries the page (or its JSON) for pipes.
-    setup_logging(stream=sys.stderr)
+    setup_logging(stream="stderr")
     import logging
 
     if not args.verbose:

@@ -40,6 +40,8 @@ class Settings:
     # Notion
     notion_token: str = field(default="", repr=False)
     notion_base_url: str = ""
+    notion_webhook_token: str = field(default="", repr=False)
+    notion_requests_per_second: float = 3.0
     link_databases: tuple[str, ...] = ()
     content_databases: Mapping[str, str] = field(default_factory=dict)
     # Engines
@@ -61,7 +63,7 @@ class Settings:
     llm_response_format: str = "strict"
     llm_timeout_seconds: float = 60.0
     llm_attempts: int = 4
-    llm_retry_seconds: float = 2.0
+    llm_retry_seconds: float = 1.0
     llm_retry_max_seconds: float = 60.0
     llm_input_chars: int = 24000
     output_language: str = ""
@@ -72,6 +74,11 @@ class Settings:
     cookies_file: str = ""
     max_download_mb: int = 100
     max_seconds: int = 600
+    # Media: URL guard, subtitles, transcription chunks, image posts (see svp.media)
+    allowed_hosts: tuple[str, ...] = ()
+    use_subtitles: bool = True
+    transcribe_chunk_seconds: int = 600
+    max_images: int = 35
 
     @property
     def uses_gcp(self) -> bool:
@@ -129,6 +136,22 @@ def _tag_map(value: str) -> dict[str, str]:
     return mapping
 
 
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError("must be true or false")
+    return lowered in ("1", "true", "yes", "on")
+
+
+def _host_list(value: str) -> tuple[str, ...]:
+    from svp.media.urlguard import parse_host_entry  # checks host[:port]; loaded only when set
+
+    hosts = _id_list(value)
+    for host in hosts:
+        parse_host_entry(host)
+    return hosts
+
+
 # variable -> (field, parser)
 _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_BACKEND": ("backend", _choice(BACKENDS)),
@@ -146,6 +169,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_POLL_INTERVAL": ("poll_interval_seconds", _positive(int)),
     "NOTION_TOKEN": ("notion_token", _text),
     "NOTION_BASE_URL": ("notion_base_url", _text),
+    "NOTION_WEBHOOK_TOKEN": ("notion_webhook_token", _text),
+    "SVP_NOTION_RPS": ("notion_requests_per_second", _positive(float)),
     "SVP_LINK_DATABASES": ("link_databases", _id_list),
     "SVP_CONTENT_DATABASES": ("content_databases", _tag_map),
     "OPENAI_API_KEY": ("openai_api_key", _text),
@@ -176,6 +201,10 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_COOKIES_FILE": ("cookies_file", _text),
     "SVP_MAX_MB": ("max_download_mb", _positive(int)),
     "SVP_MAX_SECONDS": ("max_seconds", _positive(int)),
+    "SVP_ALLOWED_HOSTS": ("allowed_hosts", _host_list),
+    "SVP_USE_SUBTITLES": ("use_subtitles", _flag),
+    "SVP_TRANSCRIBE_CHUNK_SECONDS": ("transcribe_chunk_seconds", _positive(int)),
+    "SVP_MAX_IMAGES": ("max_images", _positive(int)),
 }
 
 

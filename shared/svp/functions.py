@@ -76,3 +76,13 @@ def poller_handler(request: Any) -> tuple[str, int, dict[str, str]]:
     with log_context(trace=trace, stage="poller"):
         report = poll(rt)
     return json.dumps(report.as_dict()), 200, {"Content-Type": "application/json"}
+
+
+def webhook_handler(request: Any) -> tuple[str, int, dict[str, str]]:
+    """Notion's integration webhooks (public endpoint; every event is signature-checked)."""
+    from svp.notion.webhook import handle
+
+    rt = runtime()
+    with log_context(stage="webhook"):
+        reply = handle(rt, dict(request.headers), request.get_data())
+    return json.dumps(reply.body), reply.status, {"Content-Type": "application/json"}

@@ -59,9 +59,26 @@ class CloudLoggingFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def setup_logging(level: int = logging.INFO, stream: Any = None) -> None:
-    """Route the root logger to stdout as JSON lines (Python's default level is WARNING)."""
-    handler = logging.StreamHandler(stream or sys.stdout)
+class _StandardStreamHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout or sys.stderr is at the time of each record."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name_of_stream = name
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return getattr(sys, self.name_of_stream)
+
+    @stream.setter
+    def stream(self, value: Any) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
+def setup_logging(level: int = logging.INFO, stream: str = "stdout") -> None:
+    """Route the root logger to stdout (or stderr) as JSON lines, at INFO: Python's default
+    level is WARNING."""
+    handler = _StandardStreamHandler(stream)
     handler.setFormatter(CloudLoggingFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -14,14 +15,19 @@ from svp.notion.ratelimit import limiter_for
 SCHEMA_TTL_SECONDS = 3600
 
 
-def normalize_id(value: str) -> str:
-    """A Notion URL or id -> the 32-hex id (dashes removed)."""
-    import re
+_ID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32}", re.IGNORECASE
+)
 
-    match = re.findall(r"[0-9a-fA-F]{32}|[0-9a-fA-F-]{36}", value.split("?")[0])
-    if not match:
+
+def normalize_id(value: str) -> str:
+    """A Notion URL or id -> the 32-hex id (dashes removed). In a URL the id is the last one
+    in the path (`notion.so/ws/Title-<id>?v=<view id>`)."""
+    path = value.split("?")[0].split("#")[0]
+    found = _ID.findall(path)
+    if not found:
         raise PermanentError(f"not a Notion id or URL: {value!r}")
-    return match[-1].replace("-", "").lower()
+    return found[-1].replace("-", "").lower()
 
 
 class NotionRequestError(PermanentError):
@@ -39,7 +45,8 @@ def translate_error(exc: Exception) -> StageError:
     if isinstance(exc, RequestTimeoutError):
         return TransientError(f"Notion timed out: {exc}")
     status = getattr(exc, "status", 0)
-    code = str(getattr(exc, "code", "")) if isinstance(exc, APIResponseError) else ""
+    code = getattr(exc, "code", "") if isinstance(exc, APIResponseError) else ""
+    code = str(getattr(code, "value", code))  # notion-client gives an APIErrorCode enum
     if status in RATE_LIMITED or status >= 500 or not isinstance(exc, APIResponseError):
         return TransientError(f"Notion answered {status} {code}: {exc}".strip())
     if status == 401:
@@ -73,15 +80,17 @@ class NotionGateway:
             "auth": token,
             "notion_version": "2025-09-03",
             "retry": False,
-            # Its default logger prints to stdout; ours writes Cloud Logging JSON.
+            # Its default logger prints every failed attempt to stdout; this gateway logs the
+            # outcome itself, so the SDK's logger only speaks up for errors.
             "logger": logging.getLogger("svp.notion.client"),
+            "log_level": logging.ERROR,
         }
         if base_url:
             options["base_url"] = base_url
         self.client = Client(**options)
         self.limiter = limiter_for(token, requests_per_second)
         self._lock = threading.Lock()
-        self._data_sources: dict[str, str] = {}
+        self._resolved: dict[str, dict[str, str]] = {}
         self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def call(self, fn, *args, idempotent: bool = True, **kwargs):
@@ -105,17 +114,19 @@ class NotionGateway:
 
     def data_source_id(self, database_or_source: str) -> str:
         """Accept a database id or URL (its first data source) or a data source id."""
-        key = normalize_id(database_or_source)
-        if key not in self._data_sources:
-            resolved = self.resolve(key)["data_source_id"]
-            with self._lock:
-                self._data_sources[key] = resolved
-        return self._data_sources[key]
+        return self.resolve(database_or_source)["data_source_id"]
 
     def resolve(self, database_or_source: str) -> dict[str, str]:
         """Database id, data source id and title of a database (its first data source) or of a
-        data source, from a Notion URL or id."""
+        data source, from a Notion URL or id. Cached: ids do not change."""
         key = normalize_id(database_or_source)
+        if key not in self._resolved:
+            found = self._resolve(key)
+            with self._lock:
+                self._resolved[key] = found
+        return self._resolved[key]
+
+    def _resolve(self, key: str) -> dict[str, str]:
         try:
             database = self.call(self.client.databases.retrieve, database_id=key)
         except NotionRequestError as exc:

@@ -120,13 +120,18 @@ def encode(prop_type: str, value: Any) -> dict | None:
 
 
 def encode_properties(schema: dict[str, dict], values: dict[str, Any]) -> dict[str, dict]:
-    """Encode the values whose names are in the schema; unknown names are left out."""
+    """Encode the values whose names are in the schema; unknown names are left out, and so is
+    a status value that is not one of the property's options (the API cannot create one)."""
     encoded = {}
     for name, value in values.items():
         prop = schema.get(name)
         if prop is None:
             continue
         shaped = encode(prop["type"], value)
+        if shaped is not None and prop["type"] == "status":
+            options = {o["name"] for o in prop.get("status", {}).get("options", [])}
+            if shaped["status"]["name"] not in options:
+                continue
         if shaped is not None:
             encoded[name] = shaped
     return encoded

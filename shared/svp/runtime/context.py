@@ -75,7 +75,11 @@ class Runtime:
             return None
         from svp.notion.gateway import NotionGateway
 
-        return NotionGateway(self.settings.notion_token, self.settings.notion_base_url or None)
+        return NotionGateway(
+            self.settings.notion_token,
+            self.settings.notion_base_url or None,
+            self.settings.notion_requests_per_second,
+        )
 
 
 def build_runtime(settings: Settings) -> Runtime:

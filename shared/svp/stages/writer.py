@@ -119,7 +119,8 @@ def _find_or_create(notion, data_source_id, schema, properties, title, children,
         for page in notion.query(data_source_id, {"property": name, kind: {"equals": source}}):
             existing = page.get("properties", {}).get(title_name or "", {})
             if not existing or plain(existing) == title:
-                return page
+                # Made by an earlier attempt (or run): bring its properties up to date.
+                return notion.update_page(page["id"], properties)
     return notion.create_page(data_source_id, properties, children)
 
 

@@ -1,0 +1,307 @@
+"""Notion done right: registration, every property type within limits, one page per link,
+rate limits, revoked access and webhooks; all through notion-client against the fake."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from svp.cli import main as svp
+from svp.config import load_settings
+from svp.messages import JobMessage
+from svp.notion.gateway import NotionGateway
+from svp.notion.properties import encode_properties
+from svp.notion.ratelimit import RateLimiter
+from svp.runtime import jobs
+from svp.runtime.context import Runtime
+from svp.runtime.envelope import parse_delivery
+from svp.runtime.runner import StageRunner
+from svp.stages.writer import run as write
+from tests.fakes.notion import FakeNotion, plain
+from tests.test_runtime import push_body
+
+ROOT = Path(__file__).resolve().parents[1]
+LINK_SCHEMA = {
+    "Name": "title", "url": "url",
+    "tag": {"type": "select", "options": ["cooking"]},
+    "status": {"type": "select", "options": ["pending", "done", "failed"]},
+    "error": "rich_text", "result": "url", "updated_time": "date",
+}  # fmt: skip
+EVERY_TYPE = {
+    "Name": "title", "Notes": "rich_text", "Servings": "number",
+    "Course": {"type": "select", "options": ["main"]},
+    "Tags": "multi_select",
+    "Stage": {"type": "status", "options": ["Idea", "Cooked"]},
+    "Cooked on": "date", "Video": "url", "Contact": "email", "Phone": "phone_number",
+    "Vegan": "checkbox", "Photos": "files",
+}  # fmt: skip
+
+
+@pytest.fixture
+def notion_env(env, monkeypatch, fake_notion: FakeNotion) -> FakeNotion:
+    monkeypatch.setenv("NOTION_TOKEN", fake_notion.token)
+    monkeypatch.setenv("NOTION_BASE_URL", fake_notion.base_url)
+    return fake_notion
+
+
+def writer_ready_job(runtime: Runtime, job_id: str, target: dict, link: dict, items: list,
+                     evidence: list | None = None) -> None:  # fmt: skip
+    """A job whose stages up to the summarizer are done, with the given summary."""
+    job = jobs.new_job(job_id, link, target, time.time())
+    summary = {"items": items, "values": items[0], "evidence": evidence or [{} for _ in items],
+               "engine": "gemini", "needs_review": False, "notes": [], "summary": "A summary.",
+               "content": {"caption": "cap", "transcript": "words", "screen_lines": [],
+                           "language": "en"}}  # fmt: skip
+    uri = runtime.blobs.put_bytes(f"jobs/{job_id}/summarizer/summary.json",
+                                  json.dumps(summary).encode())  # fmt: skip
+    for stage in ("downloader", "transcriber", "ocr", "summarizer"):
+        job["stages"][stage].update(state="done", output={})
+    job["stages"]["summarizer"]["output"] = {"artifacts": {"summary": uri}}
+    runtime.state.put(jobs.JOBS, job_id, job)
+
+
+def deliver_to_writer(runtime: Runtime, job_id: str):
+    body = push_body(JobMessage(job_id, "summarizer"))
+    return StageRunner("writer", runtime, write).handle(parse_delivery({}, body))
+
+
+# -- registration ----------------------------------------------------------------------------
+def test_registering_a_link_database_says_exactly_what_is_missing(notion_env, capsys):
+    db, _ = notion_env.add_database("My links", {"Name": "title", "url": "rich_text"})
+    assert svp(["register", "link-db", f"https://www.notion.so/ws/My-links-{db}?v=1"]) == 1
+    err = capsys.readouterr().err
+    assert "'url' is rich_text, expected url" in err
+    assert "missing property 'tag' (select)" in err
+    assert "missing property 'status' (select or status)" in err
+    assert "--fix" in err
+
+
+def test_fix_adds_the_missing_properties_and_registers(notion_env, capsys):
+    db, source = notion_env.add_database("Links", {"Name": "title"})
+    assert svp(["register", "link-db", db, "--fix"]) == 0
+    schema = notion_env.schema(source)
+    assert {n: p["type"] for n, p in schema.items()} == {
+        "Name": "title", "url": "url", "tag": "select", "status": "select",
+        "processing_type": "select", "updated_time": "date", "error": "rich_text",
+        "result": "url",
+    }  # fmt: skip
+    assert "pending" in [o["name"] for o in schema["status"]["select"]["options"]]
+    assert svp(["register", "list"]) == 0
+    assert f"link-db     Links  {source}" in capsys.readouterr().out
+    assert svp(["register", "remove", db]) == 0
+    assert svp(["register", "list"]) == 0
+    assert "nothing registered" in capsys.readouterr().out
+
+
+def test_a_status_typed_property_must_have_the_pipeline_options(notion_env, capsys):
+    db, _ = notion_env.add_database("Links", {**LINK_SCHEMA, "status": {
+        "type": "status", "options": ["pending", "done"]}})  # fmt: skip
+    assert svp(["register", "link-db", db]) == 0
+    assert "lacks the options queued, downloading" in capsys.readouterr().err
+
+
+def test_content_databases_route_tags_and_unknown_tags_list_the_registered_ones(notion_env, capsys):
+    _, links = notion_env.add_database("Links", LINK_SCHEMA)
+    cooking_db, _ = notion_env.add_database("Recipes", {"name": "title", "video_link": "url"})
+    places_db, _ = notion_env.add_database("Places", {"name": "title"})
+    assert svp(["register", "link-db", links]) == 0
+    assert svp(["register", "content-db", cooking_db, "--tag", "Cooking",
+                "--prompt", "metric units"]) == 0  # fmt: skip
+    assert svp(["register", "content-db", places_db, "--tag", "places", "--many"]) == 0
+    assert "no url property for the video's link" in capsys.readouterr().err
+    page = notion_env.add_page(links, {"Name": "x", "url": "https://www.tiktok.com/@a/video/1",
+                                       "tag": "travel", "status": "pending"})  # fmt: skip
+    assert svp(["run", "--once"]) == 0
+    assert json.loads(capsys.readouterr().out)["failed"] == [page.replace("-", "")]
+    assert plain(notion_env.page(page), "status") == "failed"
+    assert plain(notion_env.page(page), "error") == (
+        "no Content Database is registered for tag 'travel'; registered tags: cooking, places"
+    )
+    assert svp(["register", "list", "--json"]) == 0
+    listed = {r.get("tag"): r for r in json.loads(capsys.readouterr().out)}
+    assert listed["cooking"]["prompt"] == "metric units" and listed["places"]["many"] is True
+
+
+def test_registration_without_access_says_to_share_the_database(notion_env, capsys):
+    assert svp(["register", "content-db", "0" * 32, "--tag", "cooking"]) == 1
+    assert "share the database with the integration" in capsys.readouterr().err
+
+
+# -- writing pages ---------------------------------------------------------------------------
+def test_every_property_type_is_written_within_notions_limits(notion_env):
+    _, source = notion_env.add_database("Everything", EVERY_TYPE)
+    notion = NotionGateway(notion_env.token, notion_env.base_url)
+    values = {
+        "Name": "A, long; title", "Notes": "word " * 1500, "Servings": "serves 3 people",
+        "Course": "dessert, sweet", "Tags": [f"tag {i}, x" for i in range(130)],
+        "Stage": "Invented status", "Cooked on": "2026-11-02", "Video": "https://x.y/" + "a" * 2100,
+        "Contact": "chef@example.com", "Phone": "+1 555 0100", "Vegan": "yes",
+        "Photos": ["https://img.example/1.jpg", "not a url"],
+    }  # fmt: skip
+    properties = encode_properties(notion.schema(source), values)
+    page = notion.create_page(source, properties)  # the fake answers 400 for any violation
+    stored = notion_env.page(page["id"])
+    assert plain(stored, "Servings") == 3
+    assert len(plain(stored, "Notes")) == len(values["Notes"])  # split, not cut
+    assert plain(stored, "Course") == "dessert sweet"  # new option created, comma removed
+    assert len(plain(stored, "Tags")) == 100
+    assert "Stage" not in properties  # a status option cannot be created: not sent
+    assert plain(stored, "Stage") == "Idea"  # Notion's default status
+    assert plain(stored, "Video") is None  # over 2000 characters: dropped
+    assert plain(stored, "Vegan") is True and plain(stored, "Cooked on") == "2026-11-02"
+    assert [f["external"]["url"] for f in stored["properties"]["Photos"]["files"]] == [
+        "https://img.example/1.jpg"]  # fmt: skip
+
+
+def test_a_writer_crash_after_notion_created_the_page_makes_no_second_page(notion_env):
+    runtime = Runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Recipes", {"name": "title", "video_link": "url"})
+    target = {"tag": "cooking", "data_source_id": source}
+    link = {"url": "https://www.tiktok.com/@chef/video/7", "tag": "cooking"}
+    writer_ready_job(runtime, "w1", target, link, [{"name": "Pasta"}])
+    assert deliver_to_writer(runtime, "w1").detail == "done"
+    # The process died before the commit: the stage is pending again and the message returns.
+    runtime.state.update(
+        jobs.JOBS,
+        "w1",
+        lambda d: (
+            {
+                **d,
+                "status": "writing",
+                "stages": {**d["stages"], "writer": {"state": "pending", "attempts": 1}},
+            },
+            None,
+        ),
+    )
+    assert deliver_to_writer(runtime, "w1").detail == "done"
+    assert deliver_to_writer(runtime, "w1").detail == "already done"
+    (page,) = notion_env.pages_in(source)
+    assert plain(page, "name") == "Pasta"
+    assert jobs.output_of(runtime.state.get(jobs.JOBS, "w1"), "writer")["page_id"] == page["id"]
+
+
+def test_several_items_become_several_pages_with_their_evidence(notion_env):
+    runtime = Runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Places", {"name": "title", "video_link": "url",
+                                                   "address": "rich_text"})  # fmt: skip
+    items = [{"name": f"Café {n}", "address": f"Rua {n}"} for n in ("A", "B", "C")]
+    evidence = [{"name": "on-screen text at 0:04", "address": "transcript at 0:10"}] * 3
+    writer_ready_job(runtime, "many", {"tag": "places", "data_source_id": source, "many": True},
+                     {"url": "https://www.instagram.com/reel/abc/"}, items, evidence)  # fmt: skip
+    assert deliver_to_writer(runtime, "many").detail == "done"
+    pages = sorted(notion_env.pages_in(source), key=lambda p: plain(p, "name"))
+    assert [plain(p, "name") for p in pages] == ["Café A", "Café B", "Café C"]
+    assert all(plain(p, "video_link") == "https://www.instagram.com/reel/abc/" for p in pages)
+    assert "address: transcript at 0:10" in notion_env.page_text(pages[0]["id"])
+
+
+def test_a_renamed_property_refreshes_the_cached_schema_and_the_write_succeeds(notion_env):
+    runtime = Runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Recipes", {"name": "title", "steps": "rich_text"})
+    assert runtime.notion is not None
+    runtime.notion.schema(source)  # cached now
+    runtime.notion.client.data_sources.update(  # the user renames a property in Notion
+        data_source_id=source, properties={"steps": {"name": "method"}}
+    )
+    writer_ready_job(runtime, "r1", {"tag": "cooking", "data_source_id": source}, {"url": ""},
+                     [{"name": "Soup", "steps": "Boil.", "method": "Boil."}])  # fmt: skip
+    assert deliver_to_writer(runtime, "r1").detail == "done"
+    (page,) = notion_env.pages_in(source)
+    assert plain(page, "method") == "Boil."
+
+
+# -- rate limits and access ------------------------------------------------------------------
+def test_the_rate_limiter_spaces_requests_shared_by_all_callers():
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(3, burst=3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(9):
+        limiter.acquire()
+    assert now[0] == pytest.approx(2.0)  # 9 requests at 3/s after a burst of 3
+    assert slept[0] == pytest.approx(1 / 3)
+
+
+def test_429_and_529_wait_for_retry_after_then_succeed(notion_env):
+    _, source = notion_env.add_database("Recipes", {"name": "title"})
+    notion = NotionGateway(notion_env.token, notion_env.base_url, requests_per_second=100)
+    notion_env.fail_next(429, "rate_limited", retry_after=0.2)
+    notion_env.fail_next(529, "service_overloaded", retry_after=0.2)
+    started = time.monotonic()
+    page = notion.create_page(source, {"name": {"title": [{"text": {"content": "x"}}]}})
+    assert time.monotonic() - started >= 0.4
+    assert page["id"] and len(notion_env.pages_in(source)) == 1
+
+
+def test_a_5xx_on_page_creation_is_not_blindly_retried(notion_env):
+    from svp.errors import TransientError
+
+    _, source = notion_env.add_database("Recipes", {"name": "title"})
+    notion = NotionGateway(notion_env.token, notion_env.base_url, requests_per_second=100)
+    notion_env.fail_next(502, "bad_gateway")
+    with pytest.raises(TransientError):
+        notion.create_page(source, {"name": {"title": [{"text": {"content": "x"}}]}})
+    assert len(notion_env.requests_to("/v1/pages", "POST")) == 1  # retried by redelivery only
+    notion_env.fail_next(503, "service_unavailable")
+    assert notion.schema(source, refresh=True)  # a read is retried at once
+
+
+def test_a_revoked_token_fails_the_link_with_a_message_that_says_so(notion_env, capsys):
+    _, links = notion_env.add_database("Links", LINK_SCHEMA)
+    assert svp(["register", "link-db", links]) == 0
+    notion_env.revoke()
+    assert svp(["run", "--once"]) == 1
+    assert "reconnect the integration" in capsys.readouterr().out
+
+
+# -- webhooks --------------------------------------------------------------------------------
+def _signed(token: str, payload: dict) -> tuple[dict, bytes]:
+    body = json.dumps(payload).encode()
+    signature = "sha256=" + hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Notion-Signature": signature, "Content-Type": "application/json"}, body
+
+
+def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env, media_server):
+    import functions_framework
+
+    from svp import functions
+
+    functions.reset()
+    db, links = notion_env.add_database("Links", LINK_SCHEMA)
+    cooking_db, _ = notion_env.add_database("Recipes", {"name": "title", "video_link": "url"})
+    assert svp(["register", "link-db", db]) == 0
+    assert svp(["register", "content-db", cooking_db, "--tag", "cooking"]) == 0
+    client = functions_framework.create_app(
+        target="handle", source=str(ROOT / "functions/webhook/main.py")).test_client()  # fmt: skip
+
+    assert client.post("/", json={"verification_token": "secret_tok"}).status_code == 200
+    assert client.post("/", json={"verification_token": "attacker"}).get_json()["status"] == (
+        "already verified")  # fmt: skip
+
+    page = notion_env.add_page(links, {"Name": "p", "url": f"{media_server}/pasta.mp4",
+                                       "tag": "cooking", "status": "pending"})  # fmt: skip
+    event = {"id": "evt-1", "type": "page.created", "entity": {"id": page, "type": "page"},
+             "data": {"parent": {"id": db, "type": "database"}}}  # fmt: skip
+    headers, body = _signed("attacker", event)
+    assert client.post("/", data=body, headers=headers).status_code == 401
+    assert client.post("/", json=event).status_code == 401  # unsigned
+    runtime = functions.runtime()
+    assert runtime.state.get(jobs.JOBS, page.replace("-", "")) is None  # nothing changed
+
+    headers, body = _signed("secret_tok", event)
+    reply = client.post("/", data=body, headers=headers)
+    assert reply.status_code == 200 and reply.get_json()["status"] == "queued"
+    assert plain(notion_env.page(page), "status") == "queued"
+    again = client.post("/", data=body, headers=headers)
+    assert again.get_json()["status"] == "duplicate"
+    assert runtime.bus.pending() == 1  # one message for the downloader
+    functions.reset()
