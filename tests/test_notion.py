@@ -305,3 +305,50 @@ def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env
     assert again.get_json()["status"] == "duplicate"
     assert runtime.bus.pending() == 1  # one message for the downloader
     functions.reset()
+
+
+# -- the same video twice, and the status trail ----------------------------------------------
+@pytest.mark.slow
+def test_a_video_saved_twice_points_at_its_page_unless_reprocessing_is_asked(
+    notion_env, media_server, capsys
+):
+    _, links = notion_env.add_database(
+        "Links", {**LINK_SCHEMA, "processing_type": {"type": "select", "options": ["reprocess"]}}
+    )
+    _, recipes = notion_env.add_database("Recipes", {"name": "title", "video_link": "url",
+                                                     "steps": "rich_text"})  # fmt: skip
+    assert svp(["register", "link-db", links]) == 0
+    assert svp(["register", "content-db", recipes, "--tag", "cooking"]) == 0
+    url = f"{media_server}/pasta.mp4"
+    first = notion_env.add_page(links, {"Name": "a", "url": url, "tag": "cooking",
+                                        "status": "pending"})  # fmt: skip
+    assert svp(["run", "--once"]) == 0
+    (page,) = notion_env.pages_in(recipes)
+
+    trail = [r.json["properties"]["status"]["select"]["name"]
+             for r in notion_env.requests_to(f"/pages/{first}", "PATCH")]  # fmt: skip
+    assert trail[0] == "queued" and trail[1] == "downloading" and trail[-1] == "done"
+    assert {"transcribing", "reading text", "summarizing", "writing"} <= set(trail)
+
+    again = notion_env.add_page(links, {"Name": "b", "url": url + "?utm_source=share",
+                                        "tag": "cooking", "status": "pending"})  # fmt: skip
+    capsys.readouterr()
+    assert svp(["run", "--once"]) == 0
+    assert json.loads(capsys.readouterr().out)["duplicates"] == [again.replace("-", "")]
+    assert plain(notion_env.page(again), "status") == "done"
+    assert plain(notion_env.page(again), "result") == page["url"]
+
+    redo = notion_env.add_page(
+        links,
+        {
+            "Name": "c",
+            "url": url,
+            "tag": "cooking",
+            "status": "pending",
+            "processing_type": "reprocess",
+        },
+    )
+    assert svp(["run", "--once"]) == 0
+    assert json.loads(capsys.readouterr().out)["queued"] == [redo.replace("-", "")]
+    assert plain(notion_env.page(redo), "result") == page["url"]  # processed, same page
+    assert len(notion_env.pages_in(recipes)) == 1

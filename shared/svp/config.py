@@ -42,6 +42,7 @@ class Settings:
     notion_base_url: str = ""
     notion_webhook_token: str = field(default="", repr=False)
     notion_requests_per_second: float = 3.0
+    status_updates: str = "all"
     link_databases: tuple[str, ...] = ()
     content_databases: Mapping[str, str] = field(default_factory=dict)
     # Engines
@@ -171,6 +172,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "NOTION_BASE_URL": ("notion_base_url", _text),
     "NOTION_WEBHOOK_TOKEN": ("notion_webhook_token", _text),
     "SVP_NOTION_RPS": ("notion_requests_per_second", _positive(float)),
+    "SVP_STATUS_UPDATES": ("status_updates", _choice(("all", "minimal"))),
     "SVP_LINK_DATABASES": ("link_databases", _id_list),
     "SVP_CONTENT_DATABASES": ("content_databases", _tag_map),
     "OPENAI_API_KEY": ("openai_api_key", _text),

@@ -8,6 +8,8 @@ from svp.runtime.context import Runtime
 from svp.runtime.jobs import Doc
 
 log = logging.getLogger("svp.status")
+# With SVP_STATUS_UPDATES=minimal only these are written: 3 Notion requests instead of 7.
+MINIMAL = ("queued", "done", "failed")
 
 
 def report_status(
@@ -16,6 +18,8 @@ def report_status(
     """Best effort: a Notion hiccup must not fail the stage. Returns whether Notion was updated."""
     link = job["link"]
     if not link.get("page_id") or runtime.notion is None:
+        return False
+    if runtime.settings.status_updates == "minimal" and status not in MINIMAL:
         return False
     try:
         from svp.notion.links import update_link

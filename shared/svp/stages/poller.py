@@ -82,7 +82,8 @@ def poll_database(runtime: Runtime, database: str) -> PollReport:
 def enqueue(runtime: Runtime, entry: LinkEntry, edited: str | None, report: PollReport) -> None:
     job_id = entry.page_id.replace("-", "")
     link = {"url": entry.url, "tag": entry.tag, "page_id": entry.page_id,
-            "data_source_id": entry.data_source_id}  # fmt: skip
+            "data_source_id": entry.data_source_id,
+            "reprocess": entry.processing_type == REPROCESS}  # fmt: skip
     now = time.time()
     try:
         if not entry.url:

@@ -69,8 +69,15 @@ def run(ctx: StageContext) -> dict[str, Any]:
 
     if "data_source_id" in target:
         assert ctx.runtime.notion is not None
+        # Only a retry, a replay or a reprocessed link can find a page already made: a first
+        # attempt skips that query (one Notion request per link fewer).
+        look_first = (
+            ctx.job["stages"]["writer"]["attempts"] > 1
+            or ctx.job.get("replays", 0) > 0
+            or bool(ctx.job["link"].get("reprocess"))
+        )
         pages = _write_notion(ctx.runtime.notion, target["data_source_id"], items, evidence,
-                              summary, source)  # fmt: skip
+                              summary, source, look_first)  # fmt: skip
     else:
         url = _write_local(ctx, all_properties, documents)
         pages = [{"id": "", "url": url, "title": title} for _, _, title in rendered]
@@ -91,6 +98,7 @@ def _write_notion(
     evidence: list[dict],
     summary: dict,
     source: str,
+    look_first: bool,
 ) -> list[dict]:
     pages = []
     for index, values in enumerate(items):
@@ -101,8 +109,13 @@ def _write_notion(
             schema = notion.schema(data_source_id, refresh=attempt == 2)
             properties, _, title = render(schema, values, source)
             try:
-                page = _find_or_create(notion, data_source_id, schema, properties, title,
-                                       body.blocks(summary, source, proof), source)  # fmt: skip
+                children = body.blocks(summary, source, proof)
+                page = (
+                    _find_or_create(notion, data_source_id, schema, properties, title, children,
+                                    source)
+                    if look_first
+                    else notion.create_page(data_source_id, properties, children)
+                )  # fmt: skip
                 break
             except NotionRequestError as exc:
                 if exc.code != "validation_error" or attempt == 2:

@@ -1,0 +1,116 @@
+"""Notion requests per processed link, and requests the poller needs to find 1,000 links.
+
+Runs the real runner, poller and writer against the fake Notion server (tests/fakes) with the
+media stages stubbed (they make no Notion calls). Baseline, measured in the same run: the
+same work with the schema cache disabled. Targets: at most 4 requests per link with a warm
+cache, at most 12 to find 1,000 pending links.
+Usage: python bench/notion_calls.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
+
+from svp.config import load_settings  # noqa: E402
+from svp.notion import gateway  # noqa: E402
+from svp.notion.registry import Registry  # noqa: E402
+from svp.runtime.context import Runtime  # noqa: E402
+from svp.runtime.dispatch import Dispatcher, Runners  # noqa: E402
+from svp.stages import poller  # noqa: E402
+from tests.fakes.notion import FakeNotion  # noqa: E402
+
+LINK_SCHEMA = {
+    "Name": "title", "url": "url", "tag": {"type": "select", "options": ["cooking"]},
+    "status": {"type": "select", "options": ["pending"]}, "error": "rich_text",
+    "result": "url", "updated_time": "date",
+}  # fmt: skip
+
+
+def stub(stage: str):
+    def work(ctx):
+        if stage != "summarizer":
+            return {}
+        summary = {"values": {"name": f"Dish {ctx.job_id[:6]}", "steps": "Boil."},
+                   "content": {"caption": "", "transcript": "", "screen_lines": []}}
+        return {"artifacts": {"summary": ctx.save("summary.json", json.dumps(summary).encode())}}
+
+    return work
+
+
+def runtime_for(fake: FakeNotion, data: str, status_updates: str) -> Runtime:
+    os.environ.update(NOTION_TOKEN=fake.token, NOTION_BASE_URL=fake.base_url,
+                      SVP_DATA_DIR=data, SVP_STATUS_UPDATES=status_updates,
+                      SVP_NOTION_RPS="1000")  # fmt: skip
+    return Runtime(load_settings(dotenv=None))
+
+
+def per_link(status_updates: str, links: int = 6) -> tuple[float, Counter]:
+    with FakeNotion() as fake, tempfile.TemporaryDirectory() as data:
+        _, link_source = fake.add_database("Links", LINK_SCHEMA)
+        _, cooking = fake.add_database("Cooking", {"name": "title", "video_link": "url",
+                                                   "steps": "rich_text"})  # fmt: skip
+        runtime = runtime_for(fake, data, status_updates)
+        registry = Registry(runtime)
+        registry.save({"kind": "link", "data_source_id": link_source, "database_id": "",
+                       "title": "Links"})  # fmt: skip
+        registry.save({"kind": "content", "tag": "cooking", "data_source_id": cooking,
+                       "database_id": "", "title": "Cooking"})  # fmt: skip
+        works = {s: stub(s) for s in ("downloader", "transcriber", "ocr", "summarizer")}
+
+        def process(count: int) -> None:
+            for i in range(count):
+                fake.add_page(link_source, {"Name": str(i), "tag": "cooking", "status": "pending",
+                                            "url": f"https://www.tiktok.com/@a/video/{time.time_ns()}"})
+            poller.poll(runtime)
+            dispatcher = Dispatcher(runtime.bus, Runners(runtime, works), concurrency=5, lease=60)
+            dispatcher.run(idle_exit=True)
+            dispatcher.close()
+
+        process(1)  # warms the schema caches
+        fake.clear_log()
+        process(links)
+        made = Counter(f"{r.method} {r.path.split('/')[2]}" for r in fake.requests)
+        # The poll's one query is shared by every link it finds.
+        return sum(made.values()) / links, made
+
+
+def finding(pending: int = 1000) -> tuple[int, Counter]:
+    with FakeNotion() as fake, tempfile.TemporaryDirectory() as data:
+        _, link_source = fake.add_database("Links", LINK_SCHEMA)
+        for i in range(pending):
+            fake.add_page(link_source, {"Name": str(i), "tag": "cooking", "status": "pending",
+                                        "url": f"https://youtu.be/{i}"})  # fmt: skip
+        runtime = runtime_for(fake, data, "all")
+        assert runtime.notion is not None
+        source = runtime.notion.data_source_id(link_source)
+        schema = runtime.notion.schema(source)
+        found = sum(1 for _ in runtime.notion.query(source, poller.pending_filter(schema)))
+        assert found == pending, found
+        made = Counter(f"{r.method} {r.path.split('/')[2]}" for r in fake.requests)
+        return sum(made.values()), made
+
+
+def main() -> None:
+    for mode in ("all", "minimal"):
+        warm, made = per_link(mode)
+        gateway.SCHEMA_TTL_SECONDS = 0  # baseline: no schema cache
+        cold, _ = per_link(mode)
+        gateway.SCHEMA_TTL_SECONDS = 3600
+        print(f"SVP_STATUS_UPDATES={mode}: {warm:.1f} Notion requests per link, warm cache "
+              f"(baseline without schema cache: {cold:.1f}, ratio {warm / cold:.2f}); "
+              f"by endpoint over 6 links: {dict(made)}")  # fmt: skip
+    total, made = finding()
+    print(f"poller: {total} requests to find 1,000 pending links (target <= 12): {dict(made)}")
+
+
+if __name__ == "__main__":
+    main()
