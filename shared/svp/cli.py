@@ -110,11 +110,13 @@ def _progress_line(stage: str, record: dict) -> str:
 
 # -- run -----------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.accounts import users
     from svp.stages.poller import poll
 
     runtime = _local_runtime(settings)
-    if runtime.notion is None:
-        print("svp: NOTION_TOKEN is not set: `svp run` needs a Notion integration", file=sys.stderr)
+    if runtime.notion is None and not users(runtime):
+        print("svp: NOTION_TOKEN is not set and nobody connected Notion through `svp serve`: "
+              "`svp run` has no Link Database to poll", file=sys.stderr)  # fmt: skip
         return 2
     dispatcher = _dispatcher(runtime)
     try:

@@ -43,6 +43,14 @@ class Settings:
     notion_webhook_token: str = field(default="", repr=False)
     notion_requests_per_second: float = 3.0
     status_updates: str = "all"
+    # Many users (the API function): Notion OAuth, sessions, token encryption
+    notion_client_id: str = ""
+    notion_client_secret: str = field(default="", repr=False)
+    notion_redirect_uri: str = ""
+    encryption_key: str = field(default="", repr=False)
+    session_secret: str = field(default="", repr=False)
+    cors_origins: tuple[str, ...] = ()
+    api_requests_per_minute: int = 120
     link_databases: tuple[str, ...] = ()
     content_databases: Mapping[str, str] = field(default_factory=dict)
     # Engines
@@ -173,6 +181,13 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "NOTION_WEBHOOK_TOKEN": ("notion_webhook_token", _text),
     "SVP_NOTION_RPS": ("notion_requests_per_second", _positive(float)),
     "SVP_STATUS_UPDATES": ("status_updates", _choice(("all", "minimal"))),
+    "NOTION_CLIENT_ID": ("notion_client_id", _text),
+    "NOTION_CLIENT_SECRET": ("notion_client_secret", _text),
+    "NOTION_REDIRECT_URI": ("notion_redirect_uri", _text),
+    "SVP_ENCRYPTION_KEY": ("encryption_key", _text),
+    "SVP_SESSION_SECRET": ("session_secret", _text),
+    "SVP_CORS_ORIGINS": ("cors_origins", _id_list),
+    "SVP_API_RATE_LIMIT": ("api_requests_per_minute", _positive(int)),
     "SVP_LINK_DATABASES": ("link_databases", _id_list),
     "SVP_CONTENT_DATABASES": ("content_databases", _tag_map),
     "OPENAI_API_KEY": ("openai_api_key", _text),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ class Runtime:
         bus: Bus | None = None,
     ):
         self.settings = settings
+        self._user_gateways: dict[str, NotionGateway] = {}
+        self._users_lock = threading.Lock()
         # Injected ports (tests) shadow the lazily built ones.
         for name, port in (("state", state), ("blobs", blobs), ("bus", bus)):
             if port is not None:
@@ -67,6 +70,28 @@ class Runtime:
     def artifact_key(self, job_id: str, stage: str, name: str) -> str:
         # Deterministic: a retried stage overwrites its own artifacts instead of adding more.
         return f"jobs/{job_id}/{stage}/{name}"
+
+    def notion_for(self, user: str | None) -> NotionGateway | None:
+        """The Notion client acting for `user` (their OAuth token), or the configured
+        integration (NOTION_TOKEN) for the local user and jobs without one."""
+        if not user or user == "local":
+            return self.notion
+        with self._users_lock:
+            if user not in self._user_gateways:
+                from svp.accounts import notion_token
+                from svp.notion.gateway import NotionGateway
+
+                self._user_gateways[user] = NotionGateway(
+                    notion_token(self, user),
+                    self.settings.notion_base_url or None,
+                    self.settings.notion_requests_per_second,
+                )
+            return self._user_gateways[user]
+
+    def forget_notion(self, user: str) -> None:
+        """Drop a user's cached client (their token changed)."""
+        with self._users_lock:
+            self._user_gateways.pop(user, None)
 
     @cached_property
     def notion(self) -> NotionGateway | None:

@@ -31,6 +31,7 @@ def new_job(job_id: str, link: Doc, target: Doc, now: float) -> Doc:
         "job_id": job_id,
         # Top-level, so stores can find earlier jobs for the same video.
         "url_key": canonical_url(link.get("url", "")),
+        "user": link.get("user", "local"),
         "link": link,
         "target": target,
         "status": "queued",

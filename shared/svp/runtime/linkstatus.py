@@ -17,14 +17,15 @@ def report_status(
 ) -> bool:
     """Best effort: a Notion hiccup must not fail the stage. Returns whether Notion was updated."""
     link = job["link"]
-    if not link.get("page_id") or runtime.notion is None:
+    notion = runtime.notion_for(link.get("user"))
+    if not link.get("page_id") or notion is None:
         return False
     if runtime.settings.status_updates == "minimal" and status not in MINIMAL:
         return False
     try:
         from svp.notion.links import update_link
 
-        update_link(runtime.notion, link, status, error=error, page_url=page_url)
+        update_link(notion, link, status, error=error, page_url=page_url)
         return True
     except Exception as exc:
         log.warning("could not set the link's status to %r in Notion: %s", status, exc)

@@ -11,9 +11,10 @@ from typing import Any
 
 from svp.errors import StageError
 from svp.messages import JobMessage
+from svp.notion.gateway import NotionRequestError
 from svp.notion.links import LinkEntry, pending_filter, read_entry
 from svp.notion.linkschema import REPROCESS
-from svp.notion.registry import Registry
+from svp.notion.registry import LOCAL_USER, Registry
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
 from svp.runtime.linkstatus import report_status
@@ -43,18 +44,27 @@ class PollReport:
 
 
 def poll(runtime: Runtime) -> PollReport:
+    """Poll every Link Database: the configured integration's and each signed-in user's."""
+    from svp.accounts import users
+
     report = PollReport()
-    if runtime.notion is None:
-        report.errors.append("NOTION_TOKEN is not set: nothing to poll")
+    work: list[tuple[str, str]] = []
+    if runtime.notion is not None:
+        work += [(LOCAL_USER, ref) for ref in Registry(runtime).link_databases()]
+    for user in users(runtime):
+        if not user.get("needs_reconnect"):
+            work += [(user["user_id"], ref) for ref in
+                     Registry(runtime, user["user_id"]).link_databases()]  # fmt: skip
+    if not work:
+        report.errors.append(
+            "no Link Database to poll: set NOTION_TOKEN and run `svp register link-db URL`, "
+            "or connect Notion through the API"
+        )
         log.warning(report.errors[-1])
-        return report
-    databases = Registry(runtime).link_databases()
-    if not databases:
-        report.errors.append("no Link Database registered: run `svp register link-db URL`")
-        log.warning(report.errors[-1])
-    # Databases are polled side by side: a slow or failing one does not hold up the others.
-    with ThreadPoolExecutor(max(1, min(PARALLEL_DATABASES, len(databases)))) as pool:
-        for result in pool.map(lambda ref: poll_database(runtime, ref), databases):
+    # Polled side by side: a slow, failing or rate-limited database (or user) does not hold
+    # up the others; each token has its own rate limiter.
+    with ThreadPoolExecutor(max(1, min(PARALLEL_DATABASES, len(work)))) as pool:
+        for result in pool.map(lambda item: poll_database(runtime, *item), work):
             report.merge(result)
     log.info(
         "poll done: %d queued, %d failed, %d duplicates, %d already known",
@@ -64,33 +74,46 @@ def poll(runtime: Runtime) -> PollReport:
     return report
 
 
-def poll_database(runtime: Runtime, database: str) -> PollReport:
+def poll_database(runtime: Runtime, user: str, database: str) -> PollReport:
     report = PollReport()
-    notion = runtime.notion
+    notion = runtime.notion_for(user)
     assert notion is not None
     try:
         source = notion.data_source_id(database)
         schema = notion.schema(source)
         for page in notion.query(source, pending_filter(schema)):
-            enqueue(runtime, read_entry(page, source), page.get("last_edited_time"), report)
+            entry = read_entry(page, source)
+            enqueue(runtime, entry, page.get("last_edited_time"), report, user)
     except (StageError, ValueError) as exc:
         report.errors.append(f"Link Database {database}: {exc}")
-        log.error(report.errors[-1])
+        log.error(report.errors[-1], extra={"labels": {"user": user}})
+        if isinstance(exc, NotionRequestError) and exc.status == 401 and user != LOCAL_USER:
+            from svp.accounts import mark_needs_reconnect
+
+            mark_needs_reconnect(runtime, user, exc.reason)
     return report
 
 
-def enqueue(runtime: Runtime, entry: LinkEntry, edited: str | None, report: PollReport) -> None:
+def enqueue(
+    runtime: Runtime,
+    entry: LinkEntry,
+    edited: str | None,
+    report: PollReport,
+    user: str = LOCAL_USER,
+) -> None:
     job_id = entry.page_id.replace("-", "")
     link = {"url": entry.url, "tag": entry.tag, "page_id": entry.page_id,
             "data_source_id": entry.data_source_id,
             "reprocess": entry.processing_type == REPROCESS}  # fmt: skip
+    if user != LOCAL_USER:
+        link["user"] = user
     now = time.time()
     try:
         if not entry.url:
             raise StageError("the link has no url: fill the 'url' property")
         if not entry.tag:
             raise StageError("the link has no tag: choose one in the 'tag' property")
-        target = target_for_tag(runtime, entry.tag)
+        target = target_for_tag(runtime, entry.tag, user=user)
     except StageError as exc:
         failed = {**jobs.new_job(job_id, link, {}, now), "status": "failed", "error": exc.reason}
         runtime.state.put(jobs.JOBS, job_id, failed)

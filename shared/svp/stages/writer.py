@@ -68,7 +68,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     markdown_uri = ctx.save("page.md", "\n---\n\n".join(documents).encode(), "text/markdown")
 
     if "data_source_id" in target:
-        assert ctx.runtime.notion is not None
+        notion = ctx.runtime.notion_for(target.get("user"))
+        assert notion is not None
         # Only a retry, a replay or a reprocessed link can find a page already made: a first
         # attempt skips that query (one Notion request per link fewer).
         look_first = (
@@ -76,7 +77,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
             or ctx.job.get("replays", 0) > 0
             or bool(ctx.job["link"].get("reprocess"))
         )
-        pages = _write_notion(ctx.runtime.notion, target["data_source_id"], items, evidence,
+        pages = _write_notion(notion, target["data_source_id"], items, evidence,
                               summary, source, look_first)  # fmt: skip
     else:
         url = _write_local(ctx, all_properties, documents)

@@ -36,23 +36,29 @@ def normalize_schema(schema: Any) -> Schema:
     return normalized
 
 
-def target_for_tag(runtime: Runtime, tag: str, schema_override: Any = None) -> dict[str, Any]:
-    """The job's `target`: a Notion data source, or an inline schema for local output."""
+def target_for_tag(
+    runtime: Runtime, tag: str, schema_override: Any = None, user: str | None = None
+) -> dict[str, Any]:
+    """The job's `target`: a Notion data source (of `user`'s registrations, when given), or
+    an inline schema for local output."""
     tag = tag.strip().lower()
     if schema_override is not None:
         return {"tag": tag, "schema": normalize_schema(schema_override)}
-    if runtime.notion is not None:
-        from svp.notion.registry import Registry
+    notion = runtime.notion_for(user)
+    if notion is not None:
+        from svp.notion.registry import LOCAL_USER, Registry
 
-        registry = Registry(runtime)
+        registry = Registry(runtime, user or LOCAL_USER)
         found = registry.content(tag)
         if found is None:
             raise PermanentError(
                 f"no Content Database is registered for tag {tag!r}; registered tags: "
                 f"{', '.join(registry.tags()) or 'none'}"
             )
-        source = found.get("data_source_id") or runtime.notion.data_source_id(found["database"])
+        source = found.get("data_source_id") or notion.data_source_id(found["database"])
         options = {k: found[k] for k in ("prompt", "many", "language") if found.get(k)}
+        if user and user != LOCAL_USER:
+            options["user"] = user
         return {"tag": tag, "data_source_id": source, **options}
     bundled = bundled_schemas()
     if tag in bundled:
@@ -66,6 +72,7 @@ def target_for_tag(runtime: Runtime, tag: str, schema_override: Any = None) -> d
 def schema_of(runtime: Runtime, target: dict[str, Any]) -> Schema:
     if "schema" in target:
         return target["schema"]
-    if runtime.notion is None:
+    notion = runtime.notion_for(target.get("user"))
+    if notion is None:
         raise PermanentError("this job writes to Notion but NOTION_TOKEN is not set")
-    return runtime.notion.schema(target["data_source_id"])
+    return notion.schema(target["data_source_id"])
