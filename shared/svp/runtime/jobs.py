@@ -93,10 +93,13 @@ def _reopen(doc: Doc, replays: int) -> Doc:
     return doc
 
 
-def complete(doc: Doc | None, stage: str, output: Doc, *, now: float) -> tuple[Doc | None, bool]:
-    """Mark `stage` done. Returns whether the next topic should now be published."""
+def complete(
+    doc: Doc | None, stage: str, output: Doc, *, now: float
+) -> tuple[Doc | None, Doc | None]:
+    """Mark `stage` done; hands back the updated job (whether to publish next is
+    `next_ready(job, stage)`, decided on this committed state)."""
     if doc is None:
-        return None, False
+        return None, None
     doc = copy.deepcopy(doc)
     record = doc["stages"][stage]
     started = record.get("started_ts", now)
@@ -111,7 +114,7 @@ def complete(doc: Doc | None, stage: str, output: Doc, *, now: float) -> tuple[D
     doc["updated_at"] = iso(now)
     if stage == PIPELINE[-1]:
         doc.update(status="done", result=output)
-    return doc, next_ready(doc, stage)
+    return doc, doc
 
 
 def next_ready(doc: Doc, stage: str) -> bool:

@@ -140,16 +140,16 @@ class StageRunner:
             shutil.rmtree(scratch, ignore_errors=True)
 
         done_at = time.time()
-        ready = self._update(
-            job["job_id"], lambda d: jobs.complete(d, self.stage, output, now=done_at)
+        finished = (
+            self._update(job["job_id"], lambda d: jobs.complete(d, self.stage, output, now=done_at))
+            or job
         )
         log.info(
             "%s done",
             self.stage,
             extra={"event": "stage.done", "duration_ms": int((time.monotonic() - started) * 1000)},
         )
-        finished = self.runtime.state.get(jobs.JOBS, job["job_id"]) or job
-        self._publish_next(finished, ready)
+        self._publish_next(finished, jobs.next_ready(finished, self.stage))
         if finished["status"] == "done":
             log.info("job done", extra={"event": "job.done", "result": finished.get("result")})
         return Outcome(True, "done")
