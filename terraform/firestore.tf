@@ -38,3 +38,44 @@ resource "google_firestore_index" "jobs_by_status" {
     order      = "DESCENDING"
   }
 }
+
+# The poller (and the webhook, through the same path) looks for an earlier done job
+# of the same link: url_key and status equal, newest first.
+resource "google_firestore_index" "jobs_by_url_key_and_status" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "jobs"
+
+  fields {
+    field_path = "url_key"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
+# The registry lists a user's Link/Content Database registrations of one kind, newest first.
+resource "google_firestore_index" "registrations_by_kind_and_user" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "registrations"
+
+  fields {
+    field_path = "kind"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "user"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}

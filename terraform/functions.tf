@@ -1,6 +1,7 @@
 # The pipeline as a list of stages. Each module call creates the function, its
 # runtime and trigger service accounts, and (when it has a source_topic) its push
-# subscription, dead-letter topic and dead-letter pull subscription.
+# subscription, dead-letter topic and dead-letter pull subscription. The webhook
+# is public instead of having a trigger account (public_invoker).
 
 locals {
   stage_context = {
@@ -46,6 +47,28 @@ module "poller" {
   }
   memory          = "256M"
   timeout_seconds = 120
+  secret_environment_variables = {
+    NOTION_TOKEN = local.secret["notion-token"]
+  }
+}
+
+# Notion's integration webhooks: the real-time trigger, queueing a new link
+# through the poller's own path (the poller stays the backstop). Notion cannot
+# present a Google identity, so the function is public and checks each request's
+# HMAC signature itself.
+module "webhook" {
+  source       = "./modules/stage"
+  name         = "webhook"
+  context      = local.stage_context
+  source_dir   = "${local.functions_dir}/webhook"
+  source_topic = null # invoked by Notion over HTTPS
+  publish_topics = {
+    links = google_pubsub_topic.this["links"].name
+  }
+  public_invoker   = true
+  artifacts_access = false # queues links only: Firestore, Notion, the links topic
+  memory           = "256M"
+  timeout_seconds  = 60
   secret_environment_variables = {
     NOTION_TOKEN = local.secret["notion-token"]
   }

@@ -10,6 +10,7 @@ locals {
 
   stages = {
     poller      = module.poller
+    webhook     = module.webhook
     downloader  = module.downloader
     transcriber = module.transcriber
     ocr         = module.ocr

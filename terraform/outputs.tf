@@ -1,6 +1,11 @@
 output "function_urls" {
-  description = "HTTPS endpoint of each function (IAM-authenticated)."
+  description = "HTTPS endpoint of each function (IAM-authenticated, except the webhook's)."
   value       = { for name, m in local.stages : name => m.url }
+}
+
+output "webhook_url" {
+  description = "Public endpoint of the webhook function: paste it into the Notion integration's settings, Webhooks tab (see README, \"Real-time trigger: Notion webhooks\")."
+  value       = module.webhook.url
 }
 
 output "topics" {
@@ -9,7 +14,7 @@ output "topics" {
 }
 
 output "subscriptions" {
-  description = "Per stage: push subscription, dead-letter topic and dead-letter pull subscription (null for the poller)."
+  description = "Per stage: push subscription, dead-letter topic and dead-letter pull subscription (null for the poller and the webhook)."
   value = {
     for name, m in local.stages : name => {
       push                     = m.subscription
@@ -20,7 +25,7 @@ output "subscriptions" {
 }
 
 output "service_accounts" {
-  description = "Runtime and trigger service account of each function."
+  description = "Runtime and trigger service account of each function (no trigger account for the public webhook)."
   value = {
     for name, m in local.stages : name => {
       runtime = m.service_account_email

@@ -53,7 +53,7 @@ resource "google_storage_bucket_object" "source" {
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  # checkov:skip=CKV_GCP_124:Pub/Sub push and Cloud Scheduler call the function from outside the VPC; access is enforced by IAM (roles/run.invoker for the stage's trigger SA only, never allUsers).
+  # checkov:skip=CKV_GCP_124:Pub/Sub push, Cloud Scheduler and Notion's webhooks call the function from outside the VPC; access is enforced by IAM (roles/run.invoker for the stage's trigger SA only) or, for the public_invoker webhook, by the function's HMAC signature check.
   project     = var.context.project_id
   location    = var.context.region
   name        = local.function_name
@@ -106,6 +106,13 @@ resource "google_cloudfunctions2_function" "this" {
           path    = secret_volumes.value.path
         }
       }
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !(var.public_invoker && var.source_topic != null)
+      error_message = "A public_invoker function has no trigger service account, so it cannot be fed by a push subscription (source_topic must be null)."
     }
   }
 

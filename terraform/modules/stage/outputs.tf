@@ -4,7 +4,7 @@ output "function_name" {
 }
 
 output "url" {
-  description = "HTTPS endpoint of the function (Cloud Run URL; IAM-authenticated)."
+  description = "HTTPS endpoint of the function (Cloud Run URL; IAM-authenticated, or public with public_invoker)."
   value       = google_cloudfunctions2_function.this.service_config[0].uri
 }
 
@@ -14,8 +14,8 @@ output "service_account_email" {
 }
 
 output "trigger_service_account_email" {
-  description = "Service account allowed to invoke the function (OIDC identity of its push subscription or scheduler job)."
-  value       = google_service_account.trigger.email
+  description = "Service account allowed to invoke the function (OIDC identity of its push subscription or scheduler job); null with public_invoker."
+  value       = one(google_service_account.trigger[*].email)
 }
 
 output "subscription" {

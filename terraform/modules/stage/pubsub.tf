@@ -17,7 +17,7 @@ resource "google_pubsub_subscription" "push" {
     push_endpoint = google_cloudfunctions2_function.this.service_config[0].uri
 
     oidc_token {
-      service_account_email = google_service_account.trigger.email
+      service_account_email = google_service_account.trigger[0].email
       audience              = google_cloudfunctions2_function.this.service_config[0].uri
     }
   }

@@ -47,6 +47,20 @@ variable "publish_topics" {
   nullable    = false # null means "none"
 }
 
+variable "public_invoker" {
+  description = "true: anyone may invoke the function (roles/run.invoker for all users, unauthenticated) and no trigger service account is created. Only for an endpoint that authenticates every request itself (the Notion webhook checks an HMAC signature)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "artifacts_access" {
+  description = "Grant the runtime service account roles/storage.objectUser on the artifacts bucket; false for a function that never reads or writes artifacts."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 # --- runtime ------------------------------------------------------------------
 
 variable "memory" {
