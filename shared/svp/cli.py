@@ -1,4 +1,4 @@
-"""`svp`: process one video, run the worker, inspect jobs, replay dead letters."""
+"""`svp`: process one video, run the worker, inspect jobs, replay dead letters, serve the API."""
 
 from __future__ import annotations
 
@@ -144,11 +144,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- jobs ----------------------------------------------------------------------------------
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.summary.cost import describe, estimate
+
     runtime = build_runtime(settings)
     where = {"status": "failed"} if args.failed else None
     found = runtime.state.list(jobs.JOBS, where=where, limit=args.limit)
     if args.json:
-        print(json.dumps(found, indent=2))
+        print(json.dumps([{**job, "cost": estimate(job, settings)} for job in found], indent=2))
         return 0
     if not found:
         print("no jobs")
@@ -170,6 +172,7 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
             print(f"    reason: {job['error']}")
         if job.get("result"):
             print(f"    page: {job['result'].get('page_url')}")
+        print(f"    cost: {describe(estimate(job, settings))}")
     return 0
 
 
@@ -318,6 +321,59 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- serve ---------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """The API and status page on 127.0.0.1 (the app the api Cloud Function runs)."""
+    from svp.api import create_app
+    from svp.api.oauth import missing_settings
+    from svp.api.serving import serve
+
+    runtime = _local_runtime(settings)
+    app = create_app(runtime)
+    base = f"http://127.0.0.1:{args.port}"
+    print(f"svp: serving {base}/ (status page), {base}/api/..., {base}/health; Ctrl-C stops",
+          file=sys.stderr)  # fmt: skip
+    if missing := missing_settings(settings):
+        print(f"svp: Notion sign-in needs {', '.join(missing)} (redirect URI: "
+              f"{base}/auth/notion/callback, also entered in Notion's integration settings)",
+              file=sys.stderr)  # fmt: skip
+    stop = threading.Event()
+    workers: list[threading.Thread] = []
+    dispatcher = None
+    if args.worker:
+        from svp.stages.poller import poll
+
+        dispatcher = _dispatcher(runtime)
+        workers.append(
+            threading.Thread(
+                target=dispatcher.run, kwargs={"stop": stop, "idle_exit": False}, daemon=True
+            )
+        )
+
+        def poll_loop() -> None:
+            while not stop.is_set():
+                poll(runtime)
+                stop.wait(settings.poll_interval_seconds)
+
+        workers.append(threading.Thread(target=poll_loop, daemon=True))
+    for worker in workers:
+        worker.start()
+    try:
+        serve(app, args.port)
+    except OSError as exc:
+        print(f"svp: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=10)
+        if dispatcher is not None:
+            dispatcher.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="svp", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step (JSON)")
@@ -358,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--fix", action="store_true", help="add the missing properties it can")
     reg.add_argument("--json", action="store_true")
     reg.set_defaults(func=cmd_register)
+
+    serve = sub.add_parser("serve", help="the API and status page on 127.0.0.1 (Notion sign-in)")
+    serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (8080)")
+    serve.add_argument("--worker", action="store_true",
+                       help="also poll Notion and process links, as `svp run` does")  # fmt: skip
+    serve.set_defaults(func=cmd_serve)
 
     hook = sub.add_parser("webhook-token", help="show the token Notion sent to verify the webhook")
     hook.set_defaults(func=cmd_webhook_token)

@@ -1,4 +1,34 @@
-"""Summarizer stage: the post's content as values for the target database's properties."""
+"""Summarizer stage: the post's content as values for the target database's properties.
+
+It writes `summary.json`, the writer's input:
+
+    {
+      "items":    [{property name: plain value, ...}, ...],  # one per item the video presents;
+                                                             # exactly one unless target["many"]
+      "values":   items[0],                                  # kept for compatibility
+      "evidence": [{property name: "caption" | "transcript at 0:12" |
+                    "on-screen text at 0:04 and 0:08" | "the video's link" |
+                    "not found in the sources (the model's wording)" | ...}, ...],
+                                                             # parallel to items, filled ones
+      "engine":   "gemini" | "openai" | "extractive",
+      "model":    model id ("" for extractive),
+      "needs_review": bool,     # extractive fallback, or values dropped after the repair
+      "notes":    [str, ...],   # why: fallback first, then repairs, dropped values, trims
+      "summary":  str,          # one or two sentences (the model's, else the first sentence)
+      "usage":    {"input_tokens": int, "output_tokens": int},   # all LLM calls of the stage
+      "content":  {url, tag, title, caption, uploader, transcript, language,
+                   transcript_engine, segments, screen_lines}    # svp.summary.content.Content
+    }
+
+Plain values by property type: title/rich_text str, number int|float, checkbox bool, date
+"YYYY-MM-DD" (or an ISO date-time), url/email/phone_number str, select/status str (status
+always an existing option), multi_select list[str] (no commas). Every value is already valid
+for its type; `svp.notion.properties.encode_properties` turns an item into Notion properties.
+
+The job's `target` may carry `prompt` (str), `many` (bool) and `language` (str, overriding
+SVP_OUTPUT_LANGUAGE). The stage never fails on the LLM: a provider outage or unusable answers
+give the extractive summary marked for review (see svp.summary.summarize).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +38,8 @@ from dataclasses import asdict
 from typing import Any
 
 from svp.runtime.runner import StageContext
-from svp.summary import extractive
 from svp.summary.content import load_content
+from svp.summary.summarize import deadline_for, summarize
 from svp.summary.targets import schema_of
 
 log = logging.getLogger("svp.summarizer")
@@ -20,37 +50,26 @@ def run(ctx: StageContext) -> dict[str, Any]:
     content = load_content(ctx)
     target = ctx.job["target"]
     schema = schema_of(ctx.runtime, target)
-    notes: list[str] = []
-    tokens = {"input": 0, "output": 0}
-    values: dict[str, Any] | None = None
-    engine = "extractive"
-    if settings.gemini_api_key:
-        from svp.summary import gemini
-
-        try:
-            values, tokens = gemini.summarize(content, schema, settings, target.get("prompt", ""))
-            engine = "gemini"
-        except Exception as exc:  # the link must not be lost: fall back, mark for review
-            notes.append(f"Gemini failed ({type(exc).__name__}: {exc}); filled without an LLM")
-            log.warning(notes[-1])
-    else:
-        notes.append("no LLM configured (GEMINI_API_KEY): filled from the post's own words")
-    if values is None:
-        values = extractive.extract(content, schema)
-    summary = {
-        "values": values,
-        "engine": engine,
-        "needs_review": engine == "extractive",
-        "notes": notes,
-        "summary": extractive.first_sentence(content.transcript, 400),
-        "content": asdict(content),
-    }
+    summary = summarize(
+        content,
+        schema,
+        settings,
+        user_prompt=str(target.get("prompt") or ""),
+        many=bool(target.get("many")),
+        language=str(target.get("language") or ""),
+        deadline=deadline_for(settings),
+    )
+    summary["content"] = asdict(content)
     uri = ctx.save(
         "summary.json", json.dumps(summary, ensure_ascii=False).encode(), "application/json"
     )
+    usage = summary["usage"]
     return {
         "artifacts": {"summary": uri},
-        "engine": engine,
-        "needs_review": engine != "gemini",
-        "tokens": tokens,
+        "engine": summary["engine"],
+        "model": summary["model"],
+        "needs_review": summary["needs_review"],
+        "items": len(summary["items"]),
+        "usage": usage,
+        "tokens": {"input": usage["input_tokens"], "output": usage["output_tokens"]},
     }

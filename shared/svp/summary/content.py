@@ -23,6 +23,7 @@ class Content:
     transcript: str = ""
     language: str = ""
     transcript_engine: str = ""
+    transcript_source: str = ""  # "subtitles" | "speech" | "none" ("" from older jobs)
     segments: list[dict] = field(default_factory=list)
     screen_lines: list[dict] = field(default_factory=list)
 
@@ -58,6 +59,7 @@ def load_content(ctx: StageContext) -> Content:
         transcript=transcript.get("text", ""),
         language=transcript.get("language", ""),
         transcript_engine=transcript.get("engine", ""),
+        transcript_source=transcript.get("source", ""),
         segments=transcript.get("segments", []),
         screen_lines=ocr.get("lines", []),
     )

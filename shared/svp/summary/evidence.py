@@ -1,12 +1,13 @@
 """Where each filled value came from, so a person can check it quickly.
 
 Every value is looked up in the post's own material: the caption, each transcript segment
-(with its start time), each on-screen line (with the second it first appeared), the video's
-title, the uploader and the link. Words are compared after lower-casing, removing accents and
-common words, and reading number words as digits, so "Boil the spaghetti for ten minutes"
-backs "boil spaghetti 10 minutes". The answer is human-readable: "caption",
-"transcript at 0:12", "on-screen text at 0:04 and 0:08", "the video's link", or
-"not found in the sources (the model's wording)" when nothing backs it.
+(with its start time), each on-screen line (with the second it first appeared, or the image
+of a photo post), the video's title, the uploader and the link. Words are compared after
+lower-casing, removing accents and common words, and reading number words as digits, so
+"Boil the spaghetti for ten minutes" backs "boil spaghetti 10 minutes". The answer is
+human-readable: "caption", "transcript at 0:12", "on-screen text at 0:04 and 0:08",
+"text in image 2", "the video's link", or "not found in the sources (the model's wording)"
+when nothing backs it.
 """
 
 from __future__ import annotations
@@ -21,14 +22,76 @@ from svp.summary.content import Content
 NOT_FOUND = "not found in the sources (the model's wording)"
 INFERRED = "inferred (a yes/no the sources do not state word for word)"
 _STOP = set(
-    "a an and are as at be by for from has have in into is it its of on or so that the then "
-    "this to was were we with you your our i my de la le el et y".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "then",
+        "this",
+        "to",
+        "was",
+        "were",
+        "we",
+        "with",
+        "you",
+        "your",
+        "our",
+        "i",
+        "my",
+        "de",
+        "la",
+        "le",
+        "el",
+        "et",
+        "y",
+    ]
 )
 _NUMBERS = {
     w: str(i)
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 }
 
@@ -79,7 +142,10 @@ def units_of(content: Content) -> list[Unit]:
     else:
         add("transcript", None, content.transcript)
     for line in content.screen_lines:
-        add("on-screen text", line.get("seconds"), line.get("text", ""))
+        if line.get("seconds") is None and line.get("image") is not None:  # an image post
+            add(f"text in image {int(line['image']) + 1}", None, line.get("text", ""))
+        else:
+            add("on-screen text", line.get("seconds"), line.get("text", ""))
     add("video title", None, content.title)
     add("uploader", None, content.uploader)
     return found

@@ -49,35 +49,66 @@ def labelled_value(content: Content, name: str) -> str:
     return ""
 
 
+# Free-text properties that hold one short fact: filled only when the post labels them
+# ("Address: ..."), never with the whole transcript.
+SHORT_FACT_NAME = re.compile(
+    r"address|location|where|hours|opening|price|cost|phone|email|city|country|area|"
+    r"neighbou?rhood|time|duration|servings|yield|rating|author|chef|name",
+    re.I,
+)
+# Free-text properties a person expects the body of the post in.
+LONG_TEXT_NAME = re.compile(
+    r"step|instruction|method|direction|recipe|description|summary|note|recommend|review|"
+    r"detail|content|text|transcript|body|about|tip",
+    re.I,
+)
+
+
+def _text_field(schema: Schema) -> str | None:
+    """The rich_text property that gets the transcript (or the on-screen text)."""
+    texts = [n for n, p in schema.items() if p["type"] == "rich_text"]
+    return next(
+        (n for n in texts if LONG_TEXT_NAME.search(n)),
+        next((n for n in texts if not SHORT_FACT_NAME.search(n)), None),
+    )
+
+
 def extract(content: Content, schema: Schema) -> dict[str, Any]:
+    """Plain values for the schema from the post's own words (valid for each type)."""
+    from svp.summary.validate import coerce
+
     values: dict[str, Any] = {}
     title = title_of(content)
     other_urls = iter(content.urls())
     spare_lines = [
         _clean(line["text"]) for line in content.screen_lines if _clean(line["text"]) != title
     ]
-    transcript_used = False
+    spare_lines = [line for line in spare_lines if line]
+    text_field = _text_field(schema)
     for name, prop in schema.items():
         kind = prop["type"]
         labelled = labelled_value(content, name)
         if kind == "title":
             values[name] = title
-        elif labelled and kind not in ("multi_select",):
+        elif labelled and kind != "multi_select":
             values[name] = labelled
         elif kind == "url":
             values[name] = content.url if SOURCE_URL_NAME.search(name) else next(other_urls, None)
-        elif kind == "rich_text" and not transcript_used and content.transcript:
-            values[name] = content.transcript
-            transcript_used = True
+        elif kind == "rich_text" and name == text_field:
+            values[name] = content.transcript or "\n".join(spare_lines)
         elif kind == "multi_select":
-            values[name] = content.hashtags or [line for line in spare_lines if len(line) <= 60]
+            values[name] = (
+                [p.strip() for p in labelled.split(",")]
+                if labelled
+                else content.hashtags or [line for line in spare_lines if len(line) <= 60]
+            )
         elif kind == "email":
             values[name] = next(iter(EMAIL_RE.findall(content.caption + content.screen_text)), None)
         elif kind == "phone_number":
             values[name] = next(iter(PHONE_RE.findall(content.caption + content.screen_text)), None)
-    if not transcript_used:  # no speech: the first free text field gets what was on screen
-        for name, prop in schema.items():
-            if prop["type"] == "rich_text" and not values.get(name) and spare_lines:
-                values[name] = "\n".join(spare_lines)
-                break
-    return {name: value for name, value in values.items() if value not in (None, "", [])}
+    valid: dict[str, Any] = {}
+    for name, value in values.items():
+        coerced, _problem = coerce(schema[name], value)
+        if coerced not in (None, "", []):
+            valid[name] = coerced
+    return valid

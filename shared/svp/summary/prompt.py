@@ -42,8 +42,11 @@ def shares(lengths: dict[str, int], budget: int) -> dict[str, int]:
     return allowed
 
 
-def transcript_source(engine: str) -> str:
-    engine = (engine or "").lower()
+def transcript_source(content: Content) -> str:
+    """subtitles, speech or none: as the transcriber recorded it, else from its engine."""
+    if content.transcript_source:
+        return content.transcript_source
+    engine = (content.transcript_engine or "").lower()
     if "subtitle" in engine or "caption" in engine:
         return "subtitles"
     return "none" if engine in ("", "none") else "speech"
@@ -82,7 +85,7 @@ def build_prompt(
     sections = [
         f"## Caption\n{kept['caption'] or '(none)'}",
         f"## Transcript (language: {content.language or 'unknown'}, "
-        f"source: {transcript_source(content.transcript_engine)})\n"
+        f"source: {transcript_source(content)})\n"
         f"{kept['transcript'] or '(no speech)'}",
         f"## On-screen text\n{kept['on-screen text'] or '(none)'}",
     ]

@@ -145,8 +145,29 @@ def _text(prop: dict, value: Any) -> str:
 _NUMBER_WORDS = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
     )
 } | {"a dozen": 12, "dozen": 12, "half": 0.5, "thirty": 30, "forty": 40, "fifty": 50}
 _NUMBER = re.compile(r"^[~≈±]?\s*[$€£¥]?\s*([-+]?\d[\d.,' ]*)\s*(%|[$€£¥])?$")

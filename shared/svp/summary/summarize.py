@@ -1,0 +1,183 @@
+"""From gathered content and a target schema to the summary: ask, verify, repair, fall back.
+
+1. The provider (see `providers.choose`) gets the instructions, the labelled and budgeted
+   inputs (`prompt.build_prompt`) and the JSON schema built from the database
+   (`json_schema.response_schema`).
+2. The answer is parsed, checked and coerced (`validate.check_answer`). Invalid JSON, a wrong
+   shape or values that cannot be made valid get one repair: the model sees its answer and
+   the errors. Values still invalid after it are dropped with a note and the page is marked
+   for review.
+3. No provider, a provider still failing after its retries, or a second unusable answer: the
+   extractive summary (`extractive.extract`) fills the schema from the post's own words and
+   the page is marked for review. The link is never lost.
+4. Each filled value gets its evidence (`evidence.evidence_for`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from svp.config import Settings
+from svp.summary import extractive, providers
+from svp.summary.content import Content
+from svp.summary.evidence import evidence_for
+from svp.summary.json_schema import response_schema
+from svp.summary.prompt import build_prompt
+from svp.summary.targets import Schema
+from svp.summary.validate import AnswerError, Checked, check_answer, parse_json
+
+log = logging.getLogger("svp.summary")
+
+REPAIR = (
+    "Your previous answer could not be used: {errors}.\n"
+    "Answer again with only the JSON object, following the schema exactly (field names, "
+    "types, option names). Leave a field out when the material does not say it."
+)
+
+
+def summarize(
+    content: Content,
+    schema: Schema,
+    settings: Settings,
+    *,
+    user_prompt: str = "",
+    many: bool = False,
+    language: str = "",
+    deadline: float | None = None,
+) -> dict[str, Any]:
+    """The summary document (without `content`): see svp.stages.summarizer for its shape."""
+    notes: list[str] = []
+    usage = {"input_tokens": 0, "output_tokens": 0}
+    language = language or settings.output_language
+    prompt = build_prompt(
+        content,
+        budget=settings.llm_input_chars,
+        user_prompt=user_prompt,
+        many=many,
+        language=language,
+    )
+    provider, why_not = providers.choose(settings)
+    checked: Checked | None = None
+    if provider is None:
+        notes.append(why_not)
+    else:
+        if prompt.trimmed:
+            notes.append(
+                f"inputs over the budget of {settings.llm_input_chars} characters were trimmed "
+                f"at a word boundary ({'; '.join(prompt.trimmed)})"
+            )
+        if deadline is not None:
+            provider.deadline = deadline
+        failure = ""
+        try:
+            checked = ask_and_verify(provider, prompt, schema, many, notes, usage)
+        except providers.ProviderError as exc:
+            failure = f"{provider.label} failed ({exc}); filled without an LLM"
+        except AnswerError as exc:
+            failure = f"{provider.label} failed: {exc}; filled without an LLM"
+        if failure:
+            log.warning(failure)
+            notes.insert(0, failure)  # first: the page's review notice starts with it
+        notes += provider.notes
+
+    if checked is not None and provider is not None:
+        engine, model = provider.engine, provider.model
+        items = checked.items
+        needs_review = bool(checked.problems)
+        text = checked.summary
+    else:
+        engine, model = "extractive", ""
+        items = [extractive.extract(content, schema)]
+        needs_review = True
+        text = ""
+        if many:
+            notes.append("several items need an LLM: the fallback wrote one entry")
+    items = [_pin_source(item, schema, content) for item in items]
+    return {
+        "items": items,
+        "values": items[0],
+        "evidence": evidence_for(items, content),
+        "engine": engine,
+        "model": model,
+        "needs_review": needs_review,
+        "notes": notes,
+        "summary": text or fallback_summary(content),
+        "usage": usage,
+    }
+
+
+def _pin_source(item: dict[str, Any], schema: Schema, content: Content) -> dict[str, Any]:
+    """The property holding the video's link gets the link, never a model's guess."""
+    item = dict(item)
+    for name, prop in schema.items():
+        if prop["type"] == "url" and extractive.SOURCE_URL_NAME.search(name):
+            if content.url:
+                item[name] = content.url
+            else:
+                item.pop(name, None)
+            break
+    return item
+
+
+def fallback_summary(content: Content) -> str:
+    for text in (content.transcript, content.caption, content.screen_text):
+        if text.strip():
+            return extractive.first_sentence(text.strip(), 400)
+    return ""
+
+
+def ask_and_verify(
+    provider: providers.Provider,
+    prompt: Any,
+    schema: Schema,
+    many: bool,
+    notes: list[str],
+    usage: dict[str, int],
+) -> Checked:
+    """The checked answer, after at most one repair; raises AnswerError or ProviderError."""
+    answer_schema = response_schema(schema, many=many)
+    turns: providers.Turns = [("user", prompt.user)]
+
+    def ask() -> Checked:
+        answer = provider.ask(prompt.system, turns, answer_schema)
+        usage["input_tokens"] += answer.input_tokens
+        usage["output_tokens"] += answer.output_tokens
+        turns.append(("model", answer.text or ""))
+        return check_answer(parse_json(answer.text), schema, many)
+
+    first: Checked | None = None
+    try:
+        first = ask()
+        if not first.problems:
+            _note_ignored(first, notes)
+            return first
+        errors = "; ".join(first.problems)
+    except AnswerError as exc:
+        errors = str(exc)
+    notes.append(f"{provider.label}'s answer needed a repair: {errors}")
+    turns.append(("user", REPAIR.format(errors=errors)))
+    try:
+        second = ask()
+    except (AnswerError, providers.ProviderError) as exc:
+        if first is None:
+            raise AnswerError(f"{errors}; the repair failed too: {exc}") from exc
+        notes.append(f"the repair failed ({exc}): kept the first answer's valid values")
+        second = first
+    if second.problems:
+        notes.append("dropped after the repair: " + "; ".join(second.problems))
+    else:
+        notes.append("the repair fixed the answer")
+    _note_ignored(second, notes)
+    return second
+
+
+def _note_ignored(checked: Checked, notes: list[str]) -> None:
+    if checked.ignored:
+        notes.append("ignored fields that are not properties: " + ", ".join(checked.ignored))
+
+
+def deadline_for(settings: Settings) -> float:
+    """Stop retrying halfway through the stage's lease, so the stage ends before it expires."""
+    return time.monotonic() + settings.lease_seconds / 2
