@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-DEBIAN_PACKAGES := ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng fonts-dejavu-core
+# chromium: the status page's browser test (driven by the playwright package, no download)
+DEBIAN_PACKAGES := ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng fonts-dejavu-core chromium
 SAMPLE := samples/cooking-demo.mp4
 
 .PHONY: demo test install system-packages python-packages node-packages lint pytest \

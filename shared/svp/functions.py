@@ -18,6 +18,7 @@ from svp.runtime.context import Runtime, build_runtime
 _lock = threading.Lock()
 _runtime: Runtime | None = None
 _runners: Any = None
+_api_app: Any = None
 log = logging.getLogger("svp.functions")
 
 
@@ -32,9 +33,9 @@ def runtime() -> Runtime:
 
 def reset() -> None:
     """Forget the instance's runtime (tests switch configuration between cases)."""
-    global _runtime, _runners
+    global _runtime, _runners, _api_app
     with _lock:
-        _runtime = _runners = None
+        _runtime = _runners = _api_app = None
 
 
 def _stage_runners():
@@ -86,3 +87,20 @@ def webhook_handler(request: Any) -> tuple[str, int, dict[str, str]]:
     with log_context(stage="webhook"):
         reply = handle(rt, dict(request.headers), request.get_data())
     return json.dumps(reply.body), reply.status, {"Content-Type": "application/json"}
+
+
+def api_handler(request: Any) -> Any:
+    """The API and status page (public): the Flask app `svp serve` runs, called as WSGI."""
+    global _api_app
+    rt = runtime()
+    with _lock:
+        if _api_app is None:
+            from svp.api import create_app
+
+            _api_app = create_app(rt)
+        app = _api_app
+    from werkzeug.wrappers import Response
+
+    trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), rt.settings.project)
+    with log_context(trace=trace, stage="api"):
+        return Response.from_app(app, request.environ, buffered=True)

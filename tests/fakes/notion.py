@@ -30,16 +30,36 @@ What the fake enforces, as the real API does (400 ``validation_error`` unless no
   ``invalid_request_url``.
 
 Query results come in creation order unless ``sorts`` are given; cursors are page ids.
+
+Workspaces and OAuth (public integrations): every object belongs to a workspace and a token
+sees only its own workspace's objects (others are 404 ``object_not_found``, as an unshared
+page is). ``token`` belongs to the default workspace; :meth:`FakeNotion.add_workspace` adds
+others, whose tokens come from the OAuth flow::
+
+    alice = notion.add_workspace("Alice's notes", owner_name="Alice")
+    notion.add_database("Links", {...}, workspace=alice)
+    notion.sign_in_as(alice)  # what the next person on the authorize page picks
+    # GET /v1/oauth/authorize?client_id=..&redirect_uri=..&state=.. answers 302 to
+    #   redirect_uri?code=..&state=..  (``deny_next_sign_in()``: ?error=access_denied)
+    # POST /v1/oauth/token, HTTP Basic client_id:client_secret, {grant_type, code,
+    #   redirect_uri} answers {access_token, token_type, bot_id, workspace_id, ...}
+
+Codes are single-use and bound to their redirect URI; each exchange issues a new token for
+the workspace (``alice.token`` is the latest); ``revoke(token)`` revokes one token.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 from ._notion_query import compile_filter, find_property, sort_pages
 from ._notion_schema import (
@@ -67,9 +87,12 @@ from ._notion_schema import (
 )
 from ._server import FakeServer, RecordedRequest, Reply
 
-__all__ = ["FakeNotion", "NotionError", "plain", "to_notion_value"]
+__all__ = ["FakeNotion", "NotionError", "Workspace", "plain", "to_notion_value"]
 
 DEFAULT_TOKEN = "secret-test-token"
+DEFAULT_WORKSPACE = "fake-default-workspace"
+OAUTH_CLIENT_ID = "fake-oauth-client-id"
+OAUTH_CLIENT_SECRET = "fake-oauth-client-secret"
 MAX_PAGE_SIZE = 100
 MAX_CHILDREN = 100
 MAX_BODY_BYTES = 500 * 1024
@@ -149,6 +172,25 @@ class Database:
         }
 
 
+@dataclass
+class Workspace:
+    """A Notion workspace a person connects through OAuth; its objects are its own."""
+
+    id: str
+    name: str
+    bot_id: str
+    owner_id: str
+    owner_name: str
+    tokens: list[str] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        """The latest token issued for this workspace (after an OAuth exchange)."""
+        if not self.tokens:
+            raise RuntimeError(f"no token issued for workspace {self.name!r} yet: sign in first")
+        return self.tokens[-1]
+
+
 Handler = Callable[[RecordedRequest, Json, list[str]], Json]
 
 
@@ -159,6 +201,17 @@ class FakeNotion(FakeServer):
         super().__init__()
         self.token = token
         self.revoked = False
+        # Workspaces and OAuth (see the module docstring).
+        self.oauth_client_id = OAUTH_CLIENT_ID
+        self.oauth_client_secret = OAUTH_CLIENT_SECRET
+        self.workspaces: dict[str, Workspace] = {}
+        self._token_workspace: dict[str, str] = {}
+        self._revoked_tokens: set[str] = set()
+        self._owner: dict[str, str] = {}  # object id -> workspace id
+        self._grants: dict[str, tuple[str, str]] = {}  # code -> (workspace id, redirect uri)
+        self._signing_in: str | None = None
+        self._deny_next = False
+        self._caller: str | None = None  # workspace of the request being served
         self.databases: dict[str, Database] = {}
         self.data_sources: dict[str, DataSource] = {}
         self.pages: dict[str, Json] = {}
@@ -185,8 +238,11 @@ class FakeNotion(FakeServer):
         title: str,
         properties: dict[str, Any],
         database_id: str | None = None,
+        workspace: Workspace | str | None = None,
     ) -> tuple[str, str]:
         """Create a database with one data source; return ``(database_id, data_source_id)``.
+
+        ``workspace``: whose it is (a :class:`Workspace` or its id; default: ``token``'s).
 
         ``properties`` maps names to a type (``"title"``), a short spec
         (``{"type": "multi_select"}``, ``{"type": "status", "options": ["a", "b"]}``) or a
@@ -204,6 +260,8 @@ class FakeNotion(FakeServer):
         with self._state:
             self.data_sources[ds.id] = ds
             self.databases[db_id] = Database(id=db_id, title=title, data_source_ids=[ds.id])
+            owner = workspace.id if isinstance(workspace, Workspace) else workspace
+            self._owner[db_id] = self._owner[ds.id] = owner or DEFAULT_WORKSPACE
         return db_id, ds.id
 
     def add_page(
@@ -270,25 +328,57 @@ class FakeNotion(FakeServer):
         headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
         self.failures.push(Reply(status, body, headers), times)
 
-    def revoke(self) -> None:
-        """Every later call gets 401 ``unauthorized`` (a revoked or rotated token)."""
-        self.revoked = True
+    def revoke(self, token: str | None = None) -> None:
+        """Later calls get 401 ``unauthorized`` (a revoked or rotated token): with ``token``,
+        only that token's calls; without, every call."""
+        if token is None:
+            self.revoked = True
+        else:
+            self._revoked_tokens.add(token)
+
+    # -- workspaces and OAuth ------------------------------------------------------------
+
+    def add_workspace(self, name: str, owner_name: str = "") -> Workspace:
+        """A workspace whose person can connect it through the OAuth flow."""
+        workspace = Workspace(new_id(), name, new_id(), new_id(), owner_name or name)
+        with self._state:
+            self.workspaces[workspace.id] = workspace
+        return workspace
+
+    def sign_in_as(self, workspace: Workspace) -> None:
+        """The workspace the authorize page grants from now on (the person's choice there)."""
+        self._signing_in = workspace.id
+
+    def deny_next_sign_in(self) -> None:
+        """The next authorization is cancelled by the person: ``?error=access_denied``."""
+        self._deny_next = True
 
     # == HTTP ================================================================================
 
     def handle(self, request: RecordedRequest) -> Reply:
         try:
-            self._check_headers(request)
+            if request.path.startswith("/v1/oauth/"):
+                with self._state:
+                    return self._oauth(request)
+            caller = self._check_headers(request)
             handler, args = self._route(request)
             body = self._json_body(request)
             with self._state:
-                result = handler(request, body, args)
+                self._caller = caller
+                try:
+                    result = handler(request, body, args)
+                finally:
+                    self._caller = None
             return Reply(200, {**result, "request_id": new_id()})
         except NotionError as err:
             return Reply(err.status, _error_body(err.status, err.code, err.message))
 
-    def _check_headers(self, request: RecordedRequest) -> None:
-        if self.revoked or request.header("authorization") != f"Bearer {self.token}":
+    def _check_headers(self, request: RecordedRequest) -> str:
+        """The caller's workspace id."""
+        auth = request.header("authorization") or ""
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
+        workspace = DEFAULT_WORKSPACE if token == self.token else self._token_workspace.get(token)
+        if self.revoked or workspace is None or token in self._revoked_tokens:
             raise NotionError(401, "unauthorized", "API token is invalid.")
         if not request.header("notion-version"):
             raise NotionError(
@@ -297,6 +387,71 @@ class FakeNotion(FakeServer):
                 "Notion-Version header failed validation: Notion-Version header should be "
                 "defined, instead was `undefined`.",
             )
+        return workspace
+
+    def _oauth(self, request: RecordedRequest) -> Reply:
+        route = (request.method, request.path.rstrip("/"))
+        if route == ("GET", "/v1/oauth/authorize"):
+            return self._authorize(request)
+        if route == ("POST", "/v1/oauth/token"):
+            return self._token(request)
+        return Reply(400, _error_body(400, "invalid_request_url", "Invalid request URL."))
+
+    def _authorize(self, request: RecordedRequest) -> Reply:
+        """Notion's consent page, answered at once: 302 back to the redirect URI."""
+        client_id = request.query_value("client_id")
+        redirect_uri = request.query_value("redirect_uri") or ""
+        if client_id != self.oauth_client_id:
+            return Reply(400, f"FakeNotion: unknown OAuth client {client_id!r}")
+        if request.query_value("response_type") != "code" or not redirect_uri:
+            return Reply(400, "FakeNotion: needs response_type=code and a redirect_uri")
+        state = request.query_value("state")
+        answer: dict[str, str] = {}
+        if self._deny_next:
+            self._deny_next = False
+            answer["error"] = "access_denied"
+        elif self._signing_in is None:
+            return Reply(400, "FakeNotion: nobody is signing in: call sign_in_as(workspace)")
+        else:
+            code = secrets.token_urlsafe(16)
+            self._grants[code] = (self._signing_in, redirect_uri)
+            answer["code"] = code
+        if state is not None:
+            answer["state"] = state
+        joiner = "&" if "?" in redirect_uri else "?"
+        return Reply(302, "", {"Location": redirect_uri + joiner + urlencode(answer)})
+
+    def _token(self, request: RecordedRequest) -> Reply:
+        """Exchange a code for a workspace token; the client authenticates with HTTP Basic."""
+        if _basic_auth(request) != (self.oauth_client_id, self.oauth_client_secret):
+            return Reply(401, _oauth_error("invalid_client", "Invalid client credentials."))
+        body = request.json if isinstance(request.json, dict) else {
+            key: values[0] for key, values in parse_qs(request.body.decode()).items()
+        }  # fmt: skip
+        if body.get("grant_type") != "authorization_code":
+            return Reply(400, _oauth_error("unsupported_grant_type", "Unsupported grant type."))
+        grant = self._grants.pop(str(body.get("code")), None)
+        if grant is None or grant[1] != body.get("redirect_uri"):
+            return Reply(400, _oauth_error("invalid_grant", "Invalid code or redirect_uri."))
+        workspace = self.workspaces[grant[0]]
+        token = "ntn_" + secrets.token_urlsafe(24)
+        workspace.tokens.append(token)
+        self._token_workspace[token] = workspace.id
+        owner = {"object": "user", "id": workspace.owner_id, "name": workspace.owner_name,
+                 "avatar_url": None, "type": "person", "person": {}}  # fmt: skip
+        return Reply(200, {
+            "access_token": token, "token_type": "bearer", "refresh_token": None,
+            "bot_id": workspace.bot_id, "workspace_id": workspace.id,
+            "workspace_name": workspace.name, "workspace_icon": None,
+            "owner": {"type": "user", "user": owner}, "duplicated_template_id": None,
+            "request_id": new_id(),
+        })  # fmt: skip
+
+    def _visible(self, object_id: str) -> bool:
+        """Whether the caller's workspace owns the object (always, outside a request)."""
+        return self._caller is None or self._owner.get(object_id, DEFAULT_WORKSPACE) == (
+            self._caller
+        )
 
     def _route(self, request: RecordedRequest) -> tuple[Handler, list[str]]:
         path = request.path.removeprefix("/v1/").strip("/")
@@ -321,7 +476,7 @@ class FakeNotion(FakeServer):
 
     def _get_database(self, request: Any, body: Json, args: list[str]) -> Json:
         db_id = normalize_id(args[0], "path.database_id")
-        if db_id not in self.databases:
+        if db_id not in self.databases or not self._visible(db_id):
             raise _not_found("database", db_id)
         return self.databases[db_id].to_json(self.data_sources)
 
@@ -411,6 +566,9 @@ class FakeNotion(FakeServer):
         }
         self._commit_schema(parent, schema)
         self.pages[page_id] = page
+        self._owner[page_id] = self._owner.get(
+            parent.get("data_source_id") or parent.get("page_id") or "", DEFAULT_WORKSPACE
+        )
         self._store_blocks(page_id, blocks)
         return copy.deepcopy(page)
 
@@ -462,7 +620,7 @@ class FakeNotion(FakeServer):
             return _ds_parent(ds), ds.properties
         if "database_id" in parent:
             db_id = normalize_id(parent["database_id"], "body.parent.database_id")
-            if db_id not in self.databases:
+            if db_id not in self.databases or not self._visible(db_id):
                 raise _not_found("database", db_id)
             ds_ids = self.databases[db_id].data_source_ids
             if len(ds_ids) != 1:
@@ -510,7 +668,9 @@ class FakeNotion(FakeServer):
 
     def _block_parent(self, raw_id: str) -> str:
         parent_id = normalize_id(raw_id, "path.block_id")
-        if parent_id not in self.pages and parent_id not in self.blocks:
+        if (parent_id not in self.pages and parent_id not in self.blocks) or not self._visible(
+            parent_id
+        ):
             raise _not_found("block", parent_id)
         return parent_id
 
@@ -538,6 +698,7 @@ class FakeNotion(FakeServer):
     def _store_blocks(self, parent_id: str, blocks: list[tuple[Json, list[Any]]]) -> None:
         for block, nested in blocks:
             self.blocks[block["id"]] = block
+            self._owner[block["id"]] = self._owner.get(parent_id, DEFAULT_WORKSPACE)
             self.children.setdefault(parent_id, []).append(block["id"])
             self._store_blocks(block["id"], nested)
 
@@ -564,13 +725,13 @@ class FakeNotion(FakeServer):
 
     def _data_source(self, raw_id: Any, where: str = "path.data_source_id") -> DataSource:
         ds_id = normalize_id(raw_id, where)
-        if ds_id not in self.data_sources:
+        if ds_id not in self.data_sources or not self._visible(ds_id):
             raise _not_found("data source", ds_id)
         return self.data_sources[ds_id]
 
     def _page(self, raw_id: Any) -> Json:
         page_id = normalize_id(raw_id, "path.page_id")
-        if page_id not in self.pages:
+        if page_id not in self.pages or not self._visible(page_id):
             raise _not_found("page", page_id)
         return self.pages[page_id]
 
@@ -590,6 +751,21 @@ def _error_body(status: int, code: str, message: str) -> Json:
         "message": message,
         "request_id": new_id(),
     }
+
+
+def _oauth_error(code: str, description: str) -> Json:
+    return {"error": code, "error_description": description}
+
+
+def _basic_auth(request: RecordedRequest) -> tuple[str, str] | None:
+    header = request.header("authorization") or ""
+    if not header.startswith("Basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return user, password
 
 
 def _not_found(kind: str, object_id: str) -> NotionError:

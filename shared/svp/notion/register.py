@@ -7,7 +7,7 @@ from typing import Any
 from svp.errors import PermanentError
 from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.linkschema import check_link_schema, fix_properties
-from svp.notion.registry import Registry
+from svp.notion.registry import LOCAL_USER, Registry
 from svp.runtime.context import Runtime
 
 SOURCE_PROPERTY = "source"
@@ -17,10 +17,13 @@ class RegistrationError(PermanentError):
     """The database cannot be registered as it is; the reason lists what to change."""
 
 
-def _notion(runtime: Runtime) -> NotionGateway:
-    if runtime.notion is None:
+def _notion(runtime: Runtime, user: str) -> NotionGateway:
+    """The Notion client acting for `user`: their OAuth token, or NOTION_TOKEN for the local
+    user (the `svp register` commands)."""
+    notion = runtime.notion_for(user)
+    if notion is None:
         raise RegistrationError("NOTION_TOKEN is not set: registration needs a Notion integration")
-    return runtime.notion
+    return notion
 
 
 def _check_writable(notion: NotionGateway, data_source_id: str, title: str) -> None:
@@ -34,9 +37,12 @@ def _check_writable(notion: NotionGateway, data_source_id: str, title: str) -> N
         ) from exc
 
 
-def register_link_database(runtime: Runtime, ref: str, *, fix: bool = False) -> tuple[dict, list]:
-    """Returns (registration, warnings); raises RegistrationError with what is wrong."""
-    notion = _notion(runtime)
+def register_link_database(
+    runtime: Runtime, ref: str, *, fix: bool = False, user: str = LOCAL_USER
+) -> tuple[dict, list]:
+    """Returns (registration, warnings); raises RegistrationError with what is wrong.
+    `user`: whose Notion token checks the database and whose registrations it joins."""
+    notion = _notion(runtime, user)
     found = notion.resolve(ref)
     schema = notion.schema(found["data_source_id"], refresh=True)
     if fix and (additions := fix_properties(schema)):
@@ -50,7 +56,7 @@ def register_link_database(runtime: Runtime, ref: str, *, fix: bool = False) -> 
             + hint
         )
     _check_writable(notion, found["data_source_id"], found["title"])
-    saved = Registry(runtime).save({"kind": "link", **found})
+    saved = Registry(runtime, user).save({"kind": "link", **found})
     return saved, report.messages()
 
 
@@ -63,8 +69,9 @@ def register_content_database(
     many: bool = False,
     language: str = "",
     fix: bool = False,
+    user: str = LOCAL_USER,
 ) -> tuple[dict, list]:
-    notion = _notion(runtime)
+    notion = _notion(runtime, user)
     tag = tag.strip().lower()
     if not tag or "," in tag:
         raise RegistrationError(f"invalid tag {tag!r}: a tag is one word or phrase, no commas")
@@ -84,4 +91,4 @@ def register_content_database(
         "kind": "content", "tag": tag, **found, "prompt": prompt, "many": many,
         "language": language, "properties": sorted(schema),
     }  # fmt: skip
-    return Registry(runtime).save(registration), warnings
+    return Registry(runtime, user).save(registration), warnings

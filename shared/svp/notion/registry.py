@@ -32,21 +32,29 @@ class Registry:
     def _registered(self, kind: str) -> list[dict[str, Any]]:
         return self.runtime.state.list(REGISTRATIONS, where={"kind": kind, "user": self.user})
 
+    @property
+    def _configured(self) -> bool:
+        """SVP_LINK_DATABASES / SVP_CONTENT_DATABASES belong to the NOTION_TOKEN integration,
+        that is the local user, never to people who signed in with their own workspace."""
+        return self.user == LOCAL_USER
+
     def link_databases(self) -> list[str]:
         """Link Database references to poll: registered data source ids, then configured ids."""
         registered = [r["data_source_id"] for r in self._registered("link")]
-        return list(dict.fromkeys(registered + list(self.runtime.settings.link_databases)))
+        configured = list(self.runtime.settings.link_databases) if self._configured else []
+        return list(dict.fromkeys(registered + configured))
 
     def content(self, tag: str) -> dict[str, Any] | None:
         found = self.runtime.state.get(REGISTRATIONS, content_key(tag, self.user))
         if found:
             return found
-        configured = self.runtime.settings.content_databases.get(tag)
+        configured = self.runtime.settings.content_databases.get(tag) if self._configured else None
         return {"tag": tag, "database": configured} if configured else None
 
     def tags(self) -> list[str]:
         tags = {r["tag"] for r in self._registered("content")}
-        return sorted(tags | set(self.runtime.settings.content_databases))
+        configured = set(self.runtime.settings.content_databases) if self._configured else set()
+        return sorted(tags | configured)
 
     def all(self) -> list[dict[str, Any]]:
         return self._registered("link") + self._registered("content")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,9 @@ from svp.topology import OUTPUT_TOPIC, SUBSCRIBERS, topic_name
 
 if TYPE_CHECKING:
     from svp.notion.gateway import NotionGateway
+
+
+USER_CLIENT_TTL_SECONDS = 300
 
 
 class Runtime:
@@ -28,7 +32,7 @@ class Runtime:
         bus: Bus | None = None,
     ):
         self.settings = settings
-        self._user_gateways: dict[str, NotionGateway] = {}
+        self._user_gateways: dict[str, tuple[float, NotionGateway]] = {}
         self._users_lock = threading.Lock()
         # Injected ports (tests) shadow the lazily built ones.
         for name, port in (("state", state), ("blobs", blobs), ("bus", bus)):
@@ -77,16 +81,19 @@ class Runtime:
         if not user or user == "local":
             return self.notion
         with self._users_lock:
-            if user not in self._user_gateways:
+            cached = self._user_gateways.get(user)
+            # Expire: a warm instance must pick up a reconnected (new) token.
+            if cached is None or time.monotonic() - cached[0] > USER_CLIENT_TTL_SECONDS:
                 from svp.accounts import notion_token
                 from svp.notion.gateway import NotionGateway
 
-                self._user_gateways[user] = NotionGateway(
+                gateway = NotionGateway(
                     notion_token(self, user),
                     self.settings.notion_base_url or None,
                     self.settings.notion_requests_per_second,
                 )
-            return self._user_gateways[user]
+                cached = self._user_gateways[user] = (time.monotonic(), gateway)
+            return cached[1]
 
     def forget_notion(self, user: str) -> None:
         """Drop a user's cached client (their token changed)."""

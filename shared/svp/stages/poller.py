@@ -91,6 +91,7 @@ def poll_database(runtime: Runtime, user: str, database: str) -> PollReport:
             from svp.accounts import mark_needs_reconnect
 
             mark_needs_reconnect(runtime, user, exc.reason)
+            runtime.forget_notion(user)
     return report
 
 
@@ -165,8 +166,9 @@ def _earlier_result(runtime: Runtime, job: jobs.Doc) -> jobs.Doc | None:
     """A finished job for the same video (any link entry), whose page can be reused."""
     if not job["url_key"]:
         return None
-    for other in runtime.state.list(jobs.JOBS, where={"url_key": job["url_key"], "status": "done"},
-                                    limit=5):  # fmt: skip
+    # Only the same person's jobs: another user's page is in a workspace this one cannot see.
+    where = {"url_key": job["url_key"], "user": job["user"], "status": "done"}
+    for other in runtime.state.list(jobs.JOBS, where=where, limit=5):
         if other["job_id"] != job["job_id"] and (other.get("result") or {}).get("page_url"):
             return other
     return None

@@ -1,0 +1,117 @@
+"""Notion's OAuth flow for public integrations: the authorize URL and the code exchange.
+
+The authorize page lives at {NOTION_BASE_URL or https://api.notion.com}/v1/oauth/authorize;
+the code is exchanged at /v1/oauth/token with HTTP Basic client_id:client_secret. The answer
+carries the workspace's access token, which goes straight to `accounts.save_user`
+(encrypted there) and is never logged, shown or returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from svp.config import Settings
+
+NOTION_API = "https://api.notion.com"
+EXCHANGE_TIMEOUT_MS = 10_000
+log = logging.getLogger("svp.api.oauth")
+
+
+class OAuthError(Exception):
+    """The sign-in failed; the message is safe to show (no code, secret or token in it)."""
+
+
+def configured(settings: Settings) -> bool:
+    return bool(
+        settings.notion_client_id and settings.notion_client_secret and settings.notion_redirect_uri
+    )
+
+
+def missing_settings(settings: Settings) -> list[str]:
+    return [
+        name
+        for name, value in (
+            ("NOTION_CLIENT_ID", settings.notion_client_id),
+            ("NOTION_CLIENT_SECRET", settings.notion_client_secret),
+            ("NOTION_REDIRECT_URI", settings.notion_redirect_uri),
+        )
+        if not value
+    ]
+
+
+def base_url(settings: Settings) -> str:
+    return (settings.notion_base_url or NOTION_API).rstrip("/")
+
+
+def authorize_url(settings: Settings, state: str) -> str:
+    query = urlencode(
+        {
+            "client_id": settings.notion_client_id,
+            "response_type": "code",
+            "owner": "user",
+            "redirect_uri": settings.notion_redirect_uri,
+            "state": state,
+        }
+    )
+    return f"{base_url(settings)}/v1/oauth/authorize?{query}"
+
+
+def exchange_code(settings: Settings, code: str) -> dict[str, Any]:
+    """The token answer for an authorization code: access_token, bot_id, workspace_id, ..."""
+    from notion_client import Client
+    from notion_client.errors import HTTPResponseError, RequestTimeoutError
+
+    # A logger of its own: the SDK sets the level of the logger it is given. This module logs
+    # the outcome itself, without the code.
+    client = Client(
+        base_url=base_url(settings),
+        timeout_ms=EXCHANGE_TIMEOUT_MS,
+        retry=False,
+        logger=logging.getLogger("svp.api.oauth.client"),
+        log_level=logging.CRITICAL,
+    )
+    try:
+        answer = client.oauth.token(
+            client_id=settings.notion_client_id,
+            client_secret=settings.notion_client_secret,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=settings.notion_redirect_uri,
+        )
+    except RequestTimeoutError:
+        raise OAuthError("Notion did not answer the sign-in in time: try again") from None
+    except HTTPResponseError as exc:
+        reason = _error_code(exc)
+        log.warning(
+            "Notion refused the code exchange: %s %s",
+            exc.status,
+            reason,
+            extra={"event": "oauth.refused"},
+        )
+        raise OAuthError(
+            f"Notion refused the sign-in ({exc.status} {reason}): start again"
+        ) from None
+    except Exception as exc:  # network errors: httpx.ConnectError and friends
+        log.warning(
+            "Notion code exchange failed: %s", type(exc).__name__, extra={"event": "oauth.failed"}
+        )
+        raise OAuthError("could not reach Notion to finish the sign-in: try again") from None
+    missing = [k for k in ("access_token", "bot_id", "workspace_id") if not answer.get(k)]
+    if missing:
+        raise OAuthError(f"Notion's answer lacks {', '.join(missing)}: start again")
+    return answer
+
+
+def _error_code(exc: Exception) -> str:
+    """OAuth's `error` (invalid_grant, ...) or Notion's `code`, from the error body."""
+    try:
+        body = json.loads(getattr(exc, "body", "") or "{}")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and (body.get("error") or body.get("code")):
+        return str(body.get("error") or body.get("code"))[:60]
+    code = getattr(exc, "code", "")
+    return str(getattr(code, "value", code) or "")

@@ -1,0 +1,508 @@
+"""The API function and `svp serve`'s app through Flask's test client, against the fake
+Notion: two people sign in through OAuth, register their databases, their links are
+processed with their own tokens, and neither can read or change the other's data."""
+
+from __future__ import annotations
+
+import html
+import logging
+import socket
+from pathlib import Path
+
+import pytest
+
+from svp import accounts
+from svp.api import create_app
+from svp.cli import main as svp
+from svp.config import load_settings
+from svp.runtime.context import Runtime
+from svp.stages.poller import poll
+from tests.api_helpers import (
+    REDIRECT_URI,
+    Flaky,
+    csrf_of,
+    notion_redirect,
+    oauth_env,
+    person,
+    sign_in,
+    stub_works,
+)
+from tests.fakes.notion import FakeNotion, plain
+from tests.pipeline_helpers import drain
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def make_app(env, monkeypatch, fake_notion: FakeNotion):
+    def make(**extra: str):
+        for name, value in {**oauth_env(fake_notion), **extra}.items():
+            monkeypatch.setenv(name, value)
+        runtime = Runtime(load_settings(dotenv=None))
+        return create_app(runtime), runtime
+
+    return make
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def add_link(fake: FakeNotion, who, url: str) -> str:
+    return fake.add_page(
+        who.links,
+        {"Name": url.rsplit("/", 1)[-1], "url": url, "tag": "cooking", "status": "pending"},
+    )
+
+
+# -- the whole story for two people ------------------------------------------------------------
+def test_two_people_each_register_and_get_pages_written_with_their_own_token(
+    make_app, fake_notion, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    app, runtime = make_app()
+    alice, bob = person(fake_notion, "Alice"), person(fake_notion, "Bob")
+    a, b = app.test_client(), app.test_client()
+    seen = []  # every answer, to look for tokens in at the end
+
+    for client, who in ((a, alice), (b, bob)):
+        done = sign_in(client, fake_notion, who)
+        assert done.status_code == 303 and done.headers["Location"] == "/"
+        page = client.get("/")
+        assert f"Connected to {who.workspace.name}" in text(page)
+        headers = {"X-CSRF-Token": csrf_of(client)}
+        link = client.post(
+            "/api/link-database/register", json={"database": who.links_db}, headers=headers
+        )
+        assert link.status_code == 201, link.get_json()
+        content = client.post(
+            "/api/databases/register",
+            headers=headers,
+            json={"database": who.recipes, "tag": "Cooking", "prompt": "short steps"},
+        )
+        assert content.status_code == 201, content.get_json()
+        assert content.get_json()["registration"]["tag"] == "cooking"
+        seen += [page, link, content]
+
+    listed = a.get("/api/databases").get_json()["databases"]
+    assert {d["title"] for d in listed} == {"Alice's links", "Alice's recipes"}
+    assert {d["title"] for d in b.get("/api/databases").get_json()["databases"]} == {
+        "Bob's links",
+        "Bob's recipes",
+    }
+
+    # Bob cannot register Alice's database: his token does not reach it.
+    stolen = b.post(
+        "/api/link-database/register",
+        json={"database": alice.links_db},
+        headers={"X-CSRF-Token": csrf_of(b)},
+    )
+    assert stolen.status_code == 400
+    assert "share the database" in stolen.get_json()["error"]
+
+    alice_link = add_link(fake_notion, alice, "https://www.tiktok.com/@alice/video/111")
+    bob_link = add_link(fake_notion, bob, "https://www.tiktok.com/@bob/video/222")
+    report = poll(runtime)
+    assert sorted(report.queued) == sorted([alice_link.replace("-", ""), bob_link.replace("-", "")])
+    drain(runtime, stub_works())
+
+    for who, link_page in ((alice, alice_link), (bob, bob_link)):
+        (written,) = fake_notion.pages_in(who.recipes)
+        assert plain(fake_notion.page(link_page), "status") == "done"
+        assert plain(fake_notion.page(link_page), "result") == written["url"]
+        # Every request about this person's pages carried this person's token.
+        touching = fake_notion.requests_to(f"/pages/{link_page}") + [
+            r
+            for r in fake_notion.requests_to("/pages", "POST")
+            if (r.json or {}).get("parent", {}).get("data_source_id") == who.recipes
+        ]
+        assert touching
+        assert {r.header("authorization") for r in touching} == {f"Bearer {who.workspace.token}"}
+
+    (alice_job,) = a.get("/api/jobs").get_json()["jobs"]
+    assert alice_job["job_id"] == alice_link.replace("-", "")
+    assert alice_job["status"] == "done" and alice_job["page_url"]
+    assert all(s["state"] == "done" for s in alice_job["stages"].values())
+    (bob_job,) = b.get("/api/jobs").get_json()["jobs"]
+    assert bob_job["job_id"] == bob_link.replace("-", "")
+    page = a.get("/")
+    assert "tiktok.com/@alice" in text(page) and "tiktok.com/@bob" not in text(page)
+
+    # Bob, with his session or with an API key, cannot read or change Alice's data.
+    bob_csrf = {"X-CSRF-Token": csrf_of(b)}
+    assert b.get(f"/api/jobs/{alice_job['job_id']}").status_code == 404
+    assert b.post(f"/api/jobs/{alice_job['job_id']}/replay", headers=bob_csrf).status_code == 404
+    created = b.post("/api/keys", headers=bob_csrf)
+    assert created.status_code == 201
+    key = {"Authorization": f"Bearer {created.get_json()['api_key']}"}
+    anonymous = app.test_client()
+    assert (
+        anonymous.get("/api/jobs", headers=key).get_json()["jobs"][0]["job_id"]
+        == (bob_job["job_id"])
+    )
+    assert anonymous.get(f"/api/jobs/{alice_job['job_id']}", headers=key).status_code == 404
+    assert anonymous.post(f"/api/jobs/{alice_job['job_id']}/replay", headers=key).status_code == 404
+    removed = anonymous.post("/api/databases/unregister", json={"tag": "cooking"}, headers=key)
+    assert removed.status_code == 200  # Bob's own cooking database, not Alice's
+    assert "Alice's recipes" in {
+        d["title"] for d in a.get("/api/databases").get_json()["databases"]
+    }
+    assert (
+        anonymous.post(
+            "/api/link-database/unregister", json={"database": alice.links_db}, headers=key
+        ).status_code
+        == 404
+    )
+    assert len(a.get("/api/databases").get_json()["databases"]) == 2
+    assert (
+        anonymous.get("/api/jobs", headers={"Authorization": "Bearer svp_wrong"}).status_code == 401
+    )
+    seen += [created]
+
+    # Tokens (and the client secret) appear in no log line, no answer, and not in clear at rest.
+    secrets_ = [alice.workspace.token, bob.workspace.token, fake_notion.oauth_client_secret]
+    stored = (Path(runtime.settings.data_dir) / "state.db").read_bytes()
+    for secret in secrets_:
+        assert secret not in caplog.text
+        assert all(secret not in r.get_data(as_text=True) for r in seen)
+        assert secret.encode() not in stored
+    assert created.get_json()["api_key"].encode() not in stored  # only its hash is kept
+    alice_id = accounts.user_id_for(alice.workspace.id, alice.workspace.bot_id)
+    assert accounts.notion_token(runtime, alice_id) == alice.workspace.token  # decrypts back
+
+
+# -- replay ----------------------------------------------------------------------------------------
+def test_a_dead_lettered_link_is_replayed_by_its_owner_only(make_app, fake_notion):
+    app, runtime = make_app()
+    alice, bob = person(fake_notion, "Alice"), person(fake_notion, "Bob")
+    a, b = app.test_client(), app.test_client()
+    for client, who in ((a, alice), (b, bob)):
+        sign_in(client, fake_notion, who)
+        headers = {"X-CSRF-Token": csrf_of(client)}
+        client.post("/api/link-database/register", json={"database": who.links}, headers=headers)
+        client.post(
+            "/api/databases/register",
+            json={"database": who.recipes_db, "tag": "cooking"},
+            headers=headers,
+        )
+    flaky = Flaky()
+    link = add_link(fake_notion, alice, "https://www.tiktok.com/@alice/video/flaky")
+    job_id = link.replace("-", "")
+    poll(runtime)
+    drain(runtime, stub_works(flaky))
+
+    (failed,) = a.get("/api/jobs?status=failed").get_json()["jobs"]
+    assert failed["job_id"] == job_id and failed["dead_lettered"] is True
+    assert failed["failed_stage"] == "downloader" and "503" in failed["error"]
+    assert failed["stages"]["downloader"]["attempts"] == 3
+    page = text(a.get("/"))
+    assert "Needs attention (1)" in page and f"/api/jobs/{job_id}/replay" in page
+
+    assert (
+        b.post(f"/api/jobs/{job_id}/replay", headers={"X-CSRF-Token": csrf_of(b)}).status_code
+        == 404
+    )
+    flaky.heal()
+    replayed = a.post(f"/api/jobs/{job_id}/replay", headers={"X-CSRF-Token": csrf_of(a)})
+    assert replayed.status_code == 202, replayed.get_json()
+    assert replayed.get_json()["replayed"][0]["stage"] == "downloader"
+    drain(runtime, stub_works(flaky))
+    assert a.get(f"/api/jobs/{job_id}").get_json()["job"]["status"] == "done"
+    assert plain(fake_notion.page(link), "status") == "done"
+    again = a.post(f"/api/jobs/{job_id}/replay", headers={"X-CSRF-Token": csrf_of(a)})
+    assert again.status_code == 409 and "only failed links" in again.get_json()["error"]
+
+
+# -- CSRF, sessions and sign-in ------------------------------------------------------------------
+def test_state_changes_from_the_browser_need_the_csrf_token(make_app, fake_notion):
+    app, _ = make_app()
+    alice = person(fake_notion, "Alice")
+    client = app.test_client()
+    sign_in(client, fake_notion, alice)
+    body = {"database": alice.links_db}
+    assert client.post("/api/link-database/register", json=body).status_code == 403
+    wrong = client.post(
+        "/api/link-database/register", json=body, headers={"X-CSRF-Token": "forged"}
+    )
+    assert wrong.status_code == 403
+    # A form from another site (were the cookie sent at all) has no token either.
+    forged_form = client.post("/api/keys", data={"note": "x"})
+    assert forged_form.status_code == 403
+    assert client.post("/auth/logout").status_code == 403
+
+    form = client.post(
+        "/api/link-database/register",
+        data={"database": alice.links_db, "csrf_token": csrf_of(client)},
+    )
+    assert form.status_code == 303  # back to the status page, with a message
+    assert "Registered Link Database" in text(client.get("/"))
+    key = client.post("/api/keys", headers={"X-CSRF-Token": csrf_of(client)}).get_json()["api_key"]
+    keyed = app.test_client().post(
+        "/api/databases/register",
+        json={"database": alice.recipes, "tag": "cooking"},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert keyed.status_code == 201  # an API key needs no CSRF token
+
+    out = client.post("/auth/logout", data={"csrf_token": csrf_of(client)})
+    assert out.status_code == 303
+    assert "Connect Notion" in text(client.get("/"))
+    assert client.get("/api/me").status_code == 401
+
+
+def test_the_callback_rejects_a_wrong_or_missing_state_a_cancel_and_a_bad_code(
+    make_app, fake_notion
+):
+    app, _ = make_app()
+    alice = person(fake_notion, "Alice")
+    fake_notion.sign_in_as(alice.workspace)
+    client = app.test_client()
+
+    login = client.get("/auth/notion/login")
+    assert login.status_code == 302
+    cookie = login.headers["Set-Cookie"]
+    assert "svp_oauth_state=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    target = login.headers["Location"]
+    assert target.startswith(f"{fake_notion.base_url}/v1/oauth/authorize?")
+    assert "owner=user" in target and "response_type=code" in target
+    callback = notion_redirect(target).removeprefix("http://127.0.0.1:8080")
+    code = callback.split("code=")[1].split("&")[0]
+
+    tampered = client.get(callback.replace("state=", "state=x"))
+    assert tampered.status_code == 400 and "could not be verified" in text(tampered)
+    other_browser = app.test_client()  # the attacker's link, opened in the victim's browser
+    assert other_browser.get(callback).status_code == 400
+    assert not fake_notion.requests_to("/v1/oauth/token")  # no code was exchanged
+    assert client.get("/api/me").status_code == 401
+
+    fake_notion.deny_next_sign_in()
+    login = client.get("/auth/notion/login")
+    cancelled = client.get(
+        notion_redirect(login.headers["Location"]).removeprefix("http://127.0.0.1:8080")
+    )
+    assert cancelled.status_code == 400 and "cancelled" in text(cancelled)
+
+    login = client.get("/auth/notion/login")
+    state = login.headers["Location"].split("state=")[1]
+    forged = client.get(f"/auth/notion/callback?code=made-up&state={state}")
+    assert forged.status_code == 502 and "invalid_grant" in text(forged)
+    assert code not in text(forged)
+
+    login = client.get("/auth/notion/login")
+    ok = client.get(
+        notion_redirect(login.headers["Location"]).removeprefix("http://127.0.0.1:8080")
+    )
+    assert ok.status_code == 303
+    assert client.get("/api/me").get_json()["user"]["workspace_name"] == "Alice's notes"
+
+
+def test_cookies_are_secure_httponly_and_lax_unless_served_on_plain_http_loopback(
+    make_app, fake_notion
+):
+    alice = person(fake_notion, "Alice")
+    app, _ = make_app(NOTION_REDIRECT_URI="https://svp.example/auth/notion/callback")
+    client = app.test_client()
+    fake_notion.sign_in_as(alice.workspace)
+    login = client.get("/auth/notion/login", base_url="https://svp.example")
+    assert "Secure" in login.headers["Set-Cookie"]
+    back = notion_redirect(login.headers["Location"]).removeprefix("https://svp.example")
+    done = client.get(back, base_url="https://svp.example")
+    session_cookie = next(
+        c for c in done.headers.getlist("Set-Cookie") if c.startswith("svp_session=")
+    )
+    for flag in ("Secure", "HttpOnly", "SameSite=Lax"):
+        assert flag in session_cookie
+    assert "Connected to" in text(client.get("/", base_url="https://svp.example"))
+
+    local, _ = make_app(NOTION_REDIRECT_URI=REDIRECT_URI)
+    cookie = local.test_client().get("/auth/notion/login").headers["Set-Cookie"]
+    assert "Secure" not in cookie and "HttpOnly" in cookie
+
+
+def test_signed_out_page_and_unconfigured_sign_in(make_app, fake_notion, monkeypatch):
+    app, _ = make_app()
+    page = app.test_client().get("/")
+    assert page.status_code == 200 and "Connect Notion" in text(page)
+    assert 'name="viewport"' in text(page)
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+
+    monkeypatch.delenv("NOTION_CLIENT_SECRET")
+    bare = create_app(Runtime(load_settings(dotenv=None)))
+    assert "NOTION_CLIENT_SECRET" in text(bare.test_client().get("/"))
+    assert bare.test_client().get("/auth/notion/login").status_code == 503
+
+
+# -- a revoked token -----------------------------------------------------------------------------
+def test_a_revoked_token_asks_for_a_reconnect_and_signing_in_again_fixes_it(make_app, fake_notion):
+    app, runtime = make_app()
+    alice, bob = person(fake_notion, "Alice"), person(fake_notion, "Bob")
+    a, b = app.test_client(), app.test_client()
+    for client, who in ((a, alice), (b, bob)):
+        sign_in(client, fake_notion, who)
+        headers = {"X-CSRF-Token": csrf_of(client)}
+        client.post("/api/link-database/register", json={"database": who.links_db}, headers=headers)
+        client.post(
+            "/api/databases/register",
+            json={"database": who.recipes, "tag": "cooking"},
+            headers=headers,
+        )
+    fake_notion.revoke(alice.workspace.token)
+    bob_link = add_link(fake_notion, bob, "https://www.tiktok.com/@bob/video/3")
+    report = poll(runtime)
+    assert report.queued == [bob_link.replace("-", "")]  # Bob is not held up
+    assert any("reconnect" in e for e in report.errors)
+
+    assert a.get("/api/me").get_json()["user"]["needs_reconnect"] is True
+    page = text(a.get("/"))
+    assert "Reconnect Notion" in page and "revoked" in page
+    assert "Reconnect Notion" not in text(b.get("/"))
+    refused = a.post(
+        "/api/databases/register",
+        json={"database": alice.recipes, "tag": "more"},
+        headers={"X-CSRF-Token": csrf_of(a)},
+    )
+    assert refused.status_code == 409 and refused.get_json()["needs_reconnect"] is True
+
+    sign_in(a, fake_notion, alice)  # a new token for the same workspace: the same user
+    assert a.get("/api/me").get_json()["user"]["needs_reconnect"] is False
+    assert len(accounts.users(runtime)) == 2
+    alice_link = add_link(fake_notion, alice, "https://www.tiktok.com/@alice/video/4")
+    assert poll(runtime).queued == [alice_link.replace("-", "")]
+
+
+# -- rate limits, CORS, health --------------------------------------------------------------------
+def test_rate_limits_per_user_and_per_address_answer_429_with_retry_after(make_app, fake_notion):
+    app, _ = make_app(SVP_API_RATE_LIMIT="5")
+    alice, bob = person(fake_notion, "Alice"), person(fake_notion, "Bob")
+    a, b = app.test_client(), app.test_client()
+    sign_in(a, fake_notion, alice)  # 2 requests from 127.0.0.1 (login, callback)
+    sign_in(b, fake_notion, bob)  # 2 more
+    for _ in range(5):
+        assert a.get("/api/jobs").status_code == 200
+    limited = a.get("/api/jobs")
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert "too many requests" in limited.get_json()["error"]
+    # Bob has a budget of his own (from another address: 127.0.0.1's is spent too).
+    assert b.get("/api/jobs", environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 200
+    assert b.get("/api/jobs").status_code == 429  # this address is past twice the limit
+    # An address gets twice a user's budget, signed in or not.
+    stranger = app.test_client()
+    answers = [
+        stranger.get("/api/jobs", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code
+        for _ in range(11)
+    ]
+    assert answers == [401] * 10 + [429]
+    assert a.get("/health").status_code == 200  # probes are not limited
+
+
+def test_cors_answers_only_configured_origins_with_credentials(make_app, fake_notion):
+    app, _ = make_app(SVP_CORS_ORIGINS="https://dash.example")
+    client = app.test_client()
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-csrf-token",
+    }
+    ok = client.options(
+        "/api/databases/register", headers={"Origin": "https://dash.example", **preflight}
+    )
+    assert ok.status_code == 204
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    assert ok.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "X-CSRF-Token" in ok.headers["Access-Control-Allow-Headers"]
+    evil = client.options(
+        "/api/databases/register", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert evil.status_code == 403 and "Access-Control-Allow-Origin" not in evil.headers
+
+    allowed = client.get("/api/me", headers={"Origin": "https://dash.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
+    other = client.get("/api/me", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert "Origin" in other.headers["Vary"]
+
+
+def test_health_reports_the_store_and_notion_and_caches_its_answer(make_app, fake_notion):
+    app, _ = make_app()
+    client = app.test_client()
+    first = client.get("/health")
+    assert first.status_code == 200
+    body = first.get_json()
+    assert body["status"] == "ok" and body["state_store"]["ok"] and body["notion_api"]["ok"]
+    assert body["timestamp"] and body["cached"] is False
+    assert client.get("/health").get_json()["cached"] is True
+    assert len(fake_notion.requests_to("/v1/users/me")) == 1  # one probe of Notion
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{free.getsockname()[1]}"
+    down, _ = make_app(NOTION_BASE_URL=closed)
+    answer = down.test_client().get("/health")
+    assert answer.status_code == 503
+    assert answer.get_json()["notion_api"]["ok"] is False
+    assert answer.get_json()["state_store"]["ok"] is True
+
+
+# -- the Cloud Function and the command ---------------------------------------------------------
+def test_the_api_function_serves_the_same_app(make_app, fake_notion):
+    import functions_framework
+
+    import svp.functions
+
+    make_app()  # sets the environment
+    svp.functions.reset()
+    try:
+        client = functions_framework.create_app(
+            target="handle", source=str(ROOT / "functions/api/main.py")
+        ).test_client()
+        assert client.get("/health").get_json()["status"] == "ok"
+        assert "Connect Notion" in text(client.get("/"))
+        login = client.get("/auth/notion/login")
+        assert login.status_code == 302 and "svp_oauth_state=" in login.headers["Set-Cookie"]
+        assert client.get("/api/jobs").status_code == 401
+    finally:
+        svp.functions.reset()
+    requirements = (ROOT / "functions/api/requirements.txt").read_text()
+    for needed in (
+        "functions-framework",
+        "flask",
+        "cryptography",
+        "notion-client",
+        "google-cloud-firestore",
+        "google-cloud-pubsub",
+    ):
+        assert needed in requirements
+
+
+def test_svp_serve_says_when_its_port_is_taken(make_app, capsys):
+    make_app()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert svp(["serve", "--port", str(busy.getsockname()[1])]) == 2
+    assert "cannot listen" in capsys.readouterr().err
+
+
+def test_importing_the_api_function_loads_no_heavy_library():
+    import subprocess
+    import sys
+
+    heavy = (
+        "flask",
+        "notion_client",
+        "cryptography",
+        "google.cloud.firestore",
+        "google.cloud.pubsub_v1",
+    )
+    main = ROOT / "functions/api/main.py"
+    code = (
+        f"import sys, runpy; sys.path[:0] = [{str(ROOT / 'shared')!r}]; "
+        f"runpy.run_path({str(main)!r}); "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # functions_framework itself brings Flask; the rest waits for the first request.
+    assert set(filter(None, loaded.split(","))) <= {"flask"}, loaded
