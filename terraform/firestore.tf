@@ -40,14 +40,54 @@ resource "google_firestore_index" "jobs_by_status" {
 }
 
 # The poller (and the webhook, through the same path) looks for an earlier done job
-# of the same link: url_key and status equal, newest first.
-resource "google_firestore_index" "jobs_by_url_key_and_status" {
+# of the same link for the same user: url_key, user and status equal, newest first.
+resource "google_firestore_index" "jobs_by_url_key_user_and_status" {
   project    = local.project_id
   database   = google_firestore_database.this.name
   collection = "jobs"
 
   fields {
     field_path = "url_key"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "user"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
+# The api lists a signed-in user's jobs, newest first.
+resource "google_firestore_index" "jobs_by_user" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "jobs"
+
+  fields {
+    field_path = "user"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
+# ... and one status of them (e.g. the failed ones), newest first.
+resource "google_firestore_index" "jobs_by_user_and_status" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "jobs"
+
+  fields {
+    field_path = "user"
     order      = "ASCENDING"
   }
   fields {

@@ -1,9 +1,33 @@
 # The pipeline as a list of stages. Each module call creates the function, its
 # runtime and trigger service accounts, and (when it has a source_topic) its push
 # subscription, dead-letter topic and dead-letter pull subscription. The webhook
-# is public instead of having a trigger account (public_invoker).
+# and the api are public instead of having a trigger account (public_invoker).
+#
+# Every function reads SVP_ENCRYPTION_KEY: people who sign in through the api
+# leave their Notion token in Firestore encrypted with it, and the poller, the
+# webhook and the five stages decrypt it to read and write those people's databases.
 
 locals {
+  # Every function, the api included: where the job state and the queues are.
+  common_environment = {
+    SVP_BACKEND            = "gcp"
+    SVP_PROJECT            = var.project_id
+    SVP_BUCKET             = google_storage_bucket.artifacts.name
+    SVP_TOPIC_PREFIX       = var.prefix
+    SVP_FIRESTORE_DATABASE = google_firestore_database.this.name
+  }
+
+  # The pipeline functions only (stage_context). The api does not inherit these: it
+  # must not see the operator's Link/Content Databases, which belong to the
+  # NOTION_TOKEN integration, not to the people who sign in.
+  pipeline_environment = {
+    SVP_MAX_ATTEMPTS      = tostring(var.max_delivery_attempts)
+    SVP_LINK_DATABASES    = var.link_databases
+    SVP_CONTENT_DATABASES = var.content_databases
+    SVP_OCR               = var.ocr_backend
+    SVP_GEMINI_MODEL      = var.gemini_model
+  }
+
   stage_context = {
     project_id            = local.project_id
     region                = var.region
@@ -17,18 +41,7 @@ locals {
     max_instances         = var.max_instances
     max_delivery_attempts = var.max_delivery_attempts
     labels                = var.labels
-    environment = {
-      SVP_BACKEND            = "gcp"
-      SVP_PROJECT            = var.project_id
-      SVP_BUCKET             = google_storage_bucket.artifacts.name
-      SVP_TOPIC_PREFIX       = var.prefix
-      SVP_FIRESTORE_DATABASE = google_firestore_database.this.name
-      SVP_MAX_ATTEMPTS       = tostring(var.max_delivery_attempts)
-      SVP_LINK_DATABASES     = var.link_databases
-      SVP_CONTENT_DATABASES  = var.content_databases
-      SVP_OCR                = var.ocr_backend
-      SVP_GEMINI_MODEL       = var.gemini_model
-    }
+    environment           = merge(local.common_environment, local.pipeline_environment)
   }
 
   functions_dir = "${path.root}/../functions"
@@ -48,7 +61,8 @@ module "poller" {
   memory          = "256M"
   timeout_seconds = 120
   secret_environment_variables = {
-    NOTION_TOKEN = local.secret["notion-token"]
+    NOTION_TOKEN       = local.secret["notion-token"]
+    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
   }
 }
 
@@ -70,7 +84,8 @@ module "webhook" {
   memory           = "256M"
   timeout_seconds  = 60
   secret_environment_variables = {
-    NOTION_TOKEN = local.secret["notion-token"]
+    NOTION_TOKEN       = local.secret["notion-token"]
+    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
   }
 }
 
@@ -86,7 +101,8 @@ module "downloader" {
   memory          = "1Gi"
   timeout_seconds = 540
   secret_environment_variables = {
-    NOTION_TOKEN = local.secret["notion-token"]
+    NOTION_TOKEN       = local.secret["notion-token"]
+    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
   }
   # yt-dlp cookies (Instagram needs a sessionid): only when enable_cookies.
   environment = var.enable_cookies ? { SVP_COOKIES_FILE = "${local.cookies_dir}/cookies.txt" } : null
@@ -108,8 +124,9 @@ module "transcriber" {
   cpu             = "2"
   timeout_seconds = 540
   secret_environment_variables = {
-    NOTION_TOKEN   = local.secret["notion-token"]
-    OPENAI_API_KEY = local.secret["openai-api-key"]
+    NOTION_TOKEN       = local.secret["notion-token"]
+    OPENAI_API_KEY     = local.secret["openai-api-key"]
+    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
   }
 }
 
@@ -126,7 +143,8 @@ module "ocr" {
   cpu             = "2"
   timeout_seconds = 540
   secret_environment_variables = {
-    NOTION_TOKEN = local.secret["notion-token"]
+    NOTION_TOKEN       = local.secret["notion-token"]
+    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
   }
 }
 
@@ -142,8 +160,9 @@ module "summarizer" {
   memory          = "512M"
   timeout_seconds = 300
   secret_environment_variables = {
-    NOTION_TOKEN   = local.secret["notion-token"]
-    GEMINI_API_KEY = local.secret["gemini-api-key"]
+    NOTION_TOKEN       = local.secret["notion-token"]
+    GEMINI_API_KEY     = local.secret["gemini-api-key"]
+    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
   }
 }
 
@@ -157,7 +176,76 @@ module "writer" {
   memory          = "256M"
   timeout_seconds = 120
   secret_environment_variables = {
-    NOTION_TOKEN = local.secret["notion-token"]
+    NOTION_TOKEN       = local.secret["notion-token"]
+    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
+  }
+}
+
+# --- api: Notion sign-in, status page, JSON API ---------------------------------
+# Public like the webhook: people open it in a browser and API clients call it, so
+# anyone may invoke, and the function authenticates every request itself (a signed
+# session cookie set after Notion's OAuth flow, or an API key). It is not a stage:
+# no topic feeds it. Replay pulls a message from a stage's dead-letter subscription,
+# republishes it to the stage's input topic and then acks it: publisher on the four
+# pipeline topics, subscriber on the five dead-letter subscriptions, nothing more.
+# No artifacts bucket, and none of the pipeline's settings.
+
+locals {
+  # The api's public address: what people open to sign in, and the base of its OAuth
+  # redirect URI. It cannot be module.api.url: that is only known once the function
+  # exists, and the function's own environment (NOTION_REDIRECT_URI) needs it, a
+  # self-reference cycle. So it is built from what is known before: Cloud Run's
+  # deterministic URL of the function's service, https://<service>-<project
+  # number>.<region>.run.app (the service is named like the function, <prefix>api).
+  # Not the other deterministic form, https://<region>-<project>.cloudfunctions.net/<name>:
+  # there the app would live under /<name>/, while its pages, form actions, redirects
+  # and its sign-in state cookie (path /auth/notion/) use root paths, so sign-in and
+  # navigation would break. api_base_url overrides it (a custom domain, a load balancer).
+  api_url = (
+    var.api_base_url != ""
+    ? trimsuffix(var.api_base_url, "/")
+    : "https://${var.prefix}api-${data.google_project.this.number}.${var.region}.run.app"
+  )
+
+  # With common_environment and nothing else (inherit_environment = false).
+  api_environment = {
+    NOTION_CLIENT_ID    = var.notion_client_id
+    NOTION_REDIRECT_URI = "${local.api_url}/auth/notion/callback"
+    SVP_CORS_ORIGINS    = var.cors_origins
+  }
+}
+
+module "api" {
+  source       = "./modules/stage"
+  name         = "api"
+  context      = local.stage_context
+  source_dir   = "${local.functions_dir}/api"
+  source_topic = null # opened by people and called by API clients over HTTPS
+  # Replay: each stage's input topic (svp.topology.INPUT_TOPIC).
+  publish_topics = {
+    links     = google_pubsub_topic.this["links"].name
+    media     = google_pubsub_topic.this["media"].name
+    extracted = google_pubsub_topic.this["extracted"].name
+    summaries = google_pubsub_topic.this["summaries"].name
+  }
+  # Replay: pull and ack the dead-lettered messages of every push stage.
+  subscribe_subscriptions = {
+    downloader  = module.downloader.dead_letter_subscription
+    transcriber = module.transcriber.dead_letter_subscription
+    ocr         = module.ocr.dead_letter_subscription
+    summarizer  = module.summarizer.dead_letter_subscription
+    writer      = module.writer.dead_letter_subscription
+  }
+  public_invoker      = true
+  artifacts_access    = false # Firestore, Notion and Pub/Sub only
+  inherit_environment = false # no SVP_LINK_DATABASES / SVP_CONTENT_DATABASES
+  environment         = merge(local.common_environment, local.api_environment)
+  memory              = "512M"
+  timeout_seconds     = 60
+  secret_environment_variables = {
+    NOTION_CLIENT_SECRET = local.secret["notion-client-secret"]
+    SVP_ENCRYPTION_KEY   = local.secret["encryption-key"]
+    SVP_SESSION_SECRET   = local.secret["session-secret"]
   }
 }
 

@@ -16,6 +16,7 @@ locals {
     ocr         = module.ocr
     summarizer  = module.summarizer
     writer      = module.writer
+    api         = module.api
   }
   stage_subscriptions       = compact([for m in local.stages : m.subscription])
   dead_letter_subscriptions = compact([for m in local.stages : m.dead_letter_subscription])

@@ -1,5 +1,5 @@
 output "function_urls" {
-  description = "HTTPS endpoint of each function (IAM-authenticated, except the webhook's)."
+  description = "HTTPS endpoint of each function (IAM-authenticated, except the webhook's and the api's). For the api, open api_url instead: sign-in only works on that address."
   value       = { for name, m in local.stages : name => m.url }
 }
 
@@ -8,13 +8,18 @@ output "webhook_url" {
   value       = module.webhook.url
 }
 
+output "api_url" {
+  description = "The api function's public address: open it in a browser to sign in with Notion and see the status page; the JSON API is under /api. Register api_url + \"/auth/notion/callback\" as the redirect URI of the public Notion integration (see README, \"Many users: Notion OAuth and the status page\")."
+  value       = local.api_url
+}
+
 output "topics" {
   description = "Pipeline topics."
   value       = { for k, t in google_pubsub_topic.this : k => t.name }
 }
 
 output "subscriptions" {
-  description = "Per stage: push subscription, dead-letter topic and dead-letter pull subscription (null for the poller and the webhook)."
+  description = "Per stage: push subscription, dead-letter topic and dead-letter pull subscription (null for the poller, the webhook and the api)."
   value = {
     for name, m in local.stages : name => {
       push                     = m.subscription
@@ -25,7 +30,7 @@ output "subscriptions" {
 }
 
 output "service_accounts" {
-  description = "Runtime and trigger service account of each function (no trigger account for the public webhook)."
+  description = "Runtime and trigger service account of each function (no trigger account for the public webhook and api)."
   value = {
     for name, m in local.stages : name => {
       runtime = m.service_account_email
@@ -45,12 +50,16 @@ output "logs_tail_commands" {
 }
 
 output "secrets_add_version_commands" {
-  description = "Add the secret values outside Terraform (they never enter the state)."
+  description = "Add the secret values outside Terraform (they never enter the state). The encryption key and the session secret are generated on the spot; add them once (a new encryption key makes the stored Notion tokens unreadable, a new session secret signs everybody out)."
   value = {
-    for k, s in google_secret_manager_secret.this : k => (
-      k == "cookies"
-      ? "gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=cookies.txt"
-      : "printf %s \"$VALUE\" | gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=-"
+    for k, s in google_secret_manager_secret.this : k => lookup(
+      {
+        "cookies"        = "gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=cookies.txt"
+        "encryption-key" = "printf %s \"$(python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')\" | gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=-"
+        "session-secret" = "printf %s \"$(openssl rand -base64 48)\" | gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=-"
+      },
+      k,
+      "printf %s \"$VALUE\" | gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=-",
     )
   }
 }

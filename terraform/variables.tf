@@ -92,6 +92,31 @@ variable "enable_cookies" {
   default     = false
 }
 
+# --- api: Notion sign-in and the status page -----------------------------------
+
+variable "notion_client_id" {
+  description = "NOTION_CLIENT_ID: OAuth client id of the public Notion integration people sign in with (see README, \"Many users\"). Not secret; its client secret goes to the notion-client-secret secret. Empty: sign-in is off (the api answers that it is not configured)."
+  type        = string
+  default     = ""
+}
+
+variable "api_base_url" {
+  description = "Public base URL of the api function (no trailing path), when it is not the default https://<prefix>api-<project number>.<region>.run.app, e.g. a custom domain. The api_url output and the OAuth redirect URI (+ /auth/notion/callback) are built from it."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.api_base_url == "" || can(regex("^https://[^/?#]+/?$", var.api_base_url))
+    error_message = "api_base_url: empty, or https://host with no path (the api serves from the root)."
+  }
+}
+
+variable "cors_origins" {
+  description = "SVP_CORS_ORIGINS: comma separated origins (https://app.example.com) whose browser pages may call the api's JSON API with the user's cookie. Empty: none."
+  type        = string
+  default     = ""
+}
+
 # --- storage and database -----------------------------------------------------
 
 variable "artifact_retention_days" {

@@ -59,6 +59,17 @@ resource "google_pubsub_topic_iam_member" "publish" {
   member  = google_service_account.function.member
 }
 
+# Pull and ack on named subscriptions only (the api's replay of dead-lettered
+# messages); nothing project-wide.
+resource "google_pubsub_subscription_iam_member" "subscribe" {
+  for_each = var.subscribe_subscriptions
+
+  project      = var.context.project_id
+  subscription = each.value
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.function.member
+}
+
 resource "google_secret_manager_secret_iam_member" "function" {
   for_each = local.secret_ids
 
@@ -93,13 +104,15 @@ resource "google_cloud_run_v2_service_iam_member" "trigger_invoker" {
   member   = google_service_account.trigger[0].member
 }
 
-# Public endpoint (the Notion webhook): Notion cannot sign requests with a Google
+# Public endpoints. The Notion webhook: Notion cannot sign requests with a Google
 # identity, so anyone may invoke, and the function refuses every request whose
-# HMAC signature does not check out. (checkov 3.3.30 runs CKV_GCP_102 on the v1
+# HMAC signature does not check out. The api: people's browsers (Notion sign-in,
+# status page) and API clients, each request authenticated by the function with a
+# signed session cookie or an API key. (checkov 3.3.30 runs CKV_GCP_102 on the v1
 # google_cloud_run_service_iam_* resources only; the skip states the exception for
 # versions that extend it to v2.)
 resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
-  # checkov:skip=CKV_GCP_102:Only for public_invoker stages (the Notion webhook): Notion's servers must reach the function, which authenticates every request itself by its X-Notion-Signature HMAC.
+  # checkov:skip=CKV_GCP_102:Only for public_invoker functions (the Notion webhook and the api): Notion's servers and people's browsers must reach them, and each authenticates every request itself (the webhook by its X-Notion-Signature HMAC, the api by a signed session cookie or an API key).
   count = var.public_invoker ? 1 : 0
 
   project  = var.context.project_id

@@ -53,7 +53,7 @@ resource "google_storage_bucket_object" "source" {
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  # checkov:skip=CKV_GCP_124:Pub/Sub push, Cloud Scheduler and Notion's webhooks call the function from outside the VPC; access is enforced by IAM (roles/run.invoker for the stage's trigger SA only) or, for the public_invoker webhook, by the function's HMAC signature check.
+  # checkov:skip=CKV_GCP_124:Pub/Sub push, Cloud Scheduler, Notion's webhooks and people's browsers call the function from outside the VPC; access is enforced by IAM (roles/run.invoker for the stage's trigger SA only) or, for the public_invoker functions, by the function itself (the webhook's HMAC signature check, the api's signed session cookie or API key).
   project     = var.context.project_id
   location    = var.context.region
   name        = local.function_name
@@ -83,7 +83,7 @@ resource "google_cloudfunctions2_function" "this" {
     ingress_settings                 = "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function.email
-    environment_variables            = merge(var.context.environment, var.environment)
+    environment_variables            = merge(var.inherit_environment ? var.context.environment : {}, var.environment)
 
     dynamic "secret_environment_variables" {
       for_each = var.secret_environment_variables

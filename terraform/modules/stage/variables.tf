@@ -47,8 +47,15 @@ variable "publish_topics" {
   nullable    = false # null means "none"
 }
 
+variable "subscribe_subscriptions" {
+  description = "Subscriptions this function pulls from and acks (key: short name, value: subscription name); the function's service account gets roles/pubsub.subscriber on each (the api's replay, on the dead-letter subscriptions)."
+  type        = map(string)
+  default     = {}
+  nullable    = false # null means "none"
+}
+
 variable "public_invoker" {
-  description = "true: anyone may invoke the function (roles/run.invoker for all users, unauthenticated) and no trigger service account is created. Only for an endpoint that authenticates every request itself (the Notion webhook checks an HMAC signature)."
+  description = "true: anyone may invoke the function (roles/run.invoker for all users, unauthenticated) and no trigger service account is created. Only for an endpoint that authenticates every request itself (the Notion webhook checks an HMAC signature; the api a signed session cookie or an API key)."
   type        = bool
   default     = false
   nullable    = false
@@ -79,8 +86,15 @@ variable "timeout_seconds" {
   type        = number
 }
 
+variable "inherit_environment" {
+  description = "true: the function gets context.environment (the pipeline's settings) with var.environment merged over it; false: var.environment only (the api, which must not see the pipeline's Notion databases)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "environment" {
-  description = "Stage-specific environment variables, merged over context.environment."
+  description = "Stage-specific environment variables, merged over context.environment (or alone with inherit_environment = false)."
   type        = map(string)
   default     = {}
   nullable    = false # null means "none"
