@@ -142,34 +142,15 @@ def _text(prop: dict, value: Any) -> str:
     return text
 
 
-_NUMBER_WORDS = {
-    w: i
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-} | {"a dozen": 12, "dozen": 12, "half": 0.5, "thirty": 30, "forty": 40, "fifty": 50}
+# Number words up to twenty, shared with the evidence matcher.
+NUMBER_WORDS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen", "twenty",
+)  # fmt: skip
+_NUMBER_WORDS: dict[str, float] = {word: i for i, word in enumerate(NUMBER_WORDS)} | {
+    "a dozen": 12, "dozen": 12, "half": 0.5, "thirty": 30, "forty": 40, "fifty": 50,
+}  # fmt: skip
 _NUMBER = re.compile(r"^[~≈±]?\s*[$€£¥]?\s*([-+]?\d[\d.,' ]*)\s*(%|[$€£¥])?$")
 
 
