@@ -39,8 +39,10 @@ def stub(stage: str):
     def work(ctx):
         if stage != "summarizer":
             return {}
-        summary = {"values": {"name": f"Dish {ctx.job_id[:6]}", "steps": "Boil."},
-                   "content": {"caption": "", "transcript": "", "screen_lines": []}}
+        summary = {
+            "values": {"name": f"Dish {ctx.job_id[:6]}", "steps": "Boil."},
+            "content": {"caption": "", "transcript": "", "screen_lines": []},
+        }
         return {"artifacts": {"summary": ctx.save("summary.json", json.dumps(summary).encode())}}
 
     return work
@@ -68,8 +70,15 @@ def per_link(status_updates: str, links: int = 6) -> tuple[float, Counter]:
 
         def process(count: int) -> None:
             for i in range(count):
-                fake.add_page(link_source, {"Name": str(i), "tag": "cooking", "status": "pending",
-                                            "url": f"https://www.tiktok.com/@a/video/{time.time_ns()}"})
+                fake.add_page(
+                    link_source,
+                    {
+                        "Name": str(i),
+                        "tag": "cooking",
+                        "status": "pending",
+                        "url": f"https://www.tiktok.com/@a/video/{time.time_ns()}",
+                    },
+                )
             poller.poll(runtime)
             dispatcher = Dispatcher(runtime.bus, Runners(runtime, works), concurrency=5, lease=60)
             dispatcher.run(idle_exit=True)

@@ -12,12 +12,12 @@ from svp.cli import main as svp
 pytestmark = pytest.mark.slow
 
 
-def test_vision_ocr_reads_frames_in_batches_through_the_real_client(
+def test_vision_ocr_reads_changed_frames_through_the_real_client(
     env, clips, capsys, monkeypatch, fake_vision
 ):
     monkeypatch.setenv("SVP_OCR", "vision")
     monkeypatch.setenv("SVP_VISION_ENDPOINT", fake_vision.base_url)
-    monkeypatch.setenv("SVP_OCR_INTERVAL", "0.5")  # 24 frames: two requests of 16 and 8
+    monkeypatch.setenv("SVP_OCR_INTERVAL", "0.5")
     seen = []
 
     def read(image: bytes) -> str:
@@ -30,7 +30,7 @@ def test_vision_ocr_reads_frames_in_batches_through_the_real_client(
     assert page.startswith("# Vision Pasta")
     assert "Basil" in page
     batches = [len(r.json["requests"]) for r in fake_vision.requests_to("images:annotate")]
-    assert batches == [16, 8]
+    assert batches == [3]  # only frames whose text changed: one per overlay, in one request
     assert all(image[:2] == b"\xff\xd8" for image in seen)  # JPEG frames
 
 

@@ -1,126 +1,363 @@
-"""Fetch a post's media and metadata with yt-dlp, extraction and download in one session."""
+"""Fetch a post's media and metadata: yt-dlp for videos and carousels, gallery-dl for photo posts.
+
+Every fetch is guarded (svp.media.urlguard): the link is checked before any request, and yt-dlp
+and gallery-dl run in child processes whose only route out is the egress proxy, which checks
+every connection again (redirects included). A refused URL fails the job once, with the reason.
+
+What a post can be:
+- a video (TikTok, Reels, Shorts, a direct file on an admitted host): one progressive file with
+  audio, under SVP_MAX_MB and SVP_MAX_SECONDS, checked on the metadata before downloading;
+- an image post: TikTok /photo/ posts (yt-dlp does not support them: gallery-dl does), TikTok
+  slideshows (yt-dlp returns only their music: the images come from gallery-dl), Instagram
+  image posts and carousels (yt-dlp returns a playlist whose image entries have no formats; the
+  images are fetched in the same session), or a page of images on an admitted host
+  (svp.media.images);
+- a carousel mixing videos and images: both are kept.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import os
 import re
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
-from svp.errors import PermanentError, TransientError
+from svp.config import Settings
+from svp.errors import PermanentError, StageError, TransientError
+from svp.media.urlguard import EgressProxy, Policy, Refused, Resolver, check_url, system_resolve
 
 log = logging.getLogger("svp.download")
 
-# Metadata worth keeping for the summary and the page; the rest of yt-dlp's info is noise.
-KEPT_FIELDS = (
-    "id",
-    "title",
-    "description",
-    "uploader",
-    "uploader_id",
-    "channel",
-    "upload_date",
-    "duration",
-    "thumbnail",
-    "webpage_url",
-    "extractor_key",
-    "tags",
-    "language",
-)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".bmp"}
+VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".m4v", ".mkv"}
+CHILD_TIMEOUT = 540  # within a Cloud Function request (push deadline 600 s)
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
 
 
 @dataclass
-class Download:
-    path: Path
+class Fetched:
+    """What a link held: videos (the first is the one transcribed), images, metadata."""
+
+    videos: list[Path] = field(default_factory=list)
+    images: list[Path] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-
-def check_url(url: str) -> str:
-    url = url.strip()
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise PermanentError(f"not a web link: {url!r} (expected an http(s) URL)")
-    return url
+    @property
+    def kind(self) -> str:
+        if self.videos and self.images:
+            return "mixed"
+        return "images" if self.images else "video"
 
 
-def ydl_options(dest: Path, max_mb: int, cookies_file: str = "") -> dict[str, Any]:
-    options: dict[str, Any] = {
-        # One progressive file with audio, under the size cap: no merge step, no ffmpeg muxing.
-        "format": f"b[ext=mp4][filesize<?{max_mb}M]/b[filesize<?{max_mb}M]/b",
-        "outtmpl": str(dest / "media.%(ext)s"),
-        "noplaylist": True,
-        "quiet": True,
-        "no_warnings": True,
-        "noprogress": True,
-        "socket_timeout": 30,
-        "retries": 3,
-        "fragment_retries": 3,
-        "writesubtitles": True,
-        "subtitlesformat": "vtt/best",
-        "logger": log,
-    }
-    if cookies_file:
-        options["cookiefile"] = cookies_file
-    return options
+def check_link(url: str, settings: Settings, resolve: Resolver = system_resolve) -> str:
+    """The link as fetched, or Refused (permanent) before any request is made."""
+    check_url(url, Policy.from_entries(settings.allowed_hosts), resolve, first=True)
+    return url.strip()
 
 
-def classify(message: str) -> Exception:
-    """yt-dlp reports every failure as DownloadError text: sort it into permanent or transient."""
-    text = re.sub(r"^ERROR:\s*", "", message.strip())
-    lowered = text.lower()
-    if "unsupported url" in lowered:
-        return PermanentError(f"this site or link is not supported: {text}")
-    if re.search(r"http error (404|410)", lowered) or "not found" in lowered:
-        return PermanentError(f"the video was not found (removed or a wrong link): {text}")
-    if "private" in lowered or "removed" in lowered or "unavailable" in lowered:
-        return PermanentError(f"the video is private, removed or unavailable: {text}")
-    if "login" in lowered or "cookies" in lowered or "sign in" in lowered:
-        return PermanentError(
-            f"the site requires a login: set SVP_COOKIES_FILE to a cookies file ({text})"
-        )
-    if (
-        re.search(r"http error (429|5\d\d)", lowered)
-        or "timed out" in lowered
-        or "connection" in lowered
-        or "temporarily" in lowered
-    ):
-        return TransientError(f"the site is rate-limiting or unreachable, will retry: {text}")
-    if re.search(r"http error 4\d\d", lowered):
-        return PermanentError(f"the site refused the download: {text}")
-    return TransientError(text)
+def download(
+    url: str, dest: Path, settings: Settings, resolve: Resolver = system_resolve
+) -> Fetched:
+    url = check_link(url, settings, resolve)
+    dest.mkdir(parents=True, exist_ok=True)
+    if settings.cookies_file:
+        # yt-dlp and gallery-dl write cookies back: give them a copy (the secret is read-only).
+        source = Path(settings.cookies_file)
+        if not source.is_file():
+            raise PermanentError(f"SVP_COOKIES_FILE={settings.cookies_file!r} does not exist")
+        copy = dest / ".cookies.txt"
+        shutil.copyfile(source, copy)
+        settings = dataclasses.replace(settings, cookies_file=str(copy))
+    policy = Policy.from_entries(settings.allowed_hosts)
+    with EgressProxy(policy, resolve) as proxy:
+        return _fetch(url, dest, settings, proxy)
 
 
-def download(url: str, dest: Path, *, max_mb: int, cookies_file: str = "") -> Download:
-    import yt_dlp
+def _refused(proxy: EgressProxy) -> None:
+    """Raise the guard's first refusal, if any. Called when a download failed: the refusal is
+    its reason. A download that succeeded although a side request was refused (a thumbnail on
+    a private address, say) goes on; the refusal is logged by the proxy."""
+    if proxy.refusals:
+        raise Refused(proxy.refusals[0])
 
-    url = check_url(url)
+
+def _fetch(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetched:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    tiktok = host == "tiktok.com" or host.endswith(".tiktok.com")
+    instagram = host == "instagram.com" or host.endswith(".instagram.com")
+    if tiktok and "/photo/" in parts.path:
+        try:
+            return _gallery(url, dest / "gallery", settings, proxy)
+        except StageError:
+            _refused(proxy)
+            raise
+
+    result = _run_ytdlp(url, dest, settings, proxy)
+    if not result.get("ok"):
+        _refused(proxy)  # whatever yt-dlp reported, a refusal by the guard is the reason
+        error = result.get("error") or {}
+        if _no_video_here(error):
+            # A photo post, or a page of images on an admitted host.
+            fallback = _images_fallback(url, dest, settings, proxy, platform=tiktok or instagram)
+            if fallback is not None:
+                return fallback
+        raise classify(error, settings)
+
+    fetched = Fetched(metadata=dict(result.get("info") or {}))
+    subtitles: dict[str, str] = {}
+    for entry in result.get("entries") or []:
+        path = Path(entry["path"])
+        if entry["type"] == "image":
+            fetched.images.append(path)
+            continue
+        fetched.videos.append(path)
+        for lang, sub_path in (entry.get("subtitles") or {}).items():
+            subtitles.setdefault(lang, Path(sub_path).read_text(errors="replace"))
+    fetched.metadata["subtitles"] = subtitles
+    if tiktok and fetched.videos and not fetched.images and _audio_only(fetched.videos[0]):
+        # A TikTok slideshow under /video/: yt-dlp gets its music only; the images are the post.
+        slides = _images_fallback(url, dest, settings, proxy, platform=True)
+        if slides is not None and slides.images:
+            slides.metadata = {**slides.metadata, **fetched.metadata}
+            return slides
+    if not fetched.videos and not fetched.images:
+        raise PermanentError("the post has no video or images")
+    return fetched
+
+
+def _images_fallback(
+    url: str, dest: Path, settings: Settings, proxy: EgressProxy, *, platform: bool
+) -> Fetched | None:
+    """gallery-dl for the platforms, the page's own images on an admitted host; None if none."""
+    since = len(proxy.refusals)
     try:
-        with yt_dlp.YoutubeDL(ydl_options(dest, max_mb, cookies_file)) as ydl:
-            info = ydl.extract_info(url, download=True)
-    except yt_dlp.utils.DownloadError as exc:
-        raise classify(str(exc)) from exc
-    if info is None:
-        raise PermanentError("nothing to download at this link")
-    if info.get("_type") == "playlist":
-        entries = [e for e in info.get("entries") or [] if e]
-        if not entries:
-            raise PermanentError("the post has no media")
-        info = entries[0]
-    downloads = info.get("requested_downloads") or []
-    path = Path(downloads[0]["filepath"]) if downloads else None
-    if path is None or not path.is_file():
-        raise PermanentError(f"the video is larger than the {max_mb} MB limit (SVP_MAX_MB)")
-    metadata = {key: info[key] for key in KEPT_FIELDS if info.get(key) is not None}
-    metadata["subtitles"] = _subtitle_texts(info)
-    return Download(path, metadata)
+        if platform:
+            fetched = _gallery(url, dest / "gallery", settings, proxy)
+        else:
+            from svp.media.images import FetchError, page_post
+
+            try:
+                post = page_post(
+                    url,
+                    dest / "page",
+                    proxy.url,
+                    max_images=settings.max_images,
+                    max_bytes=settings.max_download_mb * 1024 * 1024,
+                )
+            except FetchError:
+                post = None
+            if post is None:
+                return None
+            fetched = Fetched(images=post.images, metadata={**post.metadata, "subtitles": {}})
+    except StageError as exc:
+        log.info("no images either: %s", exc.reason)
+        return None
+    if len(proxy.refusals) > since:
+        log.warning("some images were refused: %s", proxy.refusals[since])
+    return fetched if (fetched.images or fetched.videos) else None
 
 
-def _subtitle_texts(info: dict[str, Any]) -> dict[str, str]:
-    texts = {}
-    for lang, sub in (info.get("requested_subtitles") or {}).items():
-        path = sub.get("filepath")
-        if path and Path(path).is_file():
-            texts[lang] = Path(path).read_text(errors="replace")
-    return texts
+def _child_env(proxy_url: str) -> dict[str, str]:
+    """The environment of a downloader child: no proxy settings but the guard's."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
+    # Anything that reads proxy variables (ffmpeg, libcurl, urllib) goes through the guard too.
+    env.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTPS_PROXY=proxy_url)
+    env["ALL_PROXY"] = proxy_url
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+    ).rstrip(os.pathsep)
+    return env
+
+
+def _run_child(command: list[str], proxy: EgressProxy, what: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(
+            command,
+            env=_child_env(proxy.url),
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise TransientError(f"{what} did not finish within {CHILD_TIMEOUT} s") from exc
+
+
+def _run_ytdlp(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> dict[str, Any]:
+    job = {
+        "url": url,
+        "dest": str(dest),
+        "proxy": proxy.url,
+        "cookies_file": settings.cookies_file,
+        "max_mb": settings.max_download_mb,
+        "max_seconds": settings.max_seconds,
+        "max_images": settings.max_images,
+        "subtitles": settings.use_subtitles,
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    job_file, result_file = dest / ".ytdlp-job.json", dest / ".ytdlp-result.json"
+    job_file.write_text(json.dumps(job))
+    result_file.unlink(missing_ok=True)
+    done = _run_child(
+        [sys.executable, "-m", "svp.media.ytdlp_worker", str(job_file), str(result_file)],
+        proxy,
+        "yt-dlp",
+    )
+    if not result_file.is_file():
+        tail = (done.stderr or "").strip()[-400:]
+        raise TransientError(f"yt-dlp stopped without a result (exit {done.returncode}): {tail}")
+    return json.loads(result_file.read_text())
+
+
+def _no_video_here(error: dict[str, Any]) -> bool:
+    text = (error.get("message") or "").lower()
+    return (
+        error.get("cause") == "UnsupportedError"
+        or "unsupported url" in text
+        or "no video" in text
+        or "no video formats" in text
+        or "there is no video in this post" in text
+    )
+
+
+def _audio_only(path: Path) -> bool:
+    from svp.media.probe import probe
+
+    try:
+        return not probe(path).has_video
+    except PermanentError:
+        return False
+
+
+# -- gallery-dl --------------------------------------------------------------------------------
+def _gallery(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetched:
+    dest.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "gallery_dl", "--config-ignore", "--no-input",
+        "--proxy", proxy.url, "-D", str(dest), "--write-metadata", "--no-mtime", "--no-part",
+        "--range", f"1-{settings.max_images}", "--filesize-max", f"{settings.max_download_mb}M",
+        "--http-timeout", "20", "-R", "3", "--cache-file", str(dest / ".cache.sqlite3"),
+        "-o", "extractor.tiktok.audio=false",
+    ]  # fmt: skip
+    if settings.cookies_file:
+        command += ["-C", settings.cookies_file]
+    command.append(url)
+    done = _run_child(command, proxy, "gallery-dl")
+    files = sorted(p for p in dest.iterdir() if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    if not images and not videos:
+        message = (done.stderr or "").strip().splitlines()
+        raise classify({"message": message[-1] if message else "no images found"}, settings)
+    sidecars = [p for p in files if p.suffix == ".json"]
+    raw = json.loads(sidecars[0].read_text()) if sidecars else {}
+    metadata = {**gallery_metadata(raw, url), "subtitles": {}}
+    return Fetched(videos=videos, images=images, metadata=metadata)
+
+
+def gallery_metadata(raw: dict[str, Any], url: str) -> dict[str, Any]:
+    """gallery-dl's per-file metadata (TikTok, Instagram or generic) in yt-dlp's field names."""
+    author = raw.get("author") if isinstance(raw.get("author"), dict) else {}
+    description = (
+        raw.get("desc")  # TikTok
+        or raw.get("description")  # Instagram, generic pages
+        or raw.get("og_description")
+        or ""
+    )
+    date = raw.get("date") or ""
+    metadata = {
+        "id": str(raw.get("id") or raw.get("post_shortcode") or ""),
+        "title": raw.get("og_title") or raw.get("title") or description.split("\n")[0][:100],
+        "description": description,
+        "uploader": author.get("nickname")
+        or raw.get("fullname")
+        or raw.get("username")
+        or raw.get("user")
+        or author.get("uniqueId")
+        or "",
+        "uploader_id": author.get("uniqueId") or raw.get("username") or "",
+        "upload_date": re.sub(r"\D", "", str(date))[:8],
+        "thumbnail": "",
+        "webpage_url": raw.get("pageurl") or url,
+        "extractor_key": str(raw.get("category") or "gallery-dl").capitalize(),
+    }
+    return {k: v for k, v in metadata.items() if v}
+
+
+# -- errors ------------------------------------------------------------------------------------
+def classify(error: dict[str, Any], settings: Settings) -> StageError:
+    """A download failure as a reason a person can act on: permanent, or transient (retried)."""
+    kind = error.get("kind")
+    if kind == "too_long":
+        return PermanentError(
+            f"the video lasts {error['seconds']:.0f} s, over the {settings.max_seconds} s limit"
+            " (SVP_MAX_SECONDS)"
+        )
+    if kind == "too_large":
+        size = f" ({error['bytes'] / 1e6:.0f} MB)" if error.get("bytes") else ""
+        return PermanentError(
+            f"the video is larger than the {settings.max_download_mb} MB limit{size} (SVP_MAX_MB)"
+        )
+    if kind == "empty":
+        return PermanentError("nothing to download at this link")
+    text = re.sub(r"^ERROR:\s*", "", (error.get("message") or "").strip())
+    text = re.sub(r"\s*\(caused by .*", "", text, flags=re.S)
+    lowered = text.lower()
+    status = error.get("status")
+    if status is None and (found := re.search(r"http error (\d{3})", lowered)):
+        status = int(found.group(1))
+    cookies = "" if settings.cookies_file else " (a cookies file, SVP_COOKIES_FILE, may help)"
+    if re.search(r"no connection adapters|unsupported url scheme|unsupported scheme", lowered):
+        return Refused(f"refused: the link redirects to a non-http(s) address ({text})")
+    if kind == "crash":
+        return TransientError(f"the downloader crashed, will retry: {text}")
+    if error.get("cause") == "UnsupportedError" or "unsupported url" in lowered:
+        return PermanentError(f"this site or link is not supported: {text}")
+    if status == 429 or re.search(
+        r"rate.?limit|too many requests|ip address is blocked|not a bot|blocked from|"
+        r"temporarily (blocked|unavailable)|try again later",
+        lowered,
+    ):
+        if "login required" in lowered and not settings.cookies_file:
+            return PermanentError(
+                "the site requires a login: set SVP_COOKIES_FILE to a cookies file exported from"
+                f" a logged-in browser ({text})"
+            )
+        return TransientError(
+            f"the site is rate-limiting or blocking this server's IP, will retry{cookies}: {text}"
+        )
+    if status and status >= 500:
+        return TransientError(f"the site is unreachable or failing, will retry: {text}")
+    if re.search(r"log ?in|sign in|cookies|authenticat|age.?restricted|confirm your age", lowered):
+        return PermanentError(
+            "the site requires a login: set SVP_COOKIES_FILE to a cookies file exported from a"
+            f" logged-in browser ({text})"
+        )
+    if "private" in lowered:
+        return PermanentError(f"the video is private: {text}")
+    if status in (404, 410) or re.search(
+        r"not found|removed|deleted|no longer available|unavailable|does not exist|"
+        r"isn't available|is not available",
+        lowered,
+    ):
+        return PermanentError(f"the video was not found (removed or a wrong link): {text}")
+    if (
+        (status and status >= 500)
+        or error.get("transport")
+        or re.search(
+            r"timed out|timeout|connection|temporar|network|reset by peer|name resolution", lowered
+        )
+    ):
+        return TransientError(f"the site is unreachable or failing, will retry: {text}")
+    if status and 400 <= status < 500:
+        return PermanentError(f"the site refused the download (HTTP {status}): {text}")
+    return TransientError(text or "the download failed")

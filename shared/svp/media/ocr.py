@@ -1,24 +1,35 @@
-"""On-screen text: OCR engines and the merge of lines across frames in order of appearance."""
+"""On-screen text: OCR engines, and the merge of lines across frames in order of first appearance.
+
+Engines: Tesseract (local) reads one frame at a time; Cloud Vision TEXT_DETECTION takes up to 16
+images per `batch_annotate_images` request, so frames are JPEG-encoded as they arrive and sent
+16 at a time (never more than one batch of encoded frames held). Lines seen again in later
+frames, or seen with OCR noise ("Spaghettl" for "Spaghetti"), fold into the first one; the
+spelling read most often wins.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from svp.config import Settings
 
+if TYPE_CHECKING:
+    import numpy as np
+
 VISION_BATCH = 16
-T = TypeVar("T")
+LAG_SECONDS = 0.2  # companion frame for TextChanges (svp.media.frames)
+FOLD_RATIO = 0.85  # lines at least this similar (after normalizing) are one line
 
 
 @dataclass(frozen=True)
 class TextLine:
     text: str
-    seconds: float
+    seconds: float | None
+    image: int | None = None
 
 
 def _prepare(frame: np.ndarray) -> np.ndarray:
@@ -31,32 +42,87 @@ def _prepare(frame: np.ndarray) -> np.ndarray:
     return gray
 
 
+MIN_WORD_CONFIDENCE = 50  # Tesseract 0-100: most textures read as letters score lower
+
+
 def tesseract_lines(frame: np.ndarray) -> list[str]:
+    """Lines of text, from the words Tesseract is confident about (sparse-text mode reads
+    letters into every texture of a busy background, at low confidence). Words are put back
+    into lines by position: sparse mode often splits one overlay line into several blocks."""
     import pytesseract
 
-    text = pytesseract.image_to_string(_prepare(frame), config="--psm 11")
-    return [line for line in text.splitlines() if line.strip()]
+    data = pytesseract.image_to_data(
+        _prepare(frame), config="--psm 11", output_type=pytesseract.Output.DICT
+    )
+    words = [
+        (data["left"][i], data["top"][i], data["width"][i], data["height"][i], text.strip())
+        for i, text in enumerate(data["text"])
+        if text.strip() and float(data["conf"][i]) >= MIN_WORD_CONFIDENCE
+    ]
+    return _rows(words)
 
 
-def vision_texts(frames: list[np.ndarray], endpoint: str = "") -> list[list[str]]:
-    """Cloud Vision TEXT_DETECTION, up to 16 images per request."""
+def _rows(words: list[tuple[int, int, int, int, str]]) -> list[str]:
+    """(left, top, width, height, text) words as lines: same row when they overlap vertically
+    by half a word's height, same line when the gap between them is under 1.5 word heights."""
+    rows: list[list[tuple[int, int, int, int, str]]] = []
+    for word in sorted(words, key=lambda w: (w[1], w[0])):
+        _, top, _, height, _ = word
+        for row in rows:
+            row_top = min(w[1] for w in row)
+            row_bottom = max(w[1] + w[3] for w in row)
+            overlap = min(row_bottom, top + height) - max(row_top, top)
+            if overlap >= 0.5 * min(height, row_bottom - row_top):
+                row.append(word)
+                break
+        else:
+            rows.append([word])
+    lines: list[str] = []
+    for row in rows:
+        row.sort(key=lambda w: w[0])
+        height = max(w[3] for w in row)
+        current = [row[0]]
+        for word in row[1:]:
+            previous = current[-1]
+            if word[0] - (previous[0] + previous[2]) > 1.5 * height:
+                lines.append(" ".join(w[4] for w in current))
+                current = []
+            current.append(word)
+        lines.append(" ".join(w[4] for w in current))
+    return lines
+
+
+def encode_jpeg(frame: np.ndarray, longest: int = 1920) -> bytes:
+    """A frame as Vision receives it: JPEG, at most `longest` px on its long side."""
     import cv2
+
+    height, width = frame.shape[:2]
+    if max(height, width) > longest:
+        scale = longest / max(height, width)
+        frame = cv2.resize(frame, (int(width * scale), int(height * scale)))
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[str]]:
+    """Cloud Vision TEXT_DETECTION on up to 16 JPEG images, in one request."""
     from google.cloud import vision
 
+    assert len(images) <= VISION_BATCH
     client = _vision_client(endpoint)
+    requests = [
+        vision.AnnotateImageRequest(
+            image=vision.Image(content=content),
+            features=[vision.Feature(type_=vision.Feature.Type.TEXT_DETECTION)],
+        )
+        for content in images
+    ]
+    response = client.batch_annotate_images(requests=requests)
     results: list[list[str]] = []
-    for start in range(0, len(frames), VISION_BATCH):
-        requests = [
-            vision.AnnotateImageRequest(
-                image=vision.Image(content=cv2.imencode(".jpg", frame)[1].tobytes()),
-                features=[vision.Feature(type_=vision.Feature.Type.TEXT_DETECTION)],
-            )
-            for frame in frames[start : start + VISION_BATCH]
-        ]
-        response = client.batch_annotate_images(requests=requests)
-        for item in response.responses:
-            full = item.text_annotations[0].description if item.text_annotations else ""
-            results.append([line for line in full.splitlines() if line.strip()])
+    for item in response.responses:
+        if item.error and item.error.message:
+            raise RuntimeError(f"Vision could not read an image: {item.error.message}")
+        full = item.text_annotations[0].description if item.text_annotations else ""
+        results.append([line for line in full.splitlines() if line.strip()])
     return results
 
 
@@ -82,26 +148,82 @@ def _vision_client(endpoint: str = ""):
     return _clients[endpoint]
 
 
+# -- merging ---------------------------------------------------------------------------------
 def _key(line: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "", line.lower())
+    return re.sub(r"[^\w]+", "", line.lower())
 
 
-def merge_lines(frames: Iterable[tuple[float, list[str]]]) -> list[TextLine]:
-    """Lines in order of first appearance; repeats and OCR noise (no letters or digits) dropped."""
-    seen: set[str] = set()
-    merged: list[TextLine] = []
-    for seconds, lines in frames:
-        for line in lines:
-            key = _key(line)
-            if len(key) < 2 or key in seen:
+def _plausible(line: str) -> bool:
+    """OCR noise from textures has few letters or digits and many one-character tokens."""
+    key = _key(line)
+    if len(key) < 2:
+        return False
+    visible = re.sub(r"\s+", "", line)
+    if len(key) / max(1, len(visible)) < 0.5:
+        return False
+    tokens = [re.sub(r"[^\w]+", "", t) for t in line.split()]
+    if len(tokens) >= 3 and sum(len(t) == 1 for t in tokens) / len(tokens) > 0.6:
+        return False
+    # A line needs a word of three letters or a number of two digits ("EI", "Be it" are noise).
+    return any(len(t) >= 3 or (len(t) >= 2 and t.isdigit()) for t in tokens)
+
+
+class LineMerger:
+    """Lines in order of first appearance; near-duplicates folded into one."""
+
+    def __init__(self, ratio: float = FOLD_RATIO):
+        self.ratio = ratio
+        self._lines: list[dict[str, Any]] = []
+        self._exact: dict[str, int] = {}
+
+    def add(self, lines: Iterable[str], seconds: float | None, image: int | None = None) -> None:
+        for raw in lines:
+            text = re.sub(r"\s+", " ", raw).strip()
+            if not _plausible(text):
                 continue
-            seen.add(key)
-            merged.append(TextLine(re.sub(r"\s+", " ", line).strip(), seconds))
-    return merged
+            key = _key(text)
+            index = self._exact.get(key)
+            if index is None:
+                index = self._similar(key)
+            if index is None:
+                self._exact[key] = len(self._lines)
+                self._lines.append(
+                    {"key": key, "spellings": {text: 1}, "seconds": seconds, "image": image}
+                )
+                continue
+            self._exact.setdefault(key, index)
+            spellings = self._lines[index]["spellings"]
+            spellings[text] = spellings.get(text, 0) + 1
+
+    def _similar(self, key: str) -> int | None:
+        for index, line in enumerate(self._lines):
+            other = line["key"]
+            if abs(len(other) - len(key)) > max(len(other), len(key)) * (1 - self.ratio):
+                continue
+            matcher = difflib.SequenceMatcher(None, key, other, autojunk=False)
+            if matcher.real_quick_ratio() >= self.ratio and matcher.ratio() >= self.ratio:
+                return index
+        return None
+
+    def lines(self) -> list[TextLine]:
+        merged = []
+        for line in self._lines:
+            spellings = line["spellings"]
+            # The spelling read most often; on a tie, the first read.
+            best = max(spellings, key=lambda s: spellings[s])
+            merged.append(TextLine(best, line["seconds"], line["image"]))
+        return merged
 
 
-def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    batch: list[T] = []
+def merge_lines(frames: Iterable[tuple[float | None, list[str]]]) -> list[TextLine]:
+    merger = LineMerger()
+    for seconds, lines in frames:
+        merger.add(lines, seconds)
+    return merger.lines()
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -112,12 +234,14 @@ def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def read_frames(
-    frames: Iterable[tuple[float, np.ndarray]], settings: Settings
-) -> Iterator[tuple[float, list[str]]]:
+    frames: Iterable[tuple[Any, np.ndarray]], settings: Settings
+) -> Iterator[tuple[Any, list[str]]]:
+    """(label, lines) for each (label, BGR frame), in order; frames are consumed lazily."""
     if settings.ocr_engine == "vision":
-        for batch in _batches(frames, VISION_BATCH):
-            texts = vision_texts([frame for _, frame in batch], settings.vision_endpoint)
-            yield from zip((seconds for seconds, _ in batch), texts, strict=True)
+        encoded = ((label, encode_jpeg(frame)) for label, frame in frames)
+        for batch in _batches(encoded, VISION_BATCH):
+            texts = vision_texts([content for _, content in batch], settings.vision_endpoint)
+            yield from zip((label for label, _ in batch), texts, strict=True)
         return
-    for seconds, frame in frames:
-        yield seconds, tesseract_lines(frame)
+    for label, frame in frames:
+        yield label, tesseract_lines(frame)

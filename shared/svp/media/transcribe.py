@@ -1,13 +1,28 @@
-"""Speech to text: OpenAI's transcription API when a key is set, else local faster-whisper."""
+"""Speech to text: OpenAI's transcription API when a key is set, else local faster-whisper.
+
+Audio longer than SVP_TRANSCRIBE_CHUNK_SECONDS, or bigger than the API's 25 MB upload limit, is
+transcribed in overlapping pieces cut in pauses (svp.media.chunking) and joined without
+repeating the words heard twice at a seam. Pieces with no voice activity are not sent to the API
+at all: music-only audio costs nothing and yields an empty transcript instead of the phrases
+speech models invent over music. The language is kept: Whisper's detection (local, or the API's
+verbose_json for whisper models), else the post's metadata, else a guess from common words.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from svp.config import Settings
 from svp.errors import PermanentError, TransientError
+from svp.media import chunking
+from svp.media.audio import SAMPLE_RATE, cut
+
+log = logging.getLogger("svp.transcribe")
 
 
 @dataclass
@@ -16,9 +31,18 @@ class Transcript:
     language: str = ""
     engine: str = ""
     segments: list[dict] = field(default_factory=list)
+    source: str = "none"  # "subtitles" | "speech" | "none"
+    seconds_sent: float = 0.0  # audio given to a paid engine (cost reporting)
+    pieces: int = 0
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "text": self.text,
+            "language": self.language,
+            "engine": self.engine,
+            "segments": self.segments,
+            "source": self.source,
+        }
 
 
 _model_lock = threading.Lock()
@@ -37,42 +61,197 @@ def _whisper(name: str):
 
     with _model_lock:
         if name not in _models:
-            _models[name] = WhisperModel(name, device="cpu", compute_type="int8")
+            try:
+                _models[name] = WhisperModel(name, device="cpu", compute_type="int8")
+            except Exception as exc:  # a bad SVP_WHISPER_MODEL: no retry will fix it
+                raise PermanentError(
+                    f"SVP_WHISPER_MODEL={name!r} could not be loaded: {type(exc).__name__}: {exc}"
+                ) from exc
         return _models[name]
 
 
-def transcribe_local(audio: Path, model: str = "") -> Transcript:
-    whisper = _whisper(model or bundled_model_path())
-    segments, info = whisper.transcribe(str(audio), vad_filter=True)
-    parts = [
-        {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()}
-        for s in segments
-        if s.text.strip()
-    ]
-    return Transcript(
-        " ".join(p["text"] for p in parts), info.language or "", "faster-whisper", parts
-    )
+@dataclass
+class PieceResult:
+    text: str
+    language: str = ""
+    segments: list[dict] = field(default_factory=list)
 
 
-def transcribe_openai(audio: Path, settings: Settings) -> Transcript:
+Engine = Callable[[Path], PieceResult]
+
+
+def local_engine(model: str = "") -> Engine:
+    def run(audio: Path) -> PieceResult:
+        whisper = _whisper(model or bundled_model_path())
+        segments, info = whisper.transcribe(str(audio), vad_filter=True)
+        parts = [
+            {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()}
+            for s in segments
+            if s.text.strip()
+        ]
+        return PieceResult(" ".join(p["text"] for p in parts), info.language or "", parts)
+
+    return run
+
+
+_openai_clients: dict[tuple[str, str], object] = {}
+
+
+def openai_engine(settings: Settings) -> Engine:
     import openai
 
-    client = openai.OpenAI(
-        api_key=settings.openai_api_key, base_url=settings.openai_base_url or None, max_retries=2
-    )
+    key = (settings.openai_api_key, settings.openai_base_url)
+    if key not in _openai_clients:
+        _openai_clients[key] = openai.OpenAI(
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url or None,
+            max_retries=2,
+            timeout=300,
+        )
+    client = _openai_clients[key]
+    verbose = settings.transcribe_model.startswith("whisper")
+
+    def run(audio: Path) -> PieceResult:
+        try:
+            with audio.open("rb") as file:
+                result = client.audio.transcriptions.create(  # type: ignore[attr-defined]
+                    model=settings.transcribe_model,
+                    file=file,
+                    response_format="verbose_json" if verbose else "json",
+                )
+        except (
+            openai.RateLimitError,
+            openai.APIConnectionError,
+            openai.InternalServerError,
+        ) as exc:
+            raise TransientError(f"the transcription API is unavailable: {exc}") from exc
+        except openai.AuthenticationError as exc:
+            raise PermanentError(f"OPENAI_API_KEY was rejected: {exc}") from exc
+        except openai.NotFoundError as exc:
+            raise PermanentError(
+                f"SVP_TRANSCRIBE_MODEL={settings.transcribe_model!r} is not available: {exc}"
+            ) from exc
+        segments = [
+            {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()}
+            for s in getattr(result, "segments", None) or []
+            if getattr(s, "text", "").strip()
+        ]
+        language = getattr(result, "language", "") or ""
+        return PieceResult(result.text.strip(), _whisper_language(language), segments)
+
+    return run
+
+
+# Whisper's verbose_json names languages in English ("english"); keep ISO 639-1 codes.
+_NAMES = {
+    "english": "en", "spanish": "es", "french": "fr", "german": "de", "italian": "it",
+    "portuguese": "pt", "japanese": "ja", "korean": "ko", "chinese": "zh", "russian": "ru",
+    "arabic": "ar", "hindi": "hi", "indonesian": "id", "turkish": "tr", "vietnamese": "vi",
+    "thai": "th", "dutch": "nl", "polish": "pl", "ukrainian": "uk", "swedish": "sv",
+}  # fmt: skip
+
+
+def _whisper_language(value: str) -> str:
+    value = value.strip().lower()
+    return _NAMES.get(value, value)
+
+
+_COMMON = {
+    "en": "the and to of is you that it in this for with on are be your we can so",
+    "es": "el la de que y en los las un una es por con para del se lo como pero",
+    "fr": "le la les de et des un une est que pour dans qui pas sur vous avec ce",
+    "de": "der die das und ist nicht ich ein eine zu mit den auf für sie es dem",
+    "it": "il la di che e un una per non sono con del della gli le questo è",
+    "pt": "o a de que e do da em um uma para com não os as se por mais",
+}  # fmt: skip
+_COMMON_SETS = {lang: set(words.split()) for lang, words in _COMMON.items()}
+
+
+def guess_language(text: str) -> str:
+    """A language code from common words, or '' when the text is too short or unclear."""
+    words = re.findall(r"\w+", text.lower())
+    if len(words) < 8:
+        return ""
+    scores = {lang: sum(w in common for w in words) for lang, common in _COMMON_SETS.items()}
+    best = max(scores, key=lambda lang: scores[lang])
+    ranked = sorted(scores.values(), reverse=True)
+    if ranked[0] < max(3, len(words) // 10) or ranked[0] < 1.5 * ranked[1]:
+        return ""
+    return best
+
+
+def speech_spans(audio: Path) -> list[tuple[float, float]] | None:
+    """Where someone speaks (Silero VAD, as bundled with faster-whisper); None if unavailable."""
     try:
-        with audio.open("rb") as file:
-            result = client.audio.transcriptions.create(
-                model=settings.transcribe_model, file=file, response_format="json"
-            )
-    except (openai.RateLimitError, openai.APIConnectionError, openai.InternalServerError) as exc:
-        raise TransientError(f"the transcription API is unavailable: {exc}") from exc
-    except openai.AuthenticationError as exc:
-        raise PermanentError(f"OPENAI_API_KEY was rejected: {exc}") from exc
-    return Transcript(result.text.strip(), getattr(result, "language", "") or "", "openai")
+        from faster_whisper.audio import decode_audio
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+    except ImportError:
+        return None
+    samples = decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
+    spans = get_speech_timestamps(samples, VadOptions(min_silence_duration_ms=500))
+    del samples
+    return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
 
 
-def transcribe(audio: Path, settings: Settings) -> Transcript:
-    if settings.openai_api_key:
-        return transcribe_openai(audio, settings)
-    return transcribe_local(audio, settings.whisper_model)
+def transcribe(
+    audio: Path,
+    settings: Settings,
+    *,
+    duration: float,
+    scratch: Path,
+    language_hint: str = "",
+    engine: Engine | None = None,
+) -> Transcript:
+    """The speech in `audio` (mono 16 kHz FLAC), in pieces when it is long or large."""
+    paid = engine is None and bool(settings.openai_api_key)
+    name = "openai" if paid else "faster-whisper"
+    if engine is None:
+        engine = openai_engine(settings) if paid else local_engine(settings.whisper_model)
+    longest = chunking.max_piece_seconds(
+        audio.stat().st_size, duration, float(settings.transcribe_chunk_seconds)
+    )
+    needs_pieces = duration > longest
+    # Voice activity decides where to cut long audio and spares the API music-only pieces.
+    spans = speech_spans(audio) if (needs_pieces or paid) else None
+    if spans is not None and not spans:
+        log.info("no voice activity: empty transcript")
+        return Transcript("", language_hint, name, [], "none")
+    pieces = chunking.plan(duration, longest, spans or ())
+    results: list[PieceResult] = []
+    sent = 0.0
+    for index, piece in enumerate(pieces):
+        if spans is not None and not any(s < piece.end and e > piece.start for s, e in spans):
+            results.append(PieceResult(""))
+            continue
+        if len(pieces) == 1:
+            path = audio
+        else:
+            path = cut(audio, piece.start, piece.length, scratch / f"piece-{index:03d}.flac")
+        try:
+            results.append(engine(path))
+        finally:
+            if path != audio:
+                path.unlink(missing_ok=True)
+        sent += piece.length
+    if all(r.segments or not r.text for r in results):  # timestamps: cut on the timeline
+        kept = chunking.join_segments(pieces, [r.segments for r in results], spans or ())
+        segments = chunking.snap_starts([s for piece in kept for s in piece], spans or ())
+        texts = [" ".join(s["text"] for s in piece) for piece in kept]
+    else:  # text only (OpenAI's json): the words heard twice are found by matching
+        segments, texts = [], [r.text for r in results]
+    text = chunking.join_texts(texts)
+    detected = [r.language for r in results if r.language and r.text]
+    language = (
+        (max(set(detected), key=detected.count) if detected else "")
+        or language_hint
+        or guess_language(text)
+    )
+    return Transcript(
+        text,
+        language,
+        name,
+        segments,
+        "speech" if text else "none",
+        seconds_sent=sent if paid else 0.0,
+        pieces=len(pieces),
+    )

@@ -1,0 +1,489 @@
+"""What the downloader may fetch, decided once per URL and enforced again on every connection.
+
+Policy
+------
+- Only ``http`` and ``https``. Everything else (``file:``, ``ftp:``, ``data:``, ...) is refused.
+- The link a job starts from must be on a supported platform (TikTok incl. vm./vt. short links,
+  Instagram, YouTube and youtu.be) or on a host the operator admits in ``SVP_ALLOWED_HOSTS``
+  (comma-separated ``host[:port]``; without a port every port of that host is admitted).
+- Every host contacted, the first one and every later one (redirects, API calls, CDNs,
+  subtitles, images), must resolve only to public addresses: loopback, private, link-local,
+  cloud metadata, carrier-grade NAT, multicast, reserved and unspecified addresses are
+  refused, in any spelling (``2130706433``, ``0177.0.0.1``, ``0x7f.1``, ``[::ffff:127.0.0.1]``,
+  6to4 and NAT64 wrappers) and under any name that resolves to them. An admitted host is
+  fetched whatever it resolves to (tests and self-hosted media live on loopback and private
+  networks); a different port of the same host is not admitted unless listed.
+
+How it is enforced: an egress proxy
+-----------------------------------
+Checking the submitted URL before handing it to yt-dlp is not enough: yt-dlp follows redirects
+inside each of its request handlers (urllib, requests, and curl_cffi for browser
+impersonation), extractors make requests of their own (APIs, subtitles, thumbnails), and libcurl
+resolves and connects in C, out of reach of any Python socket hook. Checking
+``info["webpage_url"]`` or the format URL afterwards sees only the end of the chain, after the
+requests were made. Checking a name and letting the client resolve it again later is open to
+DNS rebinding.
+
+So every connection a download makes goes through :class:`EgressProxy`, a small forward proxy on
+127.0.0.1 started for that download: yt-dlp's ``proxy`` option (honoured by all its request
+handlers, impersonated ones included, for every request and every redirect hop) and
+gallery-dl's ``--proxy``. For each plain-HTTP request and each ``CONNECT`` tunnel the proxy
+parses the target, applies :func:`check_host`, resolves the name itself, checks every address,
+and connects to an address it checked. A redirect is a new request through the proxy, so it is
+checked again; a name that resolves to 127.0.0.1 is refused when it is used. TLS stays end to
+end (``CONNECT``), so impersonation and certificate checks are unchanged. The proxy speaks
+HTTP/1.1 with ``Connection: close`` to keep one request per connection. Refusals are recorded
+so the download can fail with the reason instead of a generic proxy error.
+
+The decision functions take the resolver as a parameter, so the whole policy is testable with no
+network at all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import selectors
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from svp.errors import PermanentError, TransientError
+
+log = logging.getLogger("svp.urlguard")
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# host, port -> the addresses the name resolves to (strings); raises OSError when it cannot.
+Resolver = Callable[[str, int], list[str]]
+
+SCHEMES = {"http": 80, "https": 443}
+PLATFORM_DOMAINS = ("tiktok.com", "instagram.com", "youtube.com", "youtu.be")
+# Names refused without asking DNS: they mean "this machine" or the cloud metadata server.
+BLOCKED_NAMES = ("localhost", "localhost.localdomain", "metadata", "metadata.google.internal")
+METADATA_ADDRESSES = {
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+}
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class Refused(PermanentError):
+    """A URL or host the policy does not allow: the job fails with this reason, no retry."""
+
+
+def system_resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# -- parsing ---------------------------------------------------------------------------------
+_NUMERIC_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
+
+
+def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
+    """The IPv4 forms C's inet_aton (and so getaddrinfo) accepts: 1-4 parts, each decimal,
+    octal (leading 0) or hex (0x); the last part fills the remaining bytes.
+    Returns None when `host` is not such a form; raises ValueError when it is one, out of range."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_NUMERIC_PART.match(p) for p in parts):
+        return None
+    values = []
+    for part in parts:
+        if part.lower().startswith("0x"):
+            values.append(int(part[2:] or "0", 16))
+        elif len(part) > 1 and part.startswith("0"):
+            if not all(c in "01234567" for c in part):
+                raise ValueError(f"{host!r} is not a valid address")
+            values.append(int(part, 8))
+        else:
+            values.append(int(part))
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
+        raise ValueError(f"{host!r} is not a valid address")
+    number = 0
+    for v in head:
+        number = number << 8 | v
+    number = number << 8 * (4 - len(head)) | last
+    return ipaddress.IPv4Address(number)
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address a host string spells, in any form a resolver would accept, else None."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return ipaddress.ip_address(bare.split("%", 1)[0])
+    except ValueError:
+        pass
+    return _inet_aton(bare)
+
+
+def normalize_host(host: str) -> str:
+    """Lower case, no trailing dot, IDNA for non-ASCII names, canonical form for addresses."""
+    host = host.strip().lower().rstrip(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        address = ip_literal(host)
+    except ValueError as exc:
+        raise Refused(f"refused: {exc}") from None
+    if address is not None:
+        return str(address)
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise Refused(f"refused: {host!r} is not a valid host name") from None
+    if not re.fullmatch(
+        r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", host
+    ):
+        raise Refused(f"refused: {host!r} is not a valid host name")
+    return host
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """Why connecting to this address is refused, or None for a public address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return address_problem(embedded)
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_unspecified:
+        return "an unspecified address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_private:
+        return "a private address"
+    if not address.is_global or address.is_reserved:
+        return "a non-public address"
+    return None
+
+
+# -- policy ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Policy:
+    """Admitted hosts (`host`, `port` or None for any port) and the supported platforms."""
+
+    admitted: frozenset[tuple[str, int | None]] = frozenset()
+    platforms: tuple[str, ...] = PLATFORM_DOMAINS
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[str]) -> Policy:
+        return cls(frozenset(parse_host_entry(e) for e in entries if e.strip()))
+
+    def admits(self, host: str, port: int) -> bool:
+        return (host, port) in self.admitted or (host, None) in self.admitted
+
+    def is_platform(self, host: str) -> bool:
+        return any(host == d or host.endswith("." + d) for d in self.platforms)
+
+
+def parse_host_entry(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` (as in SVP_ALLOWED_HOSTS); ValueError if not."""
+    entry = entry.strip()
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", entry) or re.fullmatch(
+        r"([^:\[\]/]+)(?::(\d+))?", entry
+    )
+    if not match and entry.count(":") > 1:  # a bare IPv6 address
+        match = re.fullmatch(r"([0-9a-fA-F:.]+)()", entry)
+    if not match:
+        raise ValueError(f"expects host or host:port entries separated by commas, got {entry!r}")
+    host, port = match.group(1), match.group(2)
+    try:
+        host = normalize_host(host)
+    except Refused as exc:
+        raise ValueError(exc.reason.removeprefix("refused: ")) from None
+    number = int(port) if port else None
+    if number is not None and not 0 < number < 65536:
+        raise ValueError(f"port out of range in {entry!r}")
+    return host, number
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked destination: connect only to `addresses`."""
+
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+    admitted: bool = False
+
+
+def check_host(
+    host: str,
+    port: int,
+    policy: Policy,
+    resolve: Resolver = system_resolve,
+    *,
+    first: bool = False,
+    scheme: str = "https",
+) -> Target:
+    """Decide on one destination; raise Refused (or TransientError when DNS does not answer).
+
+    `first`: the link a job starts from, which must also be a supported platform or admitted.
+    """
+    name = normalize_host(host)
+    shown = f"[{name}]" if ":" in name else name
+    where = f"{shown}:{port}" if port not in SCHEMES.values() else shown
+    if policy.admits(name, port):
+        literal = ip_literal(name)
+        if literal is not None:
+            return Target(scheme, name, port, (str(literal),), admitted=True)
+        try:
+            return Target(scheme, name, port, tuple(resolve(name, port)), admitted=True)
+        except OSError as exc:
+            raise TransientError(f"could not resolve {name}: {exc}") from exc
+    literal = ip_literal(name)
+    if literal is not None:
+        problem = address_problem(literal)
+        if problem:
+            raise Refused(f"refused: {where} is {problem}; only public hosts are fetched")
+    if name in BLOCKED_NAMES or name.endswith(".localhost"):
+        raise Refused(f"refused: {where} names this machine or the metadata server")
+    if first and not policy.is_platform(name):
+        raise Refused(
+            f"refused: {where} is not a supported platform (TikTok, Instagram, YouTube Shorts)"
+            " and not in SVP_ALLOWED_HOSTS"
+        )
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolve(name, port)]
+        except OSError as exc:
+            raise TransientError(f"could not resolve {name}: {exc}") from exc
+        if not addresses:
+            raise TransientError(f"could not resolve {name}: no address")
+    for address in addresses:
+        problem = address_problem(address)
+        if problem:
+            via = "" if literal is not None else f" (it resolves to {address})"
+            raise Refused(f"refused: {where} is {problem}{via}; only public hosts are fetched")
+    return Target(scheme, name, port, tuple(str(a) for a in addresses))
+
+
+def check_url(
+    url: str, policy: Policy, resolve: Resolver = system_resolve, *, first: bool = True
+) -> Target:
+    """Decide on a URL: scheme, shape, host and every address it resolves to."""
+    if not isinstance(url, str) or not url.strip():
+        raise Refused("not a web link: empty (expected an http(s) URL)")
+    url = url.strip()
+    if re.search(r"[\s\\\x00-\x1f\x7f]", url):
+        raise Refused(f"not a web link: {url!r} (spaces, backslashes or control characters)")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise Refused(f"not a web link: {url!r} ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme and scheme not in SCHEMES and (parts.netloc or scheme in ("file", "data")):
+        raise Refused(f"refused: {scheme}: links are not fetched ({url!r}), only http(s)")
+    if scheme not in SCHEMES or not parts.hostname:
+        raise Refused(f"not a web link: {url!r} (expected an http(s) URL)")
+    if parts.username is not None or parts.password is not None:
+        raise Refused(
+            f"refused: {url!r} carries credentials; links with user:password@ are not fetched"
+        )
+    return check_host(
+        parts.hostname, port or SCHEMES[scheme], policy, resolve, first=first, scheme=scheme
+    )
+
+
+# -- the egress proxy ------------------------------------------------------------------------
+_HEAD_LIMIT = 64 * 1024
+_HOP_HEADERS = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te"}
+
+
+@dataclass
+class EgressProxy:
+    """A forward proxy on 127.0.0.1 that lets through only what `policy` allows.
+
+    Use as a context manager; `url` is what to give clients as their proxy; `refusals` lists the
+    reasons of every refused request, in order.
+    """
+
+    policy: Policy
+    resolve: Resolver = system_resolve
+    timeout: float = 30.0
+    refusals: list[str] = field(default_factory=list)
+    url: str = ""
+
+    def __enter__(self) -> EgressProxy:
+        guard = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                guard._handle(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # Each client connection carries one request (plain HTTP) or one tunnel (CONNECT).
+    def _handle(self, client: socket.socket) -> None:
+        client.settimeout(self.timeout)
+        try:
+            head, rest = _read_head(client)
+            if head is None:
+                return
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, _, remainder = request_line.partition(" ")
+            target, _, version = remainder.rpartition(" ")
+            if method.upper() == "CONNECT":
+                self._tunnel(client, target)
+            else:
+                self._forward(client, method, target, version, header_lines, rest)
+        except (OSError, ValueError) as exc:
+            log.debug("egress proxy: %s", exc)
+        finally:
+            client.close()
+
+    def _refuse(self, client: socket.socket, reason: str, status: str = "403 Forbidden") -> None:
+        if status.startswith("403"):
+            self.refusals.append(reason)
+            log.warning("egress refused: %s", reason)
+        body = reason.encode()
+        client.sendall(
+            f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+
+    def _connect(
+        self, client: socket.socket, checked: Callable[[], Target]
+    ) -> socket.socket | None:
+        try:
+            target = checked()
+        except Refused as exc:
+            self._refuse(client, exc.reason)
+            return None
+        except TransientError as exc:
+            self._refuse(client, exc.reason, "502 Bad Gateway")
+            return None
+        error: OSError | None = None
+        for address in target.addresses:
+            try:
+                return socket.create_connection((address, target.port), timeout=self.timeout)
+            except OSError as exc:
+                error = exc
+        self._refuse(client, f"could not connect to {target.host}: {error}", "502 Bad Gateway")
+        return None
+
+    def _tunnel(self, client: socket.socket, authority: str) -> None:
+        host, port = _split_authority(authority, 443)
+        upstream = self._connect(
+            client, lambda: check_host(host, port, self.policy, self.resolve, scheme="https")
+        )
+        if upstream is None:
+            return
+        with upstream:
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            _relay(client, upstream, self.timeout)
+
+    def _forward(
+        self,
+        client: socket.socket,
+        method: str,
+        target: str,
+        version: str,
+        header_lines: list[str],
+        rest: bytes,
+    ) -> None:
+        parts = urlsplit(target)
+        if parts.scheme.lower() != "http" or not parts.hostname:
+            self._refuse(client, f"refused: {target[:200]!r} is not an http(s) request")
+            return
+        upstream = self._connect(
+            client, lambda: check_url(target, self.policy, self.resolve, first=False)
+        )
+        if upstream is None:
+            return
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        headers = [
+            h for h in header_lines if h and h.split(":", 1)[0].strip().lower() not in _HOP_HEADERS
+        ]
+        head = "\r\n".join(
+            [f"{method} {path} {version or 'HTTP/1.1'}", *headers, "Connection: close"]
+        )
+        with upstream:
+            upstream.sendall(head.encode("latin-1") + b"\r\n\r\n" + rest)
+            response, body = _read_head(upstream)
+            if response is None:
+                return
+            lines = response.decode("latin-1").split("\r\n")
+            kept = [lines[0]] + [
+                h for h in lines[1:] if h and h.split(":", 1)[0].strip().lower() not in _HOP_HEADERS
+            ]
+            client.sendall(
+                "\r\n".join([*kept, "Connection: close"]).encode("latin-1") + b"\r\n\r\n" + body
+            )
+            _relay(client, upstream, self.timeout)
+
+
+def _split_authority(authority: str, default_port: int) -> tuple[str, int]:
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:]+)(?::(\d+))?", authority.strip())
+    if not match:
+        raise ValueError(f"bad authority {authority!r}")
+    host = match.group(1) or match.group(3)
+    port = match.group(2) or match.group(4)
+    return host, int(port) if port else default_port
+
+
+def _read_head(sock: socket.socket) -> tuple[bytes | None, bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(8192)
+        if not chunk:
+            return None, b""
+        data += chunk
+        if len(data) > _HEAD_LIMIT:
+            raise ValueError("request head too large")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def _relay(a: socket.socket, b: socket.socket, timeout: float) -> None:
+    """Copy bytes both ways until one side closes or nothing moves for `timeout` seconds."""
+    selector = selectors.DefaultSelector()
+    selector.register(a, selectors.EVENT_READ, b)
+    selector.register(b, selectors.EVENT_READ, a)
+    try:
+        while True:
+            events = selector.select(timeout)
+            if not events:
+                return
+            for key, _ in events:
+                source: socket.socket = key.fileobj  # type: ignore[assignment]
+                data = source.recv(65536)
+                if not data:
+                    return
+                key.data.sendall(data)
+    finally:
+        selector.close()
