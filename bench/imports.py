@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FUNCTIONS = ("poller", "downloader", "transcriber", "ocr", "summarizer", "writer")
+FUNCTIONS = ("poller", "downloader", "transcriber", "ocr", "summarizer", "writer", "webhook", "api")
 HEAVY = ("cv2", "yt_dlp", "faster_whisper", "ctranslate2", "google.genai", "openai",
          "google.cloud.vision", "google.cloud.storage", "google.cloud.firestore",
          "google.cloud.pubsub_v1", "pytesseract", "notion_client", "numpy")  # fmt: skip

@@ -26,7 +26,9 @@ def _toggle(title: str, text: str) -> dict:
 def sections(summary: dict[str, Any]) -> list[tuple[str, str]]:
     content = summary["content"]
     screen = "\n".join(line["text"] for line in content.get("screen_lines", []))
-    language = f" ({content['language']})" if content.get("language") else ""
+    # Say where the transcript came from: the platform's subtitles or speech recognition.
+    about = [content.get("language", ""), content.get("transcript_source", "")]
+    language = f" ({', '.join(a for a in about if a)})" if any(about) else ""
     return [
         ("Summary", summary.get("summary", "")),
         ("Caption", content.get("caption", "")),
