@@ -75,6 +75,17 @@ def csrf_of(client: Any) -> str:
     return client.get("/api/me").get_json()["csrf_token"]
 
 
+def sign_in_and_register(
+    client: Any, fake: FakeNotion, who: Person, link_db: str, content_db: str, tag: str = "cooking"
+) -> None:
+    """Sign `who` in and register their Link Database and one Content Database by the API."""
+    sign_in(client, fake, who)
+    headers = {"X-CSRF-Token": csrf_of(client)}
+    client.post("/api/link-database/register", json={"database": link_db}, headers=headers)
+    client.post("/api/databases/register", json={"database": content_db, "tag": tag},
+                headers=headers)  # fmt: skip
+
+
 class Flaky:
     """URLs containing "flaky" fail the downloader transiently until `heal()`."""
 

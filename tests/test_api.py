@@ -25,6 +25,7 @@ from tests.api_helpers import (
     oauth_env,
     person,
     sign_in,
+    sign_in_and_register,
     stub_works,
 )
 from tests.fakes.notion import FakeNotion, plain
@@ -177,14 +178,7 @@ def test_a_dead_lettered_link_is_replayed_by_its_owner_only(make_app, fake_notio
     alice, bob = person(fake_notion, "Alice"), person(fake_notion, "Bob")
     a, b = app.test_client(), app.test_client()
     for client, who in ((a, alice), (b, bob)):
-        sign_in(client, fake_notion, who)
-        headers = {"X-CSRF-Token": csrf_of(client)}
-        client.post("/api/link-database/register", json={"database": who.links}, headers=headers)
-        client.post(
-            "/api/databases/register",
-            json={"database": who.recipes_db, "tag": "cooking"},
-            headers=headers,
-        )
+        sign_in_and_register(client, fake_notion, who, who.links, who.recipes_db)
     flaky = Flaky()
     link = add_link(fake_notion, alice, "https://www.tiktok.com/@alice/video/flaky")
     job_id = link.replace("-", "")
@@ -338,14 +332,7 @@ def test_a_revoked_token_asks_for_a_reconnect_and_signing_in_again_fixes_it(make
     alice, bob = person(fake_notion, "Alice"), person(fake_notion, "Bob")
     a, b = app.test_client(), app.test_client()
     for client, who in ((a, alice), (b, bob)):
-        sign_in(client, fake_notion, who)
-        headers = {"X-CSRF-Token": csrf_of(client)}
-        client.post("/api/link-database/register", json={"database": who.links_db}, headers=headers)
-        client.post(
-            "/api/databases/register",
-            json={"database": who.recipes, "tag": "cooking"},
-            headers=headers,
-        )
+        sign_in_and_register(client, fake_notion, who, who.links_db, who.recipes)
     fake_notion.revoke(alice.workspace.token)
     bob_link = add_link(fake_notion, bob, "https://www.tiktok.com/@bob/video/3")
     report = poll(runtime)
