@@ -352,3 +352,31 @@ def test_a_video_saved_twice_points_at_its_page_unless_reprocessing_is_asked(
     assert json.loads(capsys.readouterr().out)["queued"] == [redo.replace("-", "")]
     assert plain(notion_env.page(redo), "result") == page["url"]  # processed, same page
     assert len(notion_env.pages_in(recipes)) == 1
+
+
+def test_a_slow_link_database_does_not_hold_up_the_others(notion_env, monkeypatch):
+    import threading
+
+    from svp.stages.poller import poll
+
+    _, slow = notion_env.add_database("Slow links", LINK_SCHEMA)
+    _, fast = notion_env.add_database("Fast links", LINK_SCHEMA)
+    _, recipes = notion_env.add_database("Recipes", {"name": "title", "video_link": "url"})
+    monkeypatch.setenv("SVP_LINK_DATABASES", f"{slow},{fast}")  # the slow one comes first
+    assert svp(["register", "content-db", recipes, "--tag", "cooking"]) == 0
+    late = notion_env.add_page(slow, {"Name": "s", "url": "https://youtu.be/slow",
+                                      "tag": "cooking", "status": "pending"})  # fmt: skip
+    early = notion_env.add_page(fast, {"Name": "f", "url": "https://youtu.be/fast",
+                                       "tag": "cooking", "status": "pending"})  # fmt: skip
+    notion_env.slow_down(f"/data_sources/{slow}/query", 3.0)
+
+    runtime = Runtime(load_settings(dotenv=None))
+    polling = threading.Thread(target=poll, args=(runtime,))
+    started = time.monotonic()
+    polling.start()
+    while plain(notion_env.page(early), "status") != "queued":
+        assert time.monotonic() - started < 2.5, "the fast database waited for the slow one"
+        time.sleep(0.05)
+    assert plain(notion_env.page(late), "status") == "pending"  # its query is still answering
+    polling.join()
+    assert plain(notion_env.page(late), "status") == "queued"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.failures = FailureQueue()
+        self.delays: dict[str, float] = {}  # path part -> seconds to wait before answering
         self._log_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -213,9 +215,16 @@ class FakeServer:
 
     # -- dispatch ----------------------------------------------------------------------
 
+    def slow_down(self, path_part: str, seconds: float) -> None:
+        """Answer requests whose path contains `path_part` only after `seconds` (a slow peer)."""
+        self.delays[path_part] = seconds
+
     def receive(self, request: RecordedRequest) -> Reply:
         with self._log_lock:
             self.requests.append(request)
+        for part, seconds in list(self.delays.items()):
+            if part in request.path:
+                time.sleep(seconds)
         injected = self.failures.pop()
         if injected is not None:
             return injected
