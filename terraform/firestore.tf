@@ -23,6 +23,16 @@ resource "google_firestore_field" "jobs_ttl" {
   ttl_config {}
 }
 
+# Webhook event ids (kept to drop repeated deliveries) are deleted a week after they arrive.
+resource "google_firestore_field" "webhook_events_ttl" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "webhook_events"
+  field      = "expire_at"
+
+  ttl_config {}
+}
+
 # `svp jobs --failed` lists jobs by status, newest first: equality plus order needs this index.
 resource "google_firestore_index" "jobs_by_status" {
   project    = local.project_id

@@ -180,6 +180,19 @@ def test_documents_round_trip_exactly(store: FirestoreStateStore) -> None:
     assert store.list(coll, where={"nested": doc["nested"]}) == [doc]
 
 
+def test_expire_at_is_stored_as_a_timestamp_for_the_ttl_policy(
+    store: FirestoreStateStore,
+) -> None:
+    from datetime import datetime
+
+    coll = _name("ttl")
+    doc = {"status": "done", "expire_at": "2026-12-26T10:00:00+00:00", "updated_at": "x"}
+    store.put(coll, "job", doc)
+    raw = store._client.collection(coll).document("job").get().to_dict()
+    assert isinstance(raw["expire_at"], datetime)  # what Firestore's TTL policy acts on
+    assert store.get(coll, "job") == doc  # and the app still sees the ISO text
+
+
 def test_rejects_keys_and_values_firestore_cannot_hold(store: FirestoreStateStore) -> None:
     coll = _name("docs")
     for key in ("a/b", "", ".", "..", "__x__"):

@@ -10,7 +10,9 @@ values) and come back exactly as stored. Two Firestore limits are handled here s
   `{"svp:list": [...]}` and unwrapped on read (a single-key map with that exact key is
   therefore reserved);
 - field names matching `__.*__` are reserved by Firestore: they raise ValueError, as do values
-  of any other type (bytes, datetime, ...), so no Firestore-specific type can leak back.
+  of any other type (bytes, datetime, ...), so no Firestore-specific type can leak back;
+- a top-level `expire_at` (ISO time text) is stored as a timestamp so Firestore's TTL policy
+  can delete the document after it; it reads back as ISO text.
 A document is limited to 1 MiB and ints to 64 bits.
 
 `list(where=..., limit=...)` orders by `updated_at` descending on the server. In real Firestore
@@ -43,6 +45,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _LIST_TAG = "svp:list"
+TTL_FIELD = "expire_at"
 _RESERVED = re.compile(r"^__.*__$")
 
 
@@ -72,6 +75,15 @@ def _encode(value: Any, in_list: bool = False) -> Any:
         items = [_encode(v, in_list=True) for v in value]
         return {_LIST_TAG: items} if in_list else items
     raise ValueError(f"value of type {type(value).__name__} is not JSON-compatible: {value!r}")
+
+
+def _document(doc: Doc) -> dict[str, Any]:
+    """A document as stored: its top-level `expire_at` (an ISO time) becomes a Firestore
+    timestamp, the type a TTL policy needs; it reads back as the same ISO text."""
+    stored = _encode(doc)
+    if isinstance(stored.get(TTL_FIELD), str):
+        stored[TTL_FIELD] = datetime.fromisoformat(stored[TTL_FIELD])
+    return stored
 
 
 def _decode(value: Any) -> Any:
@@ -109,7 +121,7 @@ class FirestoreStateStore:
 
     def create(self, collection: str, key: str, doc: Doc) -> bool:
         try:
-            self._ref(collection, key).create(_encode(doc))
+            self._ref(collection, key).create(_document(doc))
         except gexc.AlreadyExists:
             return False
         return True
@@ -119,7 +131,7 @@ class FirestoreStateStore:
         return _decode(snap.to_dict()) if snap.exists else None
 
     def put(self, collection: str, key: str, doc: Doc) -> None:
-        self._ref(collection, key).set(_encode(doc))
+        self._ref(collection, key).set(_document(doc))
 
     def delete(self, collection: str, key: str) -> None:
         self._ref(collection, key).delete()
@@ -133,7 +145,7 @@ class FirestoreStateStore:
             current = _decode(snap.to_dict()) if snap.exists else None
             new, value = mutation(current)
             if new is not None:
-                transaction.set(ref, _encode(new))
+                transaction.set(ref, _document(new))
             return value
 
         return run(self._client.transaction())

@@ -26,6 +26,8 @@ EVENTS = "webhook_events"
 SETTINGS = "settings"
 TOKEN_KEY = "notion_webhook"
 LINK_EVENTS = ("page.created", "page.properties_updated")
+# Notion retries a delivery for a few hours at most: a week of event ids is plenty to dedupe.
+EVENT_RETENTION_SECONDS = 7 * 24 * 3600
 
 
 @dataclass

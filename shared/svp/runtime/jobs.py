@@ -15,6 +15,9 @@ from typing import Any, Literal
 from svp.topology import JOIN, OUTPUT_TOPIC, PIPELINE, STATUS_LABEL
 
 JOBS = "jobs"
+# Firestore's TTL policy (terraform/firestore.tf) deletes a job document this long after it
+# was (re)queued; locally nothing is deleted.
+RETENTION_SECONDS = 30 * 24 * 3600
 Doc = dict[str, Any]
 ClaimOutcome = Literal["run", "done", "busy", "closed", "missing"]
 
@@ -40,6 +43,7 @@ def new_job(job_id: str, link: Doc, target: Doc, now: float) -> Doc:
         "replays": 0,
         "created_at": iso(now),
         "updated_at": iso(now),
+        "expire_at": iso(now + RETENTION_SECONDS),
         "stages": {stage: {"state": "pending", "attempts": 0} for stage in PIPELINE},
     }
 
