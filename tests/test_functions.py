@@ -143,3 +143,13 @@ def test_importing_a_function_loads_no_heavy_library(name):
                             check=True).stdout.strip()  # fmt: skip
     unexpected = {m for m in loaded.split(",") if m} - ALLOWED[name]
     assert not unexpected, f"{name} imports {[HEAVY[m] for m in sorted(unexpected)]} at start"
+
+
+def test_a_key_stored_as_none_counts_as_not_set(env, monkeypatch):
+    """Secret Manager cannot hold an empty value: `none` switches an optional key off."""
+    from svp.config import load_settings
+
+    monkeypatch.setenv("OPENAI_API_KEY", "none")
+    monkeypatch.setenv("GEMINI_API_KEY", "None")
+    settings = load_settings(dotenv=None)
+    assert settings.openai_api_key == "" and settings.gemini_api_key == ""

@@ -131,6 +131,13 @@ def _price(value: str) -> float:
     return number
 
 
+def _optional_secret(value: str) -> str:
+    """A key that may be switched off: Secret Manager cannot hold an empty value, so the
+    word `none` stands for "not set" (e.g. OPENAI_API_KEY when transcribing locally)."""
+    value = value.strip()
+    return "" if value.lower() == "none" else value
+
+
 def _id_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -190,14 +197,14 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_API_RATE_LIMIT": ("api_requests_per_minute", _positive(int)),
     "SVP_LINK_DATABASES": ("link_databases", _id_list),
     "SVP_CONTENT_DATABASES": ("content_databases", _tag_map),
-    "OPENAI_API_KEY": ("openai_api_key", _text),
+    "OPENAI_API_KEY": ("openai_api_key", _optional_secret),
     "OPENAI_BASE_URL": ("openai_base_url", _text),
     "SVP_TRANSCRIBE_MODEL": ("transcribe_model", _text),
     "SVP_WHISPER_MODEL": ("whisper_model", _text),
     "SVP_OCR": ("ocr_engine", _choice(OCR_ENGINES)),
     "SVP_OCR_INTERVAL": ("ocr_interval_seconds", _positive(float)),
     "SVP_VISION_ENDPOINT": ("vision_endpoint", _text),
-    "GEMINI_API_KEY": ("gemini_api_key", _text),
+    "GEMINI_API_KEY": ("gemini_api_key", _optional_secret),
     "GOOGLE_GEMINI_BASE_URL": ("gemini_base_url", _text),
     "SVP_GEMINI_MODEL": ("gemini_model", _text),
     "SVP_LLM_PROVIDER": ("llm_provider", _choice(LLM_PROVIDERS)),
