@@ -39,9 +39,3 @@ def cut(audio: Path, start: float, length: float, out: Path) -> Path:
         "could not cut the audio",
     )  # fmt: skip
     return out
-
-
-def duration_of(audio: Path) -> float:
-    from svp.media.probe import probe
-
-    return probe(audio).duration

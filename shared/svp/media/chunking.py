@@ -13,8 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-API_LIMIT_BYTES = 25 * 1024 * 1024
-SAFE_BYTES = 24 * 1024 * 1024  # headroom for the multipart upload around the file
+SAFE_BYTES = 24 * 1024 * 1024  # the API takes 25 MB: headroom for the multipart upload
 OVERLAP_SECONDS = 3.0
 GAP_SEARCH_SECONDS = 30.0
 

@@ -15,7 +15,6 @@ import hashlib
 import html
 import http.client
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -194,11 +193,3 @@ def read_image(path: Path) -> np.ndarray | None:
         return np.ascontiguousarray(rgb[:, :, ::-1])
     except Exception:
         return None
-
-
-def iter_images(paths: list[Path]) -> Iterator[tuple[int, np.ndarray]]:
-    """(index, BGR image) one at a time; unreadable images are skipped."""
-    for index, path in enumerate(paths):
-        image = read_image(path)
-        if image is not None:
-            yield index, image

@@ -30,7 +30,6 @@ from typing import Any
 
 from svp.summary.targets import Schema
 
-TEXT_TYPES = ("title", "rich_text")
 OPTION_TYPES = ("select", "multi_select", "status")
 ITEMS_KEY = "items"
 _HINTS = {
