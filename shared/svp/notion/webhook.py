@@ -69,9 +69,10 @@ def handle(runtime: Runtime, headers: dict[str, str], body: bytes) -> WebhookRep
     event_id = str(payload.get("id") or "")
     if not event_id:
         return WebhookReply(400, {"error": "event without id"})
-    if not runtime.state.create(
-        EVENTS, event_id, {"type": payload.get("type"), "received_at": jobs.iso(time.time())}
-    ):
+    now = time.time()
+    seen = {"type": payload.get("type"), "received_at": jobs.iso(now),
+            "expire_at": jobs.iso(now + EVENT_RETENTION_SECONDS)}  # fmt: skip
+    if not runtime.state.create(EVENTS, event_id, seen):
         return WebhookReply(200, {"status": "duplicate"})
     if payload.get("type") not in LINK_EVENTS:
         return WebhookReply(200, {"status": "ignored"})
