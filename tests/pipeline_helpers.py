@@ -19,8 +19,12 @@ def enqueue(runtime: Runtime, job_id: str, link: dict[str, Any], target: dict | 
 
 
 def drain(runtime: Runtime, works: dict[str, StageWork] | None = None) -> Dispatcher:
-    """Deliver every queued message (retries included) until the queue is empty."""
-    dispatcher = Dispatcher(runtime.bus, Runners(runtime, works), concurrency=5, lease=30)
+    """Deliver every queued message (retries included) until the queue is empty; each job's
+    status goes to Notion as in production."""
+    from svp.notion.status import link_status
+
+    runners = Runners(runtime, works, status=link_status(runtime))
+    dispatcher = Dispatcher(runtime.bus, runners, concurrency=5, lease=30)
     dispatcher.run(idle_exit=True)
     dispatcher.close()
     return dispatcher

@@ -101,7 +101,7 @@ def test_a_stage_logs_json_lines_with_labels_and_one_entry_per_error(runtime, ca
     assert failure["severity"] == "ERROR"
     assert failure["message"] == "job failed: the video is private"
     assert failure["logging.googleapis.com/labels"] == {
-        "job_id": "log-job", "stage": "downloader", "attempt": "2",
+        "job_id": "log-job", "stage": "downloader", "attempt": "1", "delivery": "2",
         "url": "https://www.tiktok.com/@chef/video/1",
     }  # fmt: skip
 

@@ -147,8 +147,8 @@ def test_an_expired_lease_is_taken_over(runtime):
     enqueue(runtime, "j1", {"url": "http://127.0.0.1/x"})
     runtime.state.update(
         jobs.JOBS, "j1",
-        lambda d: jobs.claim(d, "downloader", now=time.time() - 100, lease_seconds=10,
-                             worker="dead-worker"),
+        lambda d: jobs.claim(d, "downloader", now=time.time() - 100, token="dead", lease=10,
+                             deadline=600, worker="dead-worker"),
     )  # fmt: skip
     drain(runtime, counting_works(calls))
     finished = job(runtime, "j1")

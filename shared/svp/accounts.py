@@ -16,10 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from svp.config import ConfigError, Settings
+from svp.errors import PermanentError
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
 
 USERS = "users"
+
+
+class NotionAccessError(PermanentError):
+    """A person's Notion token cannot be used: they must sign in with Notion again."""
+
+
 API_KEYS = "api_keys"
 LOCAL_USER = "local"
 
@@ -84,10 +91,18 @@ def public(user: dict[str, Any]) -> dict[str, Any]:
 
 
 def notion_token(runtime: Runtime, user_id: str) -> str:
+    from cryptography.fernet import InvalidToken
+
     user = runtime.state.get(USERS, user_id)
     if not user or not user.get("token"):
-        raise KeyError(f"no Notion connection for user {user_id}")
-    return _fernet(runtime.settings).decrypt(user["token"].encode()).decode()
+        raise NotionAccessError(f"no Notion connection for user {user_id}: sign in with Notion")
+    try:
+        return _fernet(runtime.settings).decrypt(user["token"].encode()).decode()
+    except InvalidToken:
+        raise NotionAccessError(
+            "the stored Notion token cannot be decrypted (was SVP_ENCRYPTION_KEY changed?): "
+            "sign in with Notion again"
+        ) from None
 
 
 def users(runtime: Runtime) -> list[dict[str, Any]]:

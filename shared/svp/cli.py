@@ -27,13 +27,16 @@ def _local_runtime(settings: Settings) -> Runtime:
 
 
 def _dispatcher(runtime: Runtime):
+    from svp import limits
+    from svp.notion.status import link_status
     from svp.runtime.dispatch import Dispatcher, Runners
 
     return Dispatcher(
         runtime.bus,
-        Runners(runtime),
+        Runners(runtime, status=link_status(runtime)),
         concurrency=runtime.settings.concurrency,
-        lease=runtime.settings.lease_seconds,
+        # A delivery's lease (its ack deadline) outlasts any stage: stages renew their own.
+        lease=limits.longest_deadline_seconds(),
     )
 
 
@@ -119,10 +122,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
               "`svp run` has no Link Database to poll", file=sys.stderr)  # fmt: skip
         return 2
     dispatcher = _dispatcher(runtime)
+    status = dispatcher.runners.status
     try:
         if args.once:
-            report = poll(runtime)
-            dispatcher.run(idle_exit=True)
+            report = poll(runtime, status)
+            _finish(runtime, dispatcher)
             print(json.dumps(report.as_dict()))
             return 1 if report.errors else 0
         stop = threading.Event()
@@ -131,15 +135,58 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         )
         worker.start()
         try:
-            while True:
-                poll(runtime)
-                time.sleep(settings.poll_interval_seconds)
+            poll_forever(runtime, status, stop)
         except KeyboardInterrupt:
             stop.set()
             worker.join()
         return 0
     finally:
         dispatcher.close()
+
+
+def poll_forever(runtime: Runtime, status, stop: threading.Event) -> None:
+    """Poll every SVP_POLL_INTERVAL seconds until `stop`; a failing poll is logged, and the
+    next one tries again (the loop never dies of one error)."""
+    import logging
+
+    from svp.stages.poller import poll
+
+    while not stop.is_set():
+        try:
+            poll(runtime, status)
+        except Exception:
+            logging.getLogger("svp.cli").exception("poll failed: trying again next interval")
+        stop.wait(runtime.settings.poll_interval_seconds)
+
+
+def _finish(runtime: Runtime, dispatcher) -> None:
+    """Process everything queued, then whatever the reconciler moves on (jobs that waited for
+    another job of the same video, stages a killed worker left): until no job moves, or only
+    live workers of other processes hold what is left."""
+    from svp import limits
+    from svp.runtime.reconciler import reconcile
+
+    give_up_at = time.monotonic() + limits.longest_deadline_seconds()
+    while True:
+        dispatcher.run(idle_exit=True)
+        if reconcile(runtime, dispatcher.runners.status).moved():
+            continue
+        expiring = _earliest_lease(runtime)
+        if expiring is None or time.monotonic() > give_up_at:
+            return
+        time.sleep(min(max(expiring - time.time(), 0.0) + 0.1, 5.0))
+
+
+def _earliest_lease(runtime: Runtime) -> float | None:
+    """When the first lease of an open job's running stage runs out (None: no such stage)."""
+    leases = [
+        record.get("lease_until", 0)
+        for job in runtime.state.list(jobs.JOBS, where={"open": True})
+        if not jobs.is_terminal(job)
+        for record in job["stages"].values()
+        if record["state"] == "running"
+    ]
+    return min(leases) if leases else None
 
 
 # -- jobs ----------------------------------------------------------------------------------
@@ -341,21 +388,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     workers: list[threading.Thread] = []
     dispatcher = None
     if args.worker:
-        from svp.stages.poller import poll
-
         dispatcher = _dispatcher(runtime)
         workers.append(
             threading.Thread(
                 target=dispatcher.run, kwargs={"stop": stop, "idle_exit": False}, daemon=True
             )
         )
-
-        def poll_loop() -> None:
-            while not stop.is_set():
-                poll(runtime)
-                stop.wait(settings.poll_interval_seconds)
-
-        workers.append(threading.Thread(target=poll_loop, daemon=True))
+        workers.append(
+            threading.Thread(
+                target=poll_forever,
+                args=(runtime, dispatcher.runners.status, stop),
+                daemon=True,
+            )
+        )
     for worker in workers:
         worker.start()
     try:

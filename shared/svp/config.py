@@ -30,12 +30,15 @@ class Settings:
     bucket: str = ""
     topic_prefix: str = "svp-"
     firestore_database: str = "(default)"
-    # Delivery
+    # Delivery: a stage runs at most `max_attempts` times; a message is delivered at most
+    # `max_deliveries` times (deliveries refused by a busy platform count too) before it is
+    # dead-lettered. Leases are renewed by a heartbeat; see svp.limits for deadlines.
     max_attempts: int = 5
+    max_deliveries: int = 15
     concurrency: int = 5
     retry_min_seconds: float = 10.0
     retry_max_seconds: float = 600.0
-    lease_seconds: int = 600
+    lease_seconds: float = 60.0
     poll_interval_seconds: int = 60
     # Notion
     notion_token: str = field(default="", repr=False)
@@ -181,7 +184,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_CONCURRENCY": ("concurrency", _positive(int)),
     "SVP_RETRY_MIN_SECONDS": ("retry_min_seconds", _positive(float)),
     "SVP_RETRY_MAX_SECONDS": ("retry_max_seconds", _positive(float)),
-    "SVP_LEASE_SECONDS": ("lease_seconds", _positive(int)),
+    "SVP_MAX_DELIVERIES": ("max_deliveries", _positive(int)),
+    "SVP_LEASE_SECONDS": ("lease_seconds", _positive(float)),
     "SVP_POLL_INTERVAL": ("poll_interval_seconds", _positive(int)),
     "NOTION_TOKEN": ("notion_token", _text),
     "NOTION_BASE_URL": ("notion_base_url", _text),
@@ -267,6 +271,8 @@ def load_settings(
         ]
     if settings and settings.retry_min_seconds > settings.retry_max_seconds:
         problems.append("SVP_RETRY_MIN_SECONDS must not exceed SVP_RETRY_MAX_SECONDS")
+    if settings and settings.max_deliveries < settings.max_attempts:
+        problems.append("SVP_MAX_DELIVERIES must be at least SVP_MAX_ATTEMPTS")
     if problems:
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
     assert settings is not None

@@ -43,16 +43,19 @@ def _stage_runners():
     rt = runtime()
     with _lock:
         if _runners is None:
+            from svp.notion.status import link_status
             from svp.runtime.dispatch import Runners
 
-            _runners = Runners(rt)
+            _runners = Runners(rt, status=link_status(rt))
         return _runners
 
 
 def stage_handler(stage: str) -> Callable[[Any], tuple[str, int]]:
     """An HTTP handler for Pub/Sub push requests and CloudEvents addressed to `stage`.
 
-    2xx acks the message; 500 makes Pub/Sub redeliver it with backoff.
+    2xx acks the message; 500 makes Pub/Sub redeliver it with backoff. A message the stage
+    gave up on is published to the stage's dead-letter topic (where `svp replay` finds it)
+    before it is acked.
     """
 
     def handle(request: Any) -> tuple[str, int]:
@@ -60,23 +63,69 @@ def stage_handler(stage: str) -> Callable[[Any], tuple[str, int]]:
         trace = trace_from_header(
             request.headers.get("X-Cloud-Trace-Context"), runners.runtime.settings.project
         )
+        body = request.get_data()
         with log_context(trace=trace, stage=stage):
-            outcome = runners.deliver(stage, dict(request.headers), request.get_data())
+            outcome = runners.deliver(stage, dict(request.headers), body)
+            if outcome.dead_letter:
+                _dead_letter(runners.runtime, stage, dict(request.headers), body, outcome.detail)
         return (outcome.detail, 200) if outcome.ack else (outcome.detail, 500)
 
     handle.__name__ = f"handle_{stage}"
     return handle
 
 
+def _dead_letter(rt: Runtime, stage: str, headers: dict, body: bytes, error: str) -> None:
+    """Publish a delivered message to `stage`'s dead-letter topic, with its last error."""
+    from svp.runtime.envelope import raw_message
+    from svp.topology import dead_letter_topic
+
+    data, attributes = raw_message(headers, body)
+    rt.bus.publish(
+        dead_letter_topic(rt.settings.topic_prefix, stage),
+        data,
+        {**attributes, "svp_error": error[:1000]},
+    )
+
+
 def poller_handler(request: Any) -> tuple[str, int, dict[str, str]]:
-    """Called by Cloud Scheduler: one poll of every registered Link Database."""
+    """Called by Cloud Scheduler: one poll of every registered Link Database. Pub/Sub pushes
+    each stage's dead letters to its /dead-letter path (they fail their jobs)."""
     from svp.stages.poller import poll
 
     rt = runtime()
     trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), rt.settings.project)
+    if request.path.rstrip("/").endswith("/dead-letter"):
+        with log_context(trace=trace, stage="dead-letter"):
+            detail = dead_letter_handler(rt, dict(request.headers), request.get_data())
+        return json.dumps({"status": detail}), 200, {"Content-Type": "application/json"}
     with log_context(trace=trace, stage="poller"):
-        report = poll(rt)
+        report = poll(rt, _stage_runners().status)
     return json.dumps(report.as_dict()), 200, {"Content-Type": "application/json"}
+
+
+def dead_letter_handler(rt: Runtime, headers: dict[str, str], body: bytes) -> str:
+    """A message Pub/Sub dead-lettered (or a stage gave up on): its job fails with the last
+    error and the replay command, whether or not the stage's code ever ran."""
+    from svp.messages import BadMessage
+    from svp.runtime.envelope import parse_delivery
+    from svp.topology import stage_of_subscription
+
+    try:
+        delivery = parse_delivery(headers, body)
+    except BadMessage as exc:
+        log.error("unreadable dead letter dropped: %s", exc)
+        return f"bad message: {exc}"
+    attributes = delivery.attributes
+    source = attributes.get("CloudPubSubDeadLetterSourceSubscription", "")
+    stage = stage_of_subscription(rt.settings.topic_prefix, source)
+    if stage is None:
+        log.error("dead letter from an unknown subscription %r dropped", source)
+        return "unknown subscription"
+    deliveries = int(attributes.get("CloudPubSubDeadLetterSourceDeliveryCount") or 0)
+    runner = _stage_runners().get(stage)
+    return runner.dead_lettered(
+        delivery.message.job_id, deliveries, attributes.get("svp_error", "")
+    )
 
 
 def webhook_handler(request: Any) -> tuple[str, int, dict[str, str]]:

@@ -42,9 +42,39 @@ STATUS_LABEL = {
 
 PIPELINE = tuple(stage for stage in STAGES if stage != "poller")
 
+# The stage whose completion feeds each stage (for a join, the last of the joined ones): a
+# stage is re-driven by publishing that stage's message again.
+UPSTREAM = {
+    stage: next(
+        source
+        for source, topic in reversed(OUTPUT_TOPIC.items())
+        if topic == INPUT_TOPIC[stage] and source in JOIN.get(topic, (source,))
+    )
+    for stage in PIPELINE
+}
+
+# Stages that run untrusted content (yt-dlp, gallery-dl, ffmpeg on what anyone can link to)
+# hold no Notion credentials: the link's status is written by the stages around them.
+NOTION_FREE = ("downloader",)
+
 
 def topic_name(prefix: str, topic: str) -> str:
     return f"{prefix}{topic}"
+
+
+def push_subscription(prefix: str, stage: str) -> str:
+    """A stage's push subscription (terraform/modules/stage)."""
+    return f"{prefix}{stage}-push"
+
+
+def stage_of_subscription(prefix: str, subscription: str) -> str | None:
+    """The stage a push subscription (short name or full path) feeds, if any."""
+    name = subscription.rsplit("/", 1)[-1]
+    return next((s for s in PIPELINE if name == push_subscription(prefix, s)), None)
+
+
+def dead_letter_topic(prefix: str, stage: str) -> str:
+    return f"{prefix}{stage}-dead-letter"
 
 
 def dead_letter_subscription(prefix: str, stage: str) -> str:

@@ -158,18 +158,11 @@ class LocalQueue:
 
     def nack(self, message: QueuedMessage, error: str) -> bool:
         """Schedule a redelivery, or dead-letter after max attempts. True when dead-lettered."""
+        if message.attempts >= self.max_attempts:
+            self.dead_letter(message, error)
+            return True
         now = self.clock()
         with write_transaction(self._conn()) as conn:
-            if message.attempts >= self.max_attempts:
-                conn.execute(
-                    "INSERT INTO dead_letters (message_id, topic, subscription, data, attributes,"
-                    " publish_time, attempts, last_error, dead_at)"
-                    " SELECT message_id, topic, subscription, data, attributes, publish_time,"
-                    " attempts, ?, ? FROM messages WHERE id = ?",
-                    (error, datetime.now(UTC).isoformat(timespec="seconds"), message.id),
-                )
-                conn.execute("DELETE FROM messages WHERE id = ?", (message.id,))
-                return True
             delay = backoff_seconds(
                 message.attempts, self.retry_min_seconds, self.retry_max_seconds
             )
@@ -179,6 +172,18 @@ class LocalQueue:
                 (now + delay, error, message.id),
             )
             return False
+
+    def dead_letter(self, message: QueuedMessage, error: str) -> None:
+        """Move a delivered message to the dead-letter table with its last error."""
+        with write_transaction(self._conn()) as conn:
+            conn.execute(
+                "INSERT INTO dead_letters (message_id, topic, subscription, data, attributes,"
+                " publish_time, attempts, last_error, dead_at)"
+                " SELECT message_id, topic, subscription, data, attributes, publish_time,"
+                " attempts, ?, ? FROM messages WHERE id = ?",
+                (error, datetime.now(UTC).isoformat(timespec="seconds"), message.id),
+            )
+            conn.execute("DELETE FROM messages WHERE id = ?", (message.id,))
 
     def next_due_in(self) -> float | None:
         """Seconds until the next message is due (0 if one is due now), None when empty."""

@@ -44,6 +44,8 @@ def translate_error(exc: Exception) -> StageError:
 
     if isinstance(exc, RequestTimeoutError):
         return TransientError(f"Notion timed out: {exc}")
+    if not isinstance(exc, APIResponseError) and not getattr(exc, "status", 0):
+        return TransientError(f"Notion could not be reached: {type(exc).__name__}: {exc}")
     status = getattr(exc, "status", 0)
     code = getattr(exc, "code", "") if isinstance(exc, APIResponseError) else ""
     code = str(getattr(code, "value", code))  # notion-client gives an APIErrorCode enum
@@ -94,18 +96,21 @@ class NotionGateway:
         self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def call(self, fn, *args, idempotent: bool = True, **kwargs):
-        """Run an SDK call under the rate limit, retrying what is safe to retry."""
+        """Run an SDK call under the rate limit, retrying what is safe to retry.
+
+        A connection reset or timeout may hide a request Notion applied: only idempotent calls
+        are retried then; the others raise TransientError (the writer finds its page again)."""
+        import httpx
         from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
         for attempt in range(1, ATTEMPTS + 1):
             self.limiter.acquire()
             try:
                 return fn(*args, **kwargs)
-            except (HTTPResponseError, RequestTimeoutError) as exc:
+            except (HTTPResponseError, RequestTimeoutError, httpx.TransportError) as exc:
                 status = getattr(exc, "status", 0)
-                retryable = status in RATE_LIMITED or (
-                    idempotent and (status >= 500 or isinstance(exc, RequestTimeoutError))
-                )
+                unanswered = isinstance(exc, (RequestTimeoutError, httpx.TransportError))
+                retryable = status in RATE_LIMITED or (idempotent and (status >= 500 or unanswered))
                 if not retryable or attempt == ATTEMPTS:
                     raise translate_error(exc) from exc
                 delay = _retry_after(exc) if status in RATE_LIMITED else None

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from svp.errors import PermanentError
 from svp.notion.gateway import NotionGateway
 from svp.notion.properties import encode, plain
 
 log = logging.getLogger("svp.notion")
 
 PENDING = "pending"
+IN_PROGRESS = ("queued", "downloading", "transcribing", "reading text", "summarizing", "writing")
 ERROR_NAMES = ("error", "error_message", "reason")
 RESULT_NAMES = ("result", "page", "result_page")
 
@@ -37,10 +39,27 @@ class LinkEntry:
 
 
 def pending_filter(schema: dict[str, dict]) -> dict:
-    status = find_property(schema, "status", types=("select", "status"))
-    if status is None:
-        raise ValueError("the Link Database has no 'status' property of type select or status")
-    return {"property": status, schema[status]["type"]: {"equals": PENDING}}
+    name = _status_property(schema)
+    return {"property": name, schema[name]["type"]: {"equals": PENDING}}
+
+
+def in_progress_filter(schema: dict[str, dict]) -> dict | None:
+    """Rows showing a status the pipeline writes while a link moves (queued ... writing);
+    None when the status property has none of those options yet."""
+    name = _status_property(schema)
+    kind = schema[name]["type"]
+    options = {o["name"] for o in schema[name].get(kind, {}).get("options", [])}
+    shown = [value for value in IN_PROGRESS if value in options]
+    if not shown:
+        return None
+    return {"or": [{"property": name, kind: {"equals": value}} for value in shown]}
+
+
+def _status_property(schema: dict[str, dict]) -> str:
+    name = find_property(schema, "status", types=("select", "status"))
+    if name is None:
+        raise PermanentError("the Link Database has no 'status' property of type select or status")
+    return name
 
 
 def read_entry(page: dict, data_source_id: str) -> LinkEntry:
@@ -62,6 +81,7 @@ def read_entry(page: dict, data_source_id: str) -> LinkEntry:
 def update_link(
     notion: NotionGateway, link: dict, status: str, *, error: str | None = None, page_url: str = ""
 ) -> None:
+    """Show `status` (with the error, or the result page) on the link's row."""
     schema = notion.schema(link["data_source_id"])
     values: dict[str, dict] = {}
     if name := find_property(schema, "status", types=("select", "status")):

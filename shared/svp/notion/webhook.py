@@ -92,6 +92,7 @@ def _verification(runtime: Runtime, token: str) -> WebhookReply:
 
 def _link_event(runtime: Runtime, payload: dict[str, Any]) -> WebhookReply:
     from svp.notion.links import PENDING, read_entry
+    from svp.notion.status import link_status
     from svp.stages.poller import PollReport, enqueue
 
     notion = runtime.notion
@@ -108,7 +109,7 @@ def _link_event(runtime: Runtime, payload: dict[str, Any]) -> WebhookReply:
         if _status(page) != PENDING:
             return WebhookReply(200, {"status": "not pending"})
         report = PollReport()
-        enqueue(runtime, read_entry(page, source), page.get("last_edited_time"), report)
+        enqueue(runtime, link_status(runtime), read_entry(page, source), report)
     except StageError as exc:
         # Polling will pick the link up; a 5xx would only make Notion resend the signal.
         log.error("webhook event %s not handled: %s", payload.get("id"), exc)

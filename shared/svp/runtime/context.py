@@ -127,7 +127,7 @@ def local_queue(settings: Settings):
     return LocalQueue(
         settings.data_dir / "queue.db",
         subscriptions,
-        max_attempts=settings.max_attempts,
+        max_attempts=settings.max_deliveries,
         retry_min_seconds=settings.retry_min_seconds,
         retry_max_seconds=settings.retry_max_seconds,
     )

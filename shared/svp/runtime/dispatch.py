@@ -13,17 +13,25 @@ from svp.adapters.local_queue import LocalQueue, QueuedMessage
 from svp.messages import BadMessage
 from svp.runtime.context import Runtime
 from svp.runtime.envelope import parse_delivery
-from svp.runtime.runner import Outcome, StageRunner, StageWork
+from svp.runtime.runner import Outcome, StageRunner, StageWork, StatusSink
+from svp.topology import NOTION_FREE
 
 log = logging.getLogger("svp.dispatch")
 
 
 class Runners:
-    """One StageRunner per stage, created on first delivery."""
+    """One StageRunner per stage, created on first delivery. `status` shows each job's status
+    in Notion, except from the stages that hold no Notion credentials (NOTION_FREE)."""
 
-    def __init__(self, runtime: Runtime, works: dict[str, StageWork] | None = None):
+    def __init__(
+        self,
+        runtime: Runtime,
+        works: dict[str, StageWork] | None = None,
+        status: StatusSink | None = None,
+    ):
         self.runtime = runtime
         self.works = works or {}
+        self.status = status
         self._runners: dict[str, StageRunner] = {}
         self._lock = threading.Lock()
 
@@ -33,7 +41,8 @@ class Runners:
                 from svp.stages import load_work
 
                 work = self.works.get(stage) or load_work(stage)
-                self._runners[stage] = StageRunner(stage, self.runtime, work)
+                status = None if stage in NOTION_FREE else self.status
+                self._runners[stage] = StageRunner(stage, self.runtime, work, status)
             return self._runners[stage]
 
     def deliver(self, stage: str, headers: dict[str, str], body: bytes) -> Outcome:
@@ -64,20 +73,30 @@ class Dispatcher:
         except Exception as exc:  # a bug or an outage in the runner itself: retry later
             log.exception("delivery to %s crashed", message.subscription)
             outcome = Outcome(False, f"{type(exc).__name__}: {exc}")
-        if outcome.ack:
+        try:
+            self._settle(message, outcome)
+        except Exception:  # the lease runs out and the message is delivered again
+            log.exception("could not settle a delivery to %s", message.subscription)
+
+    def _settle(self, message: QueuedMessage, outcome: Outcome) -> None:
+        if outcome.dead_letter:
+            self.queue.dead_letter(message, outcome.detail)
+        elif outcome.ack:
             self.queue.ack(message)
         elif self.queue.nack(message, outcome.detail):
-            log.error(
-                "message dead-lettered after %d attempts: %s",
-                message.attempts,
-                outcome.detail,
-                extra={
-                    "labels": {
-                        "stage": message.subscription,
-                        "job_id": message.attributes.get("job_id", ""),
-                    }
-                },
-            )
+            self._dead_lettered(message, outcome.detail)
+
+    def _dead_lettered(self, message: QueuedMessage, error: str) -> None:
+        job_id = message.attributes.get("job_id", "")
+        log.error(
+            "message dead-lettered after %d deliveries: %s",
+            message.attempts,
+            error,
+            extra={"labels": {"stage": message.subscription, "job_id": job_id}},
+        )
+        if job_id:
+            runner = self.runners.get(message.subscription)
+            runner.dead_lettered(job_id, message.attempts, error)
 
     def step(self) -> int:
         """Start deliveries for due messages while slots are free. Returns how many started."""
@@ -96,12 +115,17 @@ class Dispatcher:
         until: Callable[[], bool] | None = None,
         idle_exit: bool = True,
     ) -> None:
-        """Deliver until `stop` is set, `until()` is true, or (idle_exit) nothing is left."""
+        """Deliver until `stop` is set, `until()` is true, or (idle_exit) nothing is left. A
+        failing step (the queue's database briefly unavailable) is logged and retried."""
         while not (stop and stop.is_set()):
-            started = self.step()
+            try:
+                started = self.step()
+                due_in = self.queue.next_due_in()
+            except Exception:
+                log.exception("could not read the local queue: retrying")
+                started, due_in = 0, 0.5
             if until and until():
                 break
-            due_in = self.queue.next_due_in()
             busy = any(not f.done() for f in self._in_flight)
             if idle_exit and due_in is None and not busy:
                 break

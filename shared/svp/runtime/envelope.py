@@ -27,6 +27,24 @@ class Delivery:
 
 
 def parse_delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
+    data, message, envelope, event_id = _unwrap(headers, body)
+    attempt = envelope.get("deliveryAttempt")
+    return Delivery(
+        message=JobMessage.decode(data),
+        message_id=str(message.get("messageId") or message.get("message_id") or event_id),
+        attempt=int(attempt) if attempt is not None else None,
+        subscription=str(envelope.get("subscription", "")),
+        attributes=dict(message.get("attributes") or {}),
+    )
+
+
+def raw_message(headers: Mapping[str, str], body: bytes) -> tuple[bytes, dict[str, str]]:
+    """The Pub/Sub message's data and attributes, as published."""
+    data, message, _, _ = _unwrap(headers, body)
+    return data, dict(message.get("attributes") or {})
+
+
+def _unwrap(headers: Mapping[str, str], body: bytes) -> tuple[bytes, dict, dict, str]:
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
         payload: Any = json.loads(body or b"null")
@@ -49,11 +67,4 @@ def parse_delivery(headers: Mapping[str, str], body: bytes) -> Delivery:
         data = base64.b64decode(message.get("data") or "", validate=True)
     except (binascii.Error, TypeError):
         raise BadMessage("message.data is not valid base64") from None
-    attempt = envelope.get("deliveryAttempt")
-    return Delivery(
-        message=JobMessage.decode(data),
-        message_id=str(message.get("messageId") or message.get("message_id") or event_id),
-        attempt=int(attempt) if attempt is not None else None,
-        subscription=str(envelope.get("subscription", "")),
-        attributes=dict(message.get("attributes") or {}),
-    )
+    return data, message, envelope, event_id

@@ -1,8 +1,19 @@
 """The job document and its transitions, as pure functions run inside state-store transactions.
 
-A job is one Notion link entry (or one `svp process` item). Each pipeline stage has a record:
-pending -> running (leased to one worker) -> done | failed. Pure functions keep the rules in
-one place for every store: Firestore may re-run them when a transaction is contended.
+A job is one Notion link entry (or one `svp process` item). The invariant: every job ends
+`done` (its result points at its page) or `failed` (with a reason), and the link's row in
+Notion shows that end. The transitions below keep it, for every store (Firestore may re-run
+them when a transaction is contended, so they never mutate their input):
+
+- A stage runs under a *claim*: a fencing token, a lease the worker's heartbeat renews, and a
+  deadline from the stage's time limit (svp.limits). `complete`, `release`, `fail` and
+  `heartbeat` apply only with the current token, so a worker that lost its lease can neither
+  overwrite its successor's result nor reset its stage.
+- A stage whose lease ran out is `expire`d by the reconciler: re-driven while attempts remain,
+  else failed with a reason. A dead-lettered message fails its job the same way.
+- The job carries an outbox for Notion: `notion.want` counts status changes, `notion.sent`
+  the last one Notion confirmed. The job stays `open` until it has ended *and* Notion shows
+  that; the reconciler lists open jobs.
 """
 
 from __future__ import annotations
@@ -18,6 +29,9 @@ JOBS = "jobs"
 # Firestore's TTL policy (terraform/firestore.tf) deletes a job document this long after it
 # was (re)queued; locally nothing is deleted.
 RETENTION_SECONDS = 30 * 24 * 3600
+TERMINAL = ("done", "failed")
+# A job that waits for another job processing the same video (svp.runtime.videos).
+WAITING = "waiting"
 Doc = dict[str, Any]
 ClaimOutcome = Literal["run", "done", "busy", "closed", "missing"]
 
@@ -26,28 +40,98 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def new_job(job_id: str, link: Doc, target: Doc, now: float) -> Doc:
-    """`link`: url, tag, and where it came from (Notion page and data source, or a file)."""
-    from svp.canonical import canonical_url
-
-    return {
+def new_job(job_id: str, link: Doc, target: Doc, now: float, video: str | None = None) -> Doc:
+    """`link`: url, tag, and where it came from (Notion page and data source, or a file);
+    `video`: the video's identity when known before downloading (svp.media.identity)."""
+    doc = {
         "job_id": job_id,
-        # Top-level, so stores can find earlier jobs for the same video.
-        "url_key": canonical_url(link.get("url", "")),
         "user": link.get("user", "local"),
         "link": link,
         "target": target,
+        "video": video,
         "status": "queued",
         "error": None,
         "result": None,
         "replays": 0,
+        "published": False,
+        "notion": {"want": 1, "sent": 0},
         "created_at": iso(now),
         "updated_at": iso(now),
         "expire_at": iso(now + RETENTION_SECONDS),
         "stages": {stage: {"state": "pending", "attempts": 0} for stage in PIPELINE},
     }
+    return _settle(doc)
 
 
+def restart(doc: Doc, fresh: Doc) -> Doc:
+    """The person asked for the link again: a new run of the same job, one replay further,
+    keeping the Notion outbox counters (so the new status is sent)."""
+    counters = doc.get("notion") or {"want": 0, "sent": 0}
+    restarted = copy.deepcopy(fresh)
+    restarted.update(
+        replays=doc.get("replays", 0) + 1,
+        notion={"want": max(counters["want"], counters["sent"]) + 1, "sent": counters["sent"]},
+        created_at=doc.get("created_at", fresh["created_at"]),
+    )
+    return _settle(restarted)
+
+
+def admit_link(doc: Doc | None, fresh: Doc) -> tuple[Doc | None, tuple[str, Doc]]:
+    """The poller found the link pending. "new": first time; "restarted": it had ended and
+    Notion showed that end, so a person set it back to pending; "unsynced": it ended but
+    Notion never confirmed it (the row still shows pending because our writes failed), so the
+    end is shown again rather than redone; "unpublished": a poll crashed before publishing
+    it; "known": it is on its way."""
+    if doc is None:
+        return fresh, ("new", fresh)
+    if is_terminal(doc):
+        if synced(doc):
+            restarted = restart(doc, fresh)
+            return restarted, ("restarted", restarted)
+        return None, ("unsynced", doc)
+    if doc["status"] == "queued" and not doc.get("published"):
+        return None, ("unpublished", doc)
+    return None, ("known", doc)
+
+
+def resend(doc: Doc | None, *, now: float) -> tuple[Doc | None, None]:
+    """Notion shows something else than the job's status (a stale write landed late): send it
+    again."""
+    if doc is None:
+        return None, None
+    doc = copy.deepcopy(doc)
+    doc["notion"]["want"] = max(doc["notion"]["want"], doc["notion"]["sent"]) + 1
+    return _touch(doc, now), None
+
+
+def is_terminal(doc: Doc) -> bool:
+    return doc["status"] in TERMINAL
+
+
+def synced(doc: Doc) -> bool:
+    """Notion already shows the job's latest status."""
+    counters = doc.get("notion") or {}
+    return counters.get("sent", 0) >= counters.get("want", 0)
+
+
+def _settle(doc: Doc) -> Doc:
+    doc["open"] = not (is_terminal(doc) and synced(doc))
+    return doc
+
+
+def _set_status(doc: Doc, status: str) -> None:
+    if doc["status"] != status:
+        doc["status"] = status
+        counters = doc.setdefault("notion", {"want": 0, "sent": 0})
+        counters["want"] = counters.get("want", 0) + 1
+
+
+def _touch(doc: Doc, now: float) -> Doc:
+    doc["updated_at"] = iso(now)
+    return _settle(doc)
+
+
+# -- claims ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Claim:
     outcome: ClaimOutcome
@@ -56,19 +140,28 @@ class Claim:
 
 
 def claim(
-    doc: Doc | None, stage: str, *, now: float, lease_seconds: int, worker: str, replays: int = 0
+    doc: Doc | None,
+    stage: str,
+    *,
+    now: float,
+    token: str,
+    lease: float,
+    deadline: float,
+    worker: str,
+    replays: int = 0,
 ) -> tuple[Doc | None, Claim]:
-    """Lease `stage` of the job to `worker`, unless it is done, leased, or the job is closed."""
+    """Lease `stage` of the job to `worker` under `token`, unless it is done or leased, or the
+    job is closed. `lease` and `deadline` are seconds from now."""
     if doc is None:
         return None, Claim("missing", None)
     record = doc["stages"][stage]
     if record["state"] == "done":
         return None, Claim("done", doc)
-    if doc["status"] == "failed":
-        if replays <= doc.get("replays", 0):
-            return None, Claim("closed", doc)
+    if doc["status"] == "failed" and replays > doc.get("replays", 0):
         doc = _reopen(doc, replays)
-        record = doc["stages"][stage]
+    elif doc["status"] in (*TERMINAL, WAITING):
+        # A stale message of a finished or waiting job: its next run is published afresh.
+        return None, Claim("closed", doc)
     elif record["state"] == "running" and record.get("lease_until", 0) > now:
         return None, Claim("busy", doc)
 
@@ -77,32 +170,55 @@ def claim(
     record.update(
         state="running",
         attempts=record["attempts"] + 1,
-        lease_until=now + lease_seconds,
+        token=token,
+        lease_until=now + min(lease, deadline),
+        deadline=now + deadline,
         worker=worker,
         started_at=iso(now),
         started_ts=now,
     )
-    doc["status"] = STATUS_LABEL[stage]
-    doc["updated_at"] = iso(now)
+    _set_status(doc, STATUS_LABEL[stage])
+    _touch(doc, now)
     return doc, Claim("run", doc, record["attempts"])
 
 
 def _reopen(doc: Doc, replays: int) -> Doc:
     """A replayed message revives a failed job: failed stages become pending again."""
     doc = copy.deepcopy(doc)
-    doc.update(status="queued", error=None, replays=replays)
+    doc.update(error=None, replays=replays)
+    _set_status(doc, "queued")
     for record in doc["stages"].values():
         if record["state"] in ("failed", "running"):
-            record.update(state="pending", lease_until=0)
+            record.update(state="pending", lease_until=0, token=None)
     return doc
 
 
-def complete(
-    doc: Doc | None, stage: str, output: Doc, *, now: float
-) -> tuple[Doc | None, Doc | None]:
-    """Mark `stage` done; hands back the updated job (whether to publish next is
-    `next_ready(job, stage)`, decided on this committed state)."""
+def holds(doc: Doc | None, stage: str, token: str) -> bool:
     if doc is None:
+        return False
+    record = doc["stages"][stage]
+    return record["state"] == "running" and record.get("token") == token
+
+
+def heartbeat(
+    doc: Doc | None, stage: str, token: str, *, now: float, lease: float
+) -> tuple[Doc | None, bool]:
+    """Renew the lease (never past the deadline). False when the token lost the stage."""
+    if not holds(doc, stage, token) or doc["stages"][stage].get("lease_until", 0) <= now:
+        return None, False
+    doc = copy.deepcopy(doc)
+    record = doc["stages"][stage]
+    record["lease_until"] = min(now + lease, record.get("deadline", now + lease))
+    return doc, True
+
+
+def complete(
+    doc: Doc | None, stage: str, token: str, output: Doc, *, now: float
+) -> tuple[Doc | None, Doc | None]:
+    """Mark `stage` done with its output; hands back the updated job, or None when `token`
+    no longer holds the stage (its result is discarded). Whether to publish next is
+    `next_ready(job, stage)`, decided on this committed state."""
+    if not holds(doc, stage, token):
         return None, None
     doc = copy.deepcopy(doc)
     record = doc["stages"][stage]
@@ -111,49 +227,128 @@ def complete(
         state="done",
         output=output,
         error=None,
+        token=None,
         lease_until=0,
         finished_at=iso(now),
         duration_ms=int((now - started) * 1000),
     )
-    doc["updated_at"] = iso(now)
     if stage == PIPELINE[-1]:
-        doc.update(status="done", result=output)
-    return doc, doc
+        doc["result"] = output
+        _set_status(doc, "done")
+    return _touch(doc, now), doc
 
 
 def next_ready(doc: Doc, stage: str) -> bool:
-    """True when `stage` is done and, for a join, every stage joined with it is done too."""
+    """True when `stage` is done and, for a join, every stage joined with it is done too, and
+    the job still moves on (not waiting for another job, not ended)."""
     topic = OUTPUT_TOPIC.get(stage)
-    if topic is None:
+    if topic is None or doc["status"] in (*TERMINAL, WAITING):
         return False
     joined = JOIN.get(topic, (stage,))
     return all(doc["stages"][s]["state"] == "done" for s in joined)
 
 
-def fail(doc: Doc | None, stage: str, reason: str, *, now: float) -> tuple[Doc | None, None]:
-    if doc is None:
-        return None, None
+def fail(
+    doc: Doc | None, stage: str | None, reason: str, *, now: float, token: str | None = None
+) -> tuple[Doc | None, bool]:
+    """End the job as failed. With `token`, only while that token holds `stage`."""
+    if doc is None or is_terminal(doc) or (token is not None and not holds(doc, stage, token)):
+        return None, False
     doc = copy.deepcopy(doc)
-    doc["stages"][stage].update(state="failed", error=reason, lease_until=0, finished_at=iso(now))
-    doc.update(status="failed", error=reason, failed_stage=stage, updated_at=iso(now))
-    return doc, None
+    if stage is not None:
+        doc["stages"][stage].update(
+            state="failed", error=reason, token=None, lease_until=0, finished_at=iso(now)
+        )
+    doc.update(error=reason, failed_stage=stage)
+    _set_status(doc, "failed")
+    return _touch(doc, now), True
 
 
-def release(doc: Doc | None, stage: str, error: str, *, now: float) -> tuple[Doc | None, None]:
+def release(
+    doc: Doc | None, stage: str, token: str, error: str, *, now: float
+) -> tuple[Doc | None, bool]:
     """Give the lease back after a transient error so the redelivery can claim it at once."""
-    if doc is None or doc["stages"][stage]["state"] != "running":
+    if not holds(doc, stage, token):
+        return None, False
+    doc = copy.deepcopy(doc)
+    doc["stages"][stage].update(state="pending", error=error, token=None, lease_until=0)
+    return _touch(doc, now), True
+
+
+def expire(
+    doc: Doc | None, stage: str, *, now: float, max_attempts: int
+) -> tuple[Doc | None, str | None]:
+    """A running stage whose lease ran out (its worker crashed, was killed or hangs past its
+    deadline): "redrive" (back to pending, the caller publishes its input again) or "failed".
+    None when nothing expired."""
+    if doc is None or is_terminal(doc):
+        return None, None
+    record = doc["stages"][stage]
+    if record["state"] != "running" or record.get("lease_until", 0) > now:
+        return None, None
+    attempts = record["attempts"]
+    if attempts >= max_attempts:
+        reason = (
+            f"stopped responding during {STATUS_LABEL[stage]} after {attempts} attempts "
+            "(the worker crashed, was killed or timed out)"
+        )
+        return fail(doc, stage, reason, now=now)[0], "failed"
+    doc = copy.deepcopy(doc)
+    doc["stages"][stage].update(
+        state="pending", token=None, lease_until=0, error="the worker stopped responding"
+    )
+    return _touch(doc, now), "redrive"
+
+
+def dead_lettered(
+    doc: Doc | None, stage: str, reason: str, *, now: float
+) -> tuple[Doc | None, str]:
+    """A message of `stage` reached the dead-letter store. "failed" when that ended the job;
+    "republish" when the stage had in fact finished (its next message may be missing);
+    "ignored" when the job already ended or a live worker holds the stage."""
+    if doc is None or is_terminal(doc):
+        return None, "ignored"
+    record = doc["stages"][stage]
+    if record["state"] == "done":
+        return None, "republish"
+    if record["state"] == "running" and record.get("lease_until", 0) > now:
+        return None, "ignored"
+    return fail(doc, stage, reason, now=now)[0], "failed"
+
+
+# -- the Notion outbox -------------------------------------------------------------------------
+def shown_status(doc: Doc) -> str:
+    """What the link's row shows: a waiting job is still queued there."""
+    return "queued" if doc["status"] == WAITING else doc["status"]
+
+
+def mark_sent(doc: Doc | None, want: int, *, now: float) -> tuple[Doc | None, None]:
+    """Notion confirmed the status of outbox position `want`."""
+    if doc is None or doc.get("notion", {}).get("sent", 0) >= want:
         return None, None
     doc = copy.deepcopy(doc)
-    doc["stages"][stage].update(state="pending", error=error, lease_until=0)
-    doc["updated_at"] = iso(now)
-    return doc, None
+    doc["notion"]["sent"] = want
+    return _settle(doc), None
 
 
 def set_fields(doc: Doc | None, now: float, **fields: Any) -> tuple[Doc | None, None]:
+    """Top-level fields other than the status (any document with an `updated_at`)."""
     if doc is None:
         return None, None
-    doc = {**doc, **fields, "updated_at": iso(now)}
-    return doc, None
+    return {**doc, **fields, "updated_at": iso(now)}, None
+
+
+def set_status(
+    doc: Doc | None, status: str, *, now: float, **fields: Any
+) -> tuple[Doc | None, Doc | None]:
+    """Change the job's status (and other top-level fields), counting it in the outbox."""
+    if doc is None:
+        return None, None
+    doc = copy.deepcopy(doc)
+    doc.update(fields)
+    _set_status(doc, status)
+    _touch(doc, now)
+    return doc, doc
 
 
 def output_of(job: Doc, stage: str) -> Doc:

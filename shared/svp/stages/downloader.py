@@ -11,11 +11,13 @@ Output (read by the transcriber, the OCR stage and svp.summary.content):
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from svp.errors import PermanentError
 from svp.media.probe import MediaInfo, probe
+from svp.runtime.jobs import JOBS
 from svp.runtime.runner import StageContext
 
 
@@ -77,7 +79,9 @@ def run(ctx: StageContext) -> dict[str, Any]:
     artifacts["info"] = ctx.save(
         "info.json", json.dumps(metadata, ensure_ascii=False).encode(), "application/json"
     )
+    same_video_as = _settle_identity(ctx, metadata) if link.get("url") else None
     return {
+        "same_video_as": same_video_as,
         "artifacts": artifacts,
         "kind": kind,
         "duration": duration,
@@ -87,3 +91,24 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "videos": len(video_uris),
         "title": metadata.get("title", ""),
     }
+
+
+def _settle_identity(ctx: StageContext, metadata: dict[str, Any]) -> str | None:
+    """The download resolved which video this is (a short link, another URL form): if another
+    job of the same video owns it, this job waits for or points at that job's page. Returns
+    that job's id, else None. The artifacts are kept: the job takes over if that job fails."""
+    from svp.media.identity import video_key_from_info
+    from svp.runtime import videos
+    from svp.runtime.admission import settle
+
+    video = video_key_from_info(metadata, ctx.job["link"]["url"])
+    known = ctx.job.get("video")
+    if video == known:
+        return None
+    if known:
+        videos.release(ctx.runtime.state, ctx.job, known, now=time.time())
+    verdict = settle(ctx.runtime, {**ctx.job, "video": video}, video)
+    if verdict in ("wait", "point"):
+        current = ctx.runtime.state.get(JOBS, ctx.job_id) or {}
+        return current.get("waiting_for") or (current.get("result") or {}).get("duplicate_of")
+    return None

@@ -1,4 +1,10 @@
-"""Poller: finds pending links in every Link Database and queues each one exactly once."""
+"""Poller: finds pending links in every Link Database and queues each one exactly once.
+
+Each poll first runs the reconciler (svp.runtime.reconciler), then, per Link Database, queues
+its pending links and corrects rows that show a link in progress whose job has ended. A
+database, a person or a link that cannot be handled now is reported and left for the next
+poll; only a permanent problem with a link (no URL, no such tag) fails it.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,19 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
-from svp.errors import StageError
+from svp.errors import PermanentError
 from svp.messages import JobMessage
-from svp.notion.gateway import NotionRequestError
-from svp.notion.links import LinkEntry, pending_filter, read_entry
+from svp.notion.gateway import NotionGateway, NotionRequestError
+from svp.notion.links import LinkEntry, in_progress_filter, pending_filter, read_entry
 from svp.notion.linkschema import REPROCESS
 from svp.notion.registry import LOCAL_USER, Registry
+from svp.notion.status import LinkStatus, link_status
 from svp.runtime import jobs
+from svp.runtime.admission import settle
 from svp.runtime.context import Runtime
-from svp.runtime.linkstatus import report_status
-from svp.summary.targets import target_for_tag
+from svp.runtime.reconciler import reconcile
 
 log = logging.getLogger("svp.poller")
 PARALLEL_DATABASES = 4
@@ -29,6 +35,8 @@ class PollReport:
     queued: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -36,72 +44,100 @@ class PollReport:
         return asdict(self)
 
     def merge(self, other: PollReport) -> None:
-        self.queued += other.queued
-        self.failed += other.failed
-        self.duplicates += other.duplicates
-        self.skipped += other.skipped
-        self.errors += other.errors
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
 
-def poll(runtime: Runtime) -> PollReport:
-    """Poll every Link Database: the configured integration's and each signed-in user's."""
+def poll(runtime: Runtime, status: LinkStatus | None = None) -> PollReport:
+    """Reconcile, then poll every Link Database: the configured integration's and each
+    signed-in person's."""
     from svp.accounts import users
 
+    status = status or link_status(runtime)
     report = PollReport()
+    reconciled = reconcile(runtime, status)
+    report.errors += reconciled.errors
     work: list[tuple[str, str]] = []
-    if runtime.notion is not None:
-        work += [(LOCAL_USER, ref) for ref in Registry(runtime).link_databases()]
-    for user in users(runtime):
-        if not user.get("needs_reconnect"):
-            work += [(user["user_id"], ref) for ref in
-                     Registry(runtime, user["user_id"]).link_databases()]  # fmt: skip
+    try:
+        if runtime.notion is not None:
+            work += [(LOCAL_USER, ref) for ref in Registry(runtime).link_databases()]
+        for user in users(runtime):
+            if not user.get("needs_reconnect"):
+                registry = Registry(runtime, user["user_id"])
+                work += [(user["user_id"], ref) for ref in registry.link_databases()]
+    except Exception as exc:  # the state store is unreachable: the next poll tries again
+        report.errors.append(f"could not list the Link Databases: {exc}")
+        log.exception(report.errors[-1])
+        return report
     if not work:
         report.errors.append(
             "no Link Database to poll: set NOTION_TOKEN and run `svp register link-db URL`, "
             "or connect Notion through the API"
         )
         log.warning(report.errors[-1])
-    # Polled side by side: a slow, failing or rate-limited database (or user) does not hold
+    # Polled side by side: a slow, failing or rate-limited database (or person) does not hold
     # up the others; each token has its own rate limiter.
     with ThreadPoolExecutor(max(1, min(PARALLEL_DATABASES, len(work)))) as pool:
-        for result in pool.map(lambda item: poll_database(runtime, *item), work):
+        for result in pool.map(lambda item: poll_database(runtime, status, *item), work):
             report.merge(result)
     log.info(
-        "poll done: %d queued, %d failed, %d duplicates, %d already known",
-        len(report.queued), len(report.failed), len(report.duplicates), report.skipped,
+        "poll done: %d queued, %d failed, %d duplicates, %d waiting, %d already known",
+        len(report.queued),
+        len(report.failed),
+        len(report.duplicates),
+        len(report.waiting),
+        report.skipped,
         extra={"event": "poll.done"},
-    )  # fmt: skip
+    )
     return report
 
 
-def poll_database(runtime: Runtime, user: str, database: str) -> PollReport:
+def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str) -> PollReport:
     report = PollReport()
-    notion = runtime.notion_for(user)
-    assert notion is not None
     try:
+        notion = runtime.notion_for(user)
+        if notion is None:
+            raise PermanentError("NOTION_TOKEN is not set")
         source = notion.data_source_id(database)
         schema = notion.schema(source)
         for page in notion.query(source, pending_filter(schema)):
-            entry = read_entry(page, source)
-            enqueue(runtime, entry, page.get("last_edited_time"), report, user)
-    except (StageError, ValueError) as exc:
-        report.errors.append(f"Link Database {database}: {exc}")
+            _enqueue_one(runtime, status, read_entry(page, source), report, user)
+        _correct_rows(runtime, status, notion, source, schema, report)
+    except Exception as exc:  # the next poll tries again
+        report.errors.append(f"Link Database {database}: {_reason(exc)}")
         log.error(report.errors[-1], extra={"labels": {"user": user}})
-        if isinstance(exc, NotionRequestError) and exc.status == 401 and user != LOCAL_USER:
+        if user != LOCAL_USER and _needs_reconnect(exc):
             from svp.accounts import mark_needs_reconnect
 
-            mark_needs_reconnect(runtime, user, exc.reason)
+            mark_needs_reconnect(runtime, user, _reason(exc))
             runtime.forget_notion(user)
     return report
 
 
+def _enqueue_one(
+    runtime: Runtime, status: LinkStatus, entry: LinkEntry, report: PollReport, user: str
+) -> None:
+    """One link; its trouble stays its own (it is left pending for the next poll)."""
+    try:
+        enqueue(runtime, status, entry, report, user)
+    except Exception as exc:
+        report.errors.append(f"link {entry.page_id}: {_reason(exc)} (left pending)")
+        log.warning(report.errors[-1], exc_info=not isinstance(exc, PermanentError))
+
+
 def enqueue(
     runtime: Runtime,
+    status: LinkStatus,
     entry: LinkEntry,
-    edited: str | None,
     report: PollReport,
     user: str = LOCAL_USER,
 ) -> None:
+    """Queue one pending link: a new job, a restarted one, or the end of a known one shown
+    again. Notion shows `queued` before the downloader can start, so `queued` can never
+    overwrite a later status."""
+    from svp.media.identity import video_key_from_url
+    from svp.summary.targets import target_for_tag
+
     job_id = entry.page_id.replace("-", "")
     link = {"url": entry.url, "tag": entry.tag, "page_id": entry.page_id,
             "data_source_id": entry.data_source_id,
@@ -111,85 +147,93 @@ def enqueue(
     now = time.time()
     try:
         if not entry.url:
-            raise StageError("the link has no url: fill the 'url' property")
+            raise PermanentError("the link has no url: fill the 'url' property")
         if not entry.tag:
-            raise StageError("the link has no tag: choose one in the 'tag' property")
+            raise PermanentError("the link has no tag: choose one in the 'tag' property")
         target = target_for_tag(runtime, entry.tag, user=user)
-    except StageError as exc:
-        failed = {**jobs.new_job(job_id, link, {}, now), "status": "failed", "error": exc.reason}
-        runtime.state.put(jobs.JOBS, job_id, failed)
-        report_status(runtime, failed, "failed", error=exc.reason)
-        report.failed.append(job_id)
+    except PermanentError as exc:  # a TransientError leaves the link pending
+        _fail_link(runtime, status, jobs.new_job(job_id, link, {}, now), exc.reason, report)
         return
 
-    fresh = jobs.new_job(job_id, link, target, now)
-    job = _claim(runtime, fresh, edited, report)
-    if job is None:
-        return
-    reuse = job is fresh and entry.processing_type != REPROCESS
-    if reuse and (earlier := _earlier_result(runtime, fresh)):
-        _point_at(runtime, fresh, earlier, report)
-        return
-    # Publishing again after a crash is safe: the downloader's claim ignores duplicates.
+    fresh = jobs.new_job(job_id, link, target, now, video_key_from_url(entry.url))
+    action, job = runtime.state.update(jobs.JOBS, job_id, lambda d: jobs.admit_link(d, fresh))
+    if action in ("new", "restarted"):
+        verdict = settle(runtime, job, job["video"])
+        status.sync(job_id)
+        if verdict == "point":
+            report.duplicates.append(job_id)
+        elif verdict == "wait":
+            report.waiting.append(job_id)
+        else:
+            _publish(runtime, job, report)
+    elif action == "unpublished":
+        status.sync(job_id)
+        _publish(runtime, job, report)
+    else:  # known: Notion may have missed a status update
+        status.sync(job_id)
+        report.skipped += 1
+
+
+def _publish(runtime: Runtime, job: jobs.Doc, report: PollReport) -> None:
+    job_id = job["job_id"]
     runtime.publish_from("poller", JobMessage(job_id, "poller", replays=job.get("replays", 0)))
-    runtime.state.update(jobs.JOBS, job_id,
-                         lambda d: jobs.set_fields(d, time.time(), published=True))  # fmt: skip
-    report_status(runtime, job, "queued")
+    runtime.state.update(
+        jobs.JOBS, job_id, lambda d: jobs.set_fields(d, time.time(), published=True)
+    )
     report.queued.append(job_id)
 
 
-def _claim(
-    runtime: Runtime, fresh: jobs.Doc, edited: str | None, report: PollReport
-) -> jobs.Doc | None:
-    """The job to publish: a new one, a restarted one, or one a crashed poll never published.
-    None when the link is already known and moving."""
+def _fail_link(
+    runtime: Runtime, status: LinkStatus, fresh: jobs.Doc, reason: str, report: PollReport
+) -> None:
     job_id = fresh["job_id"]
-    if runtime.state.create(jobs.JOBS, job_id, fresh):
-        return fresh
-    existing = runtime.state.get(jobs.JOBS, job_id) or fresh
-    if existing["status"] in ("done", "failed") and _edited_after(edited, existing["updated_at"]):
-        # The person set the link back to pending: process it again.
-        restarted = {**fresh, "replays": existing.get("replays", 0) + 1}
-        runtime.state.put(jobs.JOBS, job_id, restarted)
-        return restarted
-    if existing.get("published"):
-        # Notion just missed a status update: show the real one.
-        page_url = (existing.get("result") or {}).get("page_url", "")
-        report_status(runtime, existing, existing["status"], error=existing.get("error"),
-                      page_url=page_url)  # fmt: skip
-        report.skipped += 1
-        return None
-    return existing
+    failed = jobs.fail(fresh, None, reason, now=time.time())[0]
+
+    def store(doc: jobs.Doc | None):
+        if doc is not None and not (jobs.is_terminal(doc) and jobs.synced(doc)):
+            return None, None  # a job in flight, or an end Notion has not shown yet
+        return (jobs.restart(doc, failed) if doc else failed), None
+
+    runtime.state.update(jobs.JOBS, job_id, store)
+    status.sync(job_id)
+    report.failed.append(job_id)
 
 
-def _earlier_result(runtime: Runtime, job: jobs.Doc) -> jobs.Doc | None:
-    """A finished job for the same video (any link entry), whose page can be reused."""
-    if not job["url_key"]:
-        return None
-    # Only the same person's jobs: another user's page is in a workspace this one cannot see.
-    where = {"url_key": job["url_key"], "user": job["user"], "status": "done"}
-    for other in runtime.state.list(jobs.JOBS, where=where, limit=5):
-        if other["job_id"] != job["job_id"] and (other.get("result") or {}).get("page_url"):
-            return other
-    return None
+def _correct_rows(
+    runtime: Runtime,
+    status: LinkStatus,
+    notion: NotionGateway,
+    source: str,
+    schema: dict,
+    report: PollReport,
+) -> None:
+    """Rows showing a link in progress whose job has ended (a late write landed after the
+    end) get the end again; rows whose job is gone go back to pending, to be queued anew."""
+    wanted = in_progress_filter(schema)
+    if wanted is None:
+        return
+    for page in notion.query(source, wanted):
+        job_id = page["id"].replace("-", "")
+        job = runtime.state.get(jobs.JOBS, job_id)
+        if job is None:
+            from svp.notion.links import PENDING, update_link
+
+            update_link(notion, {"page_id": page["id"], "data_source_id": source}, PENDING)
+        elif jobs.is_terminal(job):
+            runtime.state.update(jobs.JOBS, job_id, lambda d: jobs.resend(d, now=time.time()))
+            status.sync(job_id)
+        else:
+            continue
+        report.corrected.append(job_id)
 
 
-def _point_at(runtime: Runtime, job: jobs.Doc, earlier: jobs.Doc, report: PollReport) -> None:
-    result = {**earlier["result"], "duplicate_of": earlier["job_id"]}
-    runtime.state.update(jobs.JOBS, job["job_id"], lambda d: jobs.set_fields(
-        d, time.time(), status="done", result=result, published=True))  # fmt: skip
-    report_status(runtime, job, "done", page_url=result["page_url"])
-    log.info("already processed in job %s: pointed at its page", earlier["job_id"],
-             extra={"labels": {"job_id": job["job_id"]}})  # fmt: skip
-    report.duplicates.append(job["job_id"])
+def _needs_reconnect(exc: Exception) -> bool:
+    from svp.accounts import NotionAccessError
+
+    return isinstance(exc, NotionAccessError) or (
+        isinstance(exc, NotionRequestError) and exc.status == 401
+    )
 
 
-def _edited_after(edited: str | None, updated_at: str) -> bool:
-    if not edited:
-        return False
-    try:
-        return datetime.fromisoformat(edited.replace("Z", "+00:00")) > datetime.fromisoformat(
-            updated_at
-        )
-    except ValueError:
-        return False
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"

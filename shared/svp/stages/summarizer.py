@@ -57,7 +57,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         user_prompt=str(target.get("prompt") or ""),
         many=bool(target.get("many")),
         language=str(target.get("language") or ""),
-        deadline=deadline_for(settings),
+        deadline=deadline_for(settings, ctx.job["stages"]["summarizer"]["deadline"]),
     )
     summary["content"] = asdict(content)
     uri = ctx.save(

@@ -71,7 +71,7 @@ class Provider:
     label: str = ""
     model: str = ""
     notes: list[str] = field(default_factory=list)  # format downgrades and the like
-    deadline: float = float("inf")  # time.monotonic() after which no retry starts
+    deadline: float = float("inf")  # time.monotonic() after which no request starts
 
     def ask(self, system: str, turns: Turns, schema: dict[str, Any]) -> Answer:
         raise NotImplementedError
@@ -80,6 +80,8 @@ class Provider:
         """`call()`, retried as the module docstring says; raises a ProviderError at the end."""
         attempts = self.settings.llm_attempts
         for attempt in range(1, attempts + 1):
+            if time.monotonic() > self.deadline:
+                raise Unavailable("no time left before the stage's deadline")
             try:
                 return call()
             except Exception as exc:

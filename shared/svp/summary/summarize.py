@@ -178,6 +178,13 @@ def _note_ignored(checked: Checked, notes: list[str]) -> None:
         notes.append("ignored fields that are not properties: " + ", ".join(checked.ignored))
 
 
-def deadline_for(settings: Settings) -> float:
-    """Stop retrying halfway through the stage's lease, so the stage ends before it expires."""
-    return time.monotonic() + settings.lease_seconds / 2
+# Time kept after the last LLM request for the fallback, the artifact and the commit.
+FINISH_SECONDS = 15.0
+
+
+def deadline_for(settings: Settings, stage_deadline: float) -> float:
+    """The time.monotonic() after which no LLM request starts: one started before it ends
+    (SVP_LLM_TIMEOUT) in time for the stage to finish before `stage_deadline` (epoch
+    seconds), so a slow provider gives the extractive fallback, not a killed function."""
+    left = stage_deadline - time.time() - settings.llm_timeout_seconds - FINISH_SECONDS
+    return time.monotonic() + max(0.0, left)

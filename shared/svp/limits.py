@@ -1,0 +1,32 @@
+"""How long each stage may run: one table (limits.json) read here and by Terraform.
+
+A stage's *deadline* is its function's timeout plus a margin: past it, Google Cloud has killed
+the request, so a stage still marked running is dead for sure. Its *lease* is shorter
+(SVP_LEASE_SECONDS) and renewed by a heartbeat while the worker lives, so a crashed worker is
+noticed in about a lease rather than a whole deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def table() -> dict[str, Any]:
+    return json.loads((resources.files("svp") / "limits.json").read_text())
+
+
+def timeout_seconds(function: str) -> int:
+    return int(table()["functions"][function]["timeout_seconds"])
+
+
+def deadline_seconds(stage: str) -> int:
+    """Seconds after a claim when the stage's worker is certainly gone."""
+    return timeout_seconds(stage) + int(table()["margin_seconds"])
+
+
+def longest_deadline_seconds() -> int:
+    return max(deadline_seconds(name) for name in table()["functions"])
