@@ -1,9 +1,10 @@
 """Notion requests per processed link, and requests the poller needs to find 1,000 links.
 
-Runs the real runner, poller and writer against the fake Notion server (tests/fakes) with the
-media stages stubbed (they make no Notion calls). Baseline, measured in the same run: the
-same work with the schema cache disabled. Targets: at most 4 requests per link with a warm
-cache, at most 12 to find 1,000 pending links.
+Runs the real runner, poller, reconciler and writer against the fake Notion server
+(tests/fakes) with the media stages stubbed (they make no Notion calls): once with instant
+stages, once with media stages of 3 s each (the statuses a person sees then). Baseline,
+measured in the same run: the same work with the schema cache disabled. Targets: at most 4
+requests per link with a warm cache, at most 12 to find 1,000 pending links.
 Usage: python bench/notion_calls.py
 """
 
@@ -23,8 +24,9 @@ sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 from svp.config import load_settings  # noqa: E402
 from svp.notion import gateway  # noqa: E402
 from svp.notion.registry import Registry  # noqa: E402
+from svp.notion.status import link_status  # noqa: E402
 from svp.runtime.context import Runtime  # noqa: E402
-from svp.runtime.dispatch import Dispatcher, Runners  # noqa: E402
+from svp.runtime.dispatch import Dispatcher, Runners, run_until_settled  # noqa: E402
 from svp.stages import poller  # noqa: E402
 from tests.fakes.notion import FakeNotion  # noqa: E402
 
@@ -35,8 +37,9 @@ LINK_SCHEMA = {
 }  # fmt: skip
 
 
-def stub(stage: str):
+def stub(stage: str, seconds: float = 0.0):
     def work(ctx):
+        time.sleep(seconds if stage in ("downloader", "transcriber", "ocr") else 0.0)
         if stage != "summarizer":
             return {}
         summary = {
@@ -55,7 +58,7 @@ def runtime_for(fake: FakeNotion, data: str, status_updates: str) -> Runtime:
     return Runtime(load_settings(dotenv=None))
 
 
-def per_link(status_updates: str, links: int = 6) -> tuple[float, Counter]:
+def per_link(status_updates: str, links: int = 6, seconds: float = 0.0) -> tuple[float, Counter]:
     with FakeNotion() as fake, tempfile.TemporaryDirectory() as data:
         _, link_source = fake.add_database("Links", LINK_SCHEMA)
         _, cooking = fake.add_database("Cooking", {"name": "title", "video_link": "url",
@@ -66,7 +69,8 @@ def per_link(status_updates: str, links: int = 6) -> tuple[float, Counter]:
                        "title": "Links"})  # fmt: skip
         registry.save({"kind": "content", "tag": "cooking", "data_source_id": cooking,
                        "database_id": "", "title": "Cooking"})  # fmt: skip
-        works = {s: stub(s) for s in ("downloader", "transcriber", "ocr", "summarizer")}
+        works = {s: stub(s, seconds) for s in ("downloader", "transcriber", "ocr", "summarizer")}
+        status = link_status(runtime)
 
         def process(count: int) -> None:
             for i in range(count):
@@ -79,9 +83,10 @@ def per_link(status_updates: str, links: int = 6) -> tuple[float, Counter]:
                         "url": f"https://www.tiktok.com/@a/video/{time.time_ns()}",
                     },
                 )
-            poller.poll(runtime)
-            dispatcher = Dispatcher(runtime.bus, Runners(runtime, works), concurrency=5, lease=60)
-            dispatcher.run(idle_exit=True)
+            poller.poll(runtime, status)
+            runners = Runners(runtime, works, status)
+            dispatcher = Dispatcher(runtime.bus, runners, concurrency=links, lease=60)
+            run_until_settled(runtime, dispatcher)
             dispatcher.close()
 
         process(1)  # warms the schema caches
@@ -109,14 +114,14 @@ def finding(pending: int = 1000) -> tuple[int, Counter]:
 
 
 def main() -> None:
-    for mode in ("all", "minimal"):
-        warm, made = per_link(mode)
+    for mode, seconds in (("all", 0.0), ("all", 3.0), ("minimal", 0.0)):
+        warm, made = per_link(mode, seconds=seconds)
         gateway.SCHEMA_TTL_SECONDS = 0  # baseline: no schema cache
-        cold, _ = per_link(mode)
+        cold, _ = per_link(mode, seconds=seconds)
         gateway.SCHEMA_TTL_SECONDS = 3600
-        print(f"SVP_STATUS_UPDATES={mode}: {warm:.1f} Notion requests per link, warm cache "
-              f"(baseline without schema cache: {cold:.1f}, ratio {warm / cold:.2f}); "
-              f"by endpoint over 6 links: {dict(made)}")  # fmt: skip
+        print(f"SVP_STATUS_UPDATES={mode}, media stages of {seconds:g} s: {warm:.1f} Notion "
+              f"requests per link, warm cache (baseline without schema cache: {cold:.1f}, "
+              f"ratio {warm / cold:.2f}); by endpoint over 6 links: {dict(made)}")  # fmt: skip
     total, made = finding()
     print(f"poller: {total} requests to find 1,000 pending links (target <= 12): {dict(made)}")
 

@@ -3,9 +3,13 @@
 # subscription, dead-letter topic and dead-letter pull subscription. The webhook
 # and the api are public instead of having a trigger account (public_invoker).
 #
-# Every function reads SVP_ENCRYPTION_KEY: people who sign in through the api
-# leave their Notion token in Firestore encrypted with it, and the poller, the
-# webhook and the five stages decrypt it to read and write those people's databases.
+# Sizes and timeouts come from shared/svp/limits.json, the table the stage runner
+# also reads to know when a stage's worker is certainly gone.
+#
+# The functions that write to Notion read NOTION_TOKEN and SVP_ENCRYPTION_KEY:
+# people who sign in through the api leave their Notion token in Firestore
+# encrypted with it. The downloader, which runs yt-dlp, gallery-dl and ffmpeg on
+# content anyone can link to, gets neither (svp.topology.NOTION_FREE).
 
 locals {
   # Every function, the api included: where the job state and the queues are.
@@ -21,7 +25,8 @@ locals {
   # must not see the operator's Link/Content Databases, which belong to the
   # NOTION_TOKEN integration, not to the people who sign in.
   pipeline_environment = {
-    SVP_MAX_ATTEMPTS      = tostring(var.max_delivery_attempts)
+    SVP_MAX_ATTEMPTS      = tostring(var.max_run_attempts)
+    SVP_MAX_DELIVERIES    = tostring(var.max_delivery_attempts)
     SVP_LINK_DATABASES    = var.link_databases
     SVP_CONTENT_DATABASES = var.content_databases
     SVP_OCR               = var.ocr_backend
@@ -47,6 +52,41 @@ locals {
   functions_dir = "${path.root}/../functions"
   secret        = { for k, s in google_secret_manager_secret.this : k => s.secret_id }
   cookies_dir   = "/secrets/cookies"
+  limits        = jsondecode(file("${path.root}/../shared/svp/limits.json")).functions
+
+  # The secrets each function reads, as environment variables: what it needs to act in
+  # Notion (the operator's token, and the key of signed-in people's tokens), plus its
+  # engine's key. The downloader reads none (only the cookies file, behind enable_cookies).
+  secret_environment = {
+    poller     = { NOTION_TOKEN = local.secret["notion-token"], SVP_ENCRYPTION_KEY = local.secret["encryption-key"] }
+    webhook    = { NOTION_TOKEN = local.secret["notion-token"], SVP_ENCRYPTION_KEY = local.secret["encryption-key"] }
+    downloader = {}
+    transcriber = {
+      NOTION_TOKEN       = local.secret["notion-token"]
+      SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
+      OPENAI_API_KEY     = local.secret["openai-api-key"]
+    }
+    ocr = { NOTION_TOKEN = local.secret["notion-token"], SVP_ENCRYPTION_KEY = local.secret["encryption-key"] }
+    summarizer = {
+      NOTION_TOKEN       = local.secret["notion-token"]
+      SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
+      GEMINI_API_KEY     = local.secret["gemini-api-key"]
+    }
+    writer = { NOTION_TOKEN = local.secret["notion-token"], SVP_ENCRYPTION_KEY = local.secret["encryption-key"] }
+    api = {
+      NOTION_CLIENT_SECRET = local.secret["notion-client-secret"]
+      SVP_ENCRYPTION_KEY   = local.secret["encryption-key"]
+      SVP_SESSION_SECRET   = local.secret["session-secret"]
+    }
+  }
+
+  # Where each pipeline stage's dead letters go: the poller's /dead-letter path fails
+  # the message's job (with the replay command), whether or not the stage ever ran.
+  dead_letter_handler = {
+    url                   = "${module.poller.url}/dead-letter"
+    audience              = module.poller.url
+    service_account_email = module.poller.trigger_service_account_email
+  }
 }
 
 module "poller" {
@@ -58,12 +98,9 @@ module "poller" {
   publish_topics = {
     links = google_pubsub_topic.this["links"].name
   }
-  memory          = "256M"
-  timeout_seconds = 120
-  secret_environment_variables = {
-    NOTION_TOKEN       = local.secret["notion-token"]
-    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-  }
+  memory                       = local.limits.poller.memory
+  timeout_seconds              = local.limits.poller.timeout_seconds
+  secret_environment_variables = local.secret_environment.poller
 }
 
 # Notion's integration webhooks: the real-time trigger, queueing a new link
@@ -79,14 +116,11 @@ module "webhook" {
   publish_topics = {
     links = google_pubsub_topic.this["links"].name
   }
-  public_invoker   = true
-  artifacts_access = false # queues links only: Firestore, Notion, the links topic
-  memory           = "256M"
-  timeout_seconds  = 60
-  secret_environment_variables = {
-    NOTION_TOKEN       = local.secret["notion-token"]
-    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-  }
+  public_invoker               = true
+  artifacts_access             = false # queues links only: Firestore, Notion, the links topic
+  memory                       = local.limits.webhook.memory
+  timeout_seconds              = local.limits.webhook.timeout_seconds
+  secret_environment_variables = local.secret_environment.webhook
 }
 
 module "downloader" {
@@ -98,12 +132,10 @@ module "downloader" {
   publish_topics = {
     media = google_pubsub_topic.this["media"].name
   }
-  memory          = "1Gi"
-  timeout_seconds = 540
-  secret_environment_variables = {
-    NOTION_TOKEN       = local.secret["notion-token"]
-    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-  }
+  dead_letter_handler          = local.dead_letter_handler
+  memory                       = local.limits.downloader.memory
+  timeout_seconds              = local.limits.downloader.timeout_seconds
+  secret_environment_variables = local.secret_environment.downloader # none: see above
   # yt-dlp cookies (Instagram needs a sessionid): only when enable_cookies.
   environment = var.enable_cookies ? { SVP_COOKIES_FILE = "${local.cookies_dir}/cookies.txt" } : null
   secret_volumes = var.enable_cookies ? {
@@ -120,14 +152,11 @@ module "transcriber" {
   publish_topics = {
     extracted = google_pubsub_topic.this["extracted"].name
   }
-  memory          = "2Gi"
-  cpu             = "2"
-  timeout_seconds = 540
-  secret_environment_variables = {
-    NOTION_TOKEN       = local.secret["notion-token"]
-    OPENAI_API_KEY     = local.secret["openai-api-key"]
-    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-  }
+  dead_letter_handler          = local.dead_letter_handler
+  memory                       = local.limits.transcriber.memory
+  cpu                          = local.limits.transcriber.cpu
+  timeout_seconds              = local.limits.transcriber.timeout_seconds
+  secret_environment_variables = local.secret_environment.transcriber
 }
 
 module "ocr" {
@@ -139,13 +168,11 @@ module "ocr" {
   publish_topics = {
     extracted = google_pubsub_topic.this["extracted"].name
   }
-  memory          = "2Gi"
-  cpu             = "2"
-  timeout_seconds = 540
-  secret_environment_variables = {
-    NOTION_TOKEN       = local.secret["notion-token"]
-    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-  }
+  dead_letter_handler          = local.dead_letter_handler
+  memory                       = local.limits.ocr.memory
+  cpu                          = local.limits.ocr.cpu
+  timeout_seconds              = local.limits.ocr.timeout_seconds
+  secret_environment_variables = local.secret_environment.ocr
 }
 
 module "summarizer" {
@@ -157,28 +184,23 @@ module "summarizer" {
   publish_topics = {
     summaries = google_pubsub_topic.this["summaries"].name
   }
-  memory          = "512M"
-  timeout_seconds = 300
-  secret_environment_variables = {
-    NOTION_TOKEN       = local.secret["notion-token"]
-    GEMINI_API_KEY     = local.secret["gemini-api-key"]
-    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-  }
+  dead_letter_handler          = local.dead_letter_handler
+  memory                       = local.limits.summarizer.memory
+  timeout_seconds              = local.limits.summarizer.timeout_seconds
+  secret_environment_variables = local.secret_environment.summarizer
 }
 
 module "writer" {
-  source          = "./modules/stage"
-  name            = "writer"
-  context         = local.stage_context
-  source_dir      = "${local.functions_dir}/writer"
-  source_topic    = google_pubsub_topic.this["summaries"].name
-  publish_topics  = {} # last stage
-  memory          = "256M"
-  timeout_seconds = 120
-  secret_environment_variables = {
-    NOTION_TOKEN       = local.secret["notion-token"]
-    SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-  }
+  source                       = "./modules/stage"
+  name                         = "writer"
+  context                      = local.stage_context
+  source_dir                   = "${local.functions_dir}/writer"
+  source_topic                 = google_pubsub_topic.this["summaries"].name
+  publish_topics               = {} # last stage
+  dead_letter_handler          = local.dead_letter_handler
+  memory                       = local.limits.writer.memory
+  timeout_seconds              = local.limits.writer.timeout_seconds
+  secret_environment_variables = local.secret_environment.writer
 }
 
 # --- api: Notion sign-in, status page, JSON API ---------------------------------
@@ -236,17 +258,13 @@ module "api" {
     summarizer  = module.summarizer.dead_letter_subscription
     writer      = module.writer.dead_letter_subscription
   }
-  public_invoker      = true
-  artifacts_access    = false # Firestore, Notion and Pub/Sub only
-  inherit_environment = false # no SVP_LINK_DATABASES / SVP_CONTENT_DATABASES
-  environment         = merge(local.common_environment, local.api_environment)
-  memory              = "512M"
-  timeout_seconds     = 60
-  secret_environment_variables = {
-    NOTION_CLIENT_SECRET = local.secret["notion-client-secret"]
-    SVP_ENCRYPTION_KEY   = local.secret["encryption-key"]
-    SVP_SESSION_SECRET   = local.secret["session-secret"]
-  }
+  public_invoker               = true
+  artifacts_access             = false # Firestore, Notion and Pub/Sub only
+  inherit_environment          = false # no SVP_LINK_DATABASES / SVP_CONTENT_DATABASES
+  environment                  = merge(local.common_environment, local.api_environment)
+  memory                       = local.limits.api.memory
+  timeout_seconds              = local.limits.api.timeout_seconds
+  secret_environment_variables = local.secret_environment.api
 }
 
 # --- build identity -----------------------------------------------------------

@@ -139,6 +139,9 @@ resource "google_monitoring_alert_policy" "failure_rate" {
       PROMQL
       duration            = "0s"
       evaluation_interval = "60s"
+      # The log-based metrics are created in the same apply and take minutes to become
+      # queryable: without this, the first apply on an empty project fails (404).
+      disable_metric_validation = true
     }
   }
 
@@ -195,22 +198,18 @@ resource "google_monitoring_alert_policy" "processing_time" {
   conditions {
     display_name = "mean stage duration over 5 min > ${var.processing_time_threshold_seconds} s"
 
-    condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.stage_duration.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.processing_time_threshold_seconds * 1000 # the metric is in ms
-      duration        = "0s"
-
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_DELTA"
-        cross_series_reducer = "REDUCE_MEAN"
-        group_by_fields      = ["metric.label.stage"]
-      }
-
-      trigger {
-        count = 1
-      }
+    # PromQL, not a threshold filter: only PromQL conditions can skip the validation of a
+    # metric created in the same apply (disable_metric_validation).
+    condition_prometheus_query_language {
+      query                     = <<-PROMQL
+        sum by (stage) (rate(logging_googleapis_com:user_${google_logging_metric.stage_duration.name}_sum{monitored_resource="cloud_run_revision"}[5m]))
+        /
+        sum by (stage) (rate(logging_googleapis_com:user_${google_logging_metric.stage_duration.name}_count{monitored_resource="cloud_run_revision"}[5m]))
+        > ${var.processing_time_threshold_seconds * 1000}
+      PROMQL
+      duration                  = "0s"
+      evaluation_interval       = "60s"
+      disable_metric_validation = true
     }
   }
 

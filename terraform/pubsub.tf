@@ -15,3 +15,12 @@ resource "google_pubsub_topic" "this" {
   name    = "${var.prefix}${each.key}"
   labels  = var.labels
 }
+
+# Dead letters fail their jobs: each stage's dead-letter topic also pushes to the
+# poller's /dead-letter path (modules/stage, dead_letter_handler), signed with the
+# poller's trigger identity, for which Pub/Sub must be able to mint OIDC tokens.
+resource "google_service_account_iam_member" "pubsub_dead_letter_token_creator" {
+  service_account_id = "projects/${local.project_id}/serviceAccounts/${module.poller.trigger_service_account_email}"
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${local.pubsub_service_agent}"
+}

@@ -15,6 +15,10 @@ resource "google_cloud_scheduler_job" "poller" {
     retry_count = 0
   }
 
+  # Created after the poller's invoker binding: a first tick before it would get a 403
+  # that retry_count = 0 never retries.
+  depends_on = [module.poller]
+
   http_target {
     http_method = "POST"
     uri         = module.poller.url

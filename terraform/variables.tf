@@ -41,13 +41,24 @@ variable "poll_time_zone" {
 }
 
 variable "max_delivery_attempts" {
-  description = "Deliveries of a message to a stage before it goes to that stage's dead-letter topic (Pub/Sub accepts 5-100). Also given to the functions as SVP_MAX_ATTEMPTS."
+  description = "Deliveries of a message to a stage before it goes to that stage's dead-letter topic (Pub/Sub accepts 5-100), deliveries Cloud Run refuses while a function is at max_instances included: the default spans about 90 minutes of 10-600 s back-off (README: sizing). Given to the functions as SVP_MAX_DELIVERIES."
   type        = number
-  default     = 5
+  default     = 15
 
   validation {
     condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
     error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub limit)."
+  }
+}
+
+variable "max_run_attempts" {
+  description = "Runs of a stage for one link before the link fails with the last error (SVP_MAX_ATTEMPTS); keep it at most max_delivery_attempts."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_run_attempts >= 1 && var.max_run_attempts <= 100
+    error_message = "max_run_attempts must be between 1 and 100."
   }
 }
 

@@ -3,13 +3,14 @@ terraform {
   required_version = ">= 1.5"
 
   required_providers {
+    # 6.13: disable_metric_validation on PromQL alert conditions (monitoring.tf).
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "~> 6.13"
     }
     google-beta = {
       source  = "hashicorp/google-beta"
-      version = "~> 6.0"
+      version = "~> 6.13"
     }
     archive = {
       source  = "hashicorp/archive"

@@ -37,6 +37,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "SVP_RETRY_MIN_SECONDS": "0.05",
         "SVP_RETRY_MAX_SECONDS": "0.2",
         "SVP_MAX_ATTEMPTS": "3",
+        "SVP_NOTION_RETRY_SECONDS": "0.01",
         # The local media server: admitted like a self-hosted source (tests of the URL guard
         # set their own value).
         "SVP_ALLOWED_HOSTS": "127.0.0.1",

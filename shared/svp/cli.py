@@ -27,7 +27,6 @@ def _local_runtime(settings: Settings) -> Runtime:
 
 
 def _dispatcher(runtime: Runtime):
-    from svp import limits
     from svp.notion.status import link_status
     from svp.runtime.dispatch import Dispatcher, Runners
 
@@ -35,8 +34,7 @@ def _dispatcher(runtime: Runtime):
         runtime.bus,
         Runners(runtime, status=link_status(runtime)),
         concurrency=runtime.settings.concurrency,
-        # A delivery's lease (its ack deadline) outlasts any stage: stages renew their own.
-        lease=limits.longest_deadline_seconds(),
+        lease=runtime.settings.lease_seconds,
     )
 
 
@@ -114,6 +112,7 @@ def _progress_line(stage: str, record: dict) -> str:
 # -- run -----------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from svp.accounts import users
+    from svp.runtime.dispatch import run_until_settled
     from svp.stages.poller import poll
 
     runtime = _local_runtime(settings)
@@ -126,7 +125,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.once:
             report = poll(runtime, status)
-            _finish(runtime, dispatcher)
+            run_until_settled(runtime, dispatcher)
             print(json.dumps(report.as_dict()))
             return 1 if report.errors else 0
         stop = threading.Event()
@@ -157,36 +156,6 @@ def poll_forever(runtime: Runtime, status, stop: threading.Event) -> None:
         except Exception:
             logging.getLogger("svp.cli").exception("poll failed: trying again next interval")
         stop.wait(runtime.settings.poll_interval_seconds)
-
-
-def _finish(runtime: Runtime, dispatcher) -> None:
-    """Process everything queued, then whatever the reconciler moves on (jobs that waited for
-    another job of the same video, stages a killed worker left): until no job moves, or only
-    live workers of other processes hold what is left."""
-    from svp import limits
-    from svp.runtime.reconciler import reconcile
-
-    give_up_at = time.monotonic() + limits.longest_deadline_seconds()
-    while True:
-        dispatcher.run(idle_exit=True)
-        if reconcile(runtime, dispatcher.runners.status).moved():
-            continue
-        expiring = _earliest_lease(runtime)
-        if expiring is None or time.monotonic() > give_up_at:
-            return
-        time.sleep(min(max(expiring - time.time(), 0.0) + 0.1, 5.0))
-
-
-def _earliest_lease(runtime: Runtime) -> float | None:
-    """When the first lease of an open job's running stage runs out (None: no such stage)."""
-    leases = [
-        record.get("lease_until", 0)
-        for job in runtime.state.list(jobs.JOBS, where={"open": True})
-        if not jobs.is_terminal(job)
-        for record in job["stages"].values()
-        if record["state"] == "running"
-    ]
-    return min(leases) if leases else None
 
 
 # -- jobs ----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Settings:
     notion_base_url: str = ""
     notion_webhook_token: str = field(default="", repr=False)
     notion_requests_per_second: float = 3.0
+    notion_retry_seconds: float = 0.5
     status_updates: str = "all"
     # Many users (the API function): Notion OAuth, sessions, token encryption
     notion_client_id: str = ""
@@ -191,6 +192,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "NOTION_BASE_URL": ("notion_base_url", _text),
     "NOTION_WEBHOOK_TOKEN": ("notion_webhook_token", _text),
     "SVP_NOTION_RPS": ("notion_requests_per_second", _positive(float)),
+    "SVP_NOTION_RETRY_SECONDS": ("notion_retry_seconds", _positive(float)),
     "SVP_STATUS_UPDATES": ("status_updates", _choice(("all", "minimal"))),
     "NOTION_CLIENT_ID": ("notion_client_id", _text),
     "NOTION_CLIENT_SECRET": ("notion_client_secret", _text),

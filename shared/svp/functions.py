@@ -122,10 +122,12 @@ def dead_letter_handler(rt: Runtime, headers: dict[str, str], body: bytes) -> st
         log.error("dead letter from an unknown subscription %r dropped", source)
         return "unknown subscription"
     deliveries = int(attributes.get("CloudPubSubDeadLetterSourceDeliveryCount") or 0)
-    runner = _stage_runners().get(stage)
-    return runner.dead_lettered(
-        delivery.message.job_id, deliveries, attributes.get("svp_error", "")
-    )
+    runners = _stage_runners()
+    job_id = delivery.message.job_id
+    action = runners.get(stage).dead_lettered(job_id, deliveries, attributes.get("svp_error", ""))
+    if action == "failed" and runners.status is not None:
+        runners.status.sync(job_id)  # this function holds Notion credentials; the stage may not
+    return action
 
 
 def webhook_handler(request: Any) -> tuple[str, int, dict[str, str]]:

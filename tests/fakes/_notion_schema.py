@@ -102,7 +102,8 @@ def normalize_id(raw: Any, where: str = "path.id") -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"
+    """Notion's timestamps (created_time, last_edited_time) are rounded down to the minute."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:00.000Z")
 
 
 def user_ref() -> dict[str, str]:

@@ -10,14 +10,17 @@ port on 127.0.0.1, keep-alive HTTP/1.1, JSON encoding, logging every request, se
 from __future__ import annotations
 
 import json
+import socket
+import sys
 import threading
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 
@@ -56,6 +59,22 @@ class Reply:
         if self.body is None:
             return b"", "application/json"
         return json.dumps(self.body).encode(), "application/json; charset=utf-8"
+
+
+@dataclass
+class Fault:
+    """What a fault plan (:attr:`FakeServer.fault_plan`) does to one request, after waiting
+    ``delay`` seconds: ``reply`` answers ``reply`` instead of handling it; ``drop`` closes the
+    connection without an answer; ``reply_after`` and ``drop_after`` handle the request (its
+    effect is applied) and then answer ``reply`` or close the connection, as a server that
+    failed after writing."""
+
+    kind: Literal["none", "reply", "drop", "reply_after", "drop_after"] = "none"
+    reply: Reply | None = None
+    delay: float = 0.0
+
+
+DROP = Reply(0)  # sentinel: close the connection without answering
 
 
 class FailureQueue:
@@ -103,6 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         request = self._read_request()
         reply = self.server.fake.receive(request)
+        if reply is DROP:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         body, content_type = reply.encode()
         self.send_response(reply.status)
         headers = {"Content-Type": content_type, **reply.headers}
@@ -139,6 +162,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.fake = fake
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away mid-answer (a killed worker) is not the fake's problem.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
 
 class FakeServer:
     """Base class: a real HTTP server on 127.0.0.1:<free port>.
@@ -151,6 +179,8 @@ class FakeServer:
         self.requests: list[RecordedRequest] = []
         self.failures = FailureQueue()
         self.delays: dict[str, float] = {}  # path part -> seconds to wait before answering
+        # Called with every request; a Fault it returns is applied (see Fault).
+        self.fault_plan: Callable[[RecordedRequest], Fault | None] | None = None
         self._log_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -228,11 +258,20 @@ class FakeServer:
         injected = self.failures.pop()
         if injected is not None:
             return injected
+        fault = (self.fault_plan(request) if self.fault_plan else None) or Fault()
+        time.sleep(fault.delay)
+        if fault.kind == "reply" and fault.reply is not None:
+            return fault.reply
+        if fault.kind == "drop":
+            return DROP
         try:
-            return self.handle(request)
+            reply = self.handle(request)
         except Exception as exc:  # a bug in the fake: make it loud, not a hang
             trace = traceback.format_exc()
             return Reply(500, {"error": f"{type(self).__name__} crashed: {exc!r}", "trace": trace})
+        if fault.kind == "reply_after" and fault.reply is not None:
+            return fault.reply
+        return DROP if fault.kind == "drop_after" else reply
 
     def handle(self, request: RecordedRequest) -> Reply:
         raise NotImplementedError

@@ -283,6 +283,17 @@ class FakeNotion(FakeServer):
                 body["children"] = children
             return str(self._create_page(None, body, [])["id"])
 
+    def edit_page(self, page_id: str, values: dict[str, Any]) -> None:
+        """A person edits a page in Notion: plain values, as for :meth:`add_page`."""
+        with self._state:
+            page = self._page(page_id)
+            schema = self._schema_for(page["parent"])
+            properties = {
+                name: to_notion_value(find_property(schema, name)["type"], value)
+                for name, value in values.items()
+            }
+            self._patch_page(None, {"properties": properties}, [page["id"]])
+
     def pages_in(self, data_source_id: str, include_archived: bool = False) -> list[Json]:
         ds_id = normalize_id(data_source_id)
         with self._state:

@@ -9,6 +9,7 @@ topics, secrets and sizes.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ EXPECTED_SECRET_ENV = {
         "SVP_SESSION_SECRET": "session-secret",
         **ENCRYPTION_KEY,
     },
-    "downloader": {"NOTION_TOKEN": "notion-token", **ENCRYPTION_KEY},
+    # Runs yt-dlp, gallery-dl and ffmpeg on anyone's links: no Notion secret (NOTION_FREE).
+    "downloader": {},
     "transcriber": {
         "NOTION_TOKEN": "notion-token",
         "OPENAI_API_KEY": "openai-api-key",
@@ -79,16 +81,11 @@ EXPECTED_SECRET_ENV = {
     },
     "writer": {"NOTION_TOKEN": "notion-token", **ENCRYPTION_KEY},
 }
-# stage -> (memory, cpu, timeout)
+# function -> (memory, cpu, timeout): shared/svp/limits.json, which the stage runner reads too.
+LIMITS = json.loads((REPO / "shared" / "svp" / "limits.json").read_text())["functions"]
 EXPECTED_SIZE = {
-    "poller": ("256M", None, 120),
-    "webhook": ("256M", None, 60),
-    "api": ("512M", None, 60),
-    "downloader": ("1Gi", None, 540),
-    "transcriber": ("2Gi", "2", 540),
-    "ocr": ("2Gi", "2", 540),
-    "summarizer": ("512M", None, 300),
-    "writer": ("256M", None, 120),
+    name: (limit["memory"], limit.get("cpu"), limit["timeout_seconds"])
+    for name, limit in LIMITS.items()
 }
 # Every function, the api included (local.common_environment).
 COMMON_ENV = {
@@ -101,6 +98,7 @@ COMMON_ENV = {
 # The pipeline functions (stage_context.environment = common + local.pipeline_environment).
 EXPECTED_ENV = COMMON_ENV | {
     "SVP_MAX_ATTEMPTS",
+    "SVP_MAX_DELIVERIES",
     "SVP_LINK_DATABASES",
     "SVP_CONTENT_DATABASES",
     "SVP_OCR",
@@ -318,8 +316,9 @@ def test_root_is_split_by_concern(root):
 def test_providers_pinned(root):
     terraform = _norm(hcl2.loads(root.texts["versions.tf"]))["terraform"][0]
     providers = block(terraform["required_providers"])
-    assert providers["google"]["version"] == "~> 6.0"
-    assert providers["google-beta"]["version"] == "~> 6.0"
+    # 6.13: disable_metric_validation on PromQL alert conditions (the first apply).
+    assert providers["google"]["version"] == "~> 6.13"
+    assert providers["google-beta"]["version"] == "~> 6.13"
     assert "archive" in providers
 
 
@@ -489,17 +488,16 @@ def test_webhook_is_public_with_a_minimal_runtime_identity(root, stage):
     # only; no volumes, no subscriptions.
     publish = call.get("publish_topics") or {}
     assert [topic_key(v) for v in publish.values()] == ["links"], publish
-    secrets = call.get("secret_environment_variables") or {}
-    assert sorted(secrets.values()) == [
-        '${local.secret["encryption-key"]}',
-        '${local.secret["notion-token"]}',
-    ], secrets
+    assert secret_env(call, root) == {
+        "NOTION_TOKEN": "notion-token",
+        "SVP_ENCRYPTION_KEY": "encryption-key",
+    }
     assert not call.get("subscribe_subscriptions")
     assert not call.get("secret_volumes") and not call.get("environment")
     # datastore.user + logging.logWriter come from the module; no artifacts bucket.
     assert call["public_invoker"] is True
     assert call["artifacts_access"] is False
-    assert (call["memory"], call["timeout_seconds"]) == ("256M", 60)
+    assert sizes(root, "webhook") == EXPECTED_SIZE["webhook"]
     # Nothing else invokes it.
     targets = [str(j) for j in root.of_type("google_cloud_scheduler_job").values()]
     assert not [t for t in targets if "module.webhook" in t]
@@ -519,7 +517,7 @@ def test_api_is_public_with_a_minimal_runtime_identity(root, stage):
     # Opened by browsers and API clients: no push subscription, no trigger account.
     assert call["source_topic"] is None
     assert call["public_invoker"] is True
-    assert (call["memory"], call.get("cpu"), call["timeout_seconds"]) == ("512M", None, 60)
+    assert sizes(root, "api") == EXPECTED_SIZE["api"]
     assert not call.get("secret_volumes")
     # No artifacts bucket; datastore.user + logging.logWriter come from the module.
     assert call["artifacts_access"] is False
@@ -589,8 +587,8 @@ def test_api_is_public_with_a_minimal_runtime_identity(root, stage):
     assert "sign in" in output["description"] and "/auth/notion/callback" in output["description"]
 
     # Secrets: the OAuth client secret, the encryption key and the session secret, only.
-    assert secret_env(call) == EXPECTED_SECRET_ENV["api"]
-    assert "NOTION_TOKEN" not in secret_env(call)
+    assert secret_env(call, root) == EXPECTED_SECRET_ENV["api"]
+    assert "NOTION_TOKEN" not in secret_env(call, root)
 
     # The runbook says how to set it up.
     readme = (TF_DIR / "README.md").read_text()
@@ -645,12 +643,35 @@ def test_function_runtime_and_ingress(stage):
     assert svc["max_instance_count"] == "${var.context.max_instances}"
 
 
+def sizes(root, name: str) -> tuple:
+    """A module call's (memory, cpu, timeout), resolved through local.limits."""
+    call = root.modules[name]
+    resolved = []
+    for field, key in (
+        ("memory", "memory"),
+        ("cpu", "cpu"),
+        ("timeout_seconds", "timeout_seconds"),
+    ):
+        expr = call.get(field)
+        if expr is None:
+            resolved.append(None)
+            continue
+        assert expr == f"${{local.limits.{name}.{key}}}", f"{name} {field} is not from limits.json"
+        resolved.append(LIMITS[name][key])
+    return tuple(resolved)
+
+
 def test_function_sizes(root):
-    for name, (memory, cpu, timeout) in EXPECTED_SIZE.items():
-        call = root.modules[name]
-        assert call["memory"] == memory, f"{name} memory"
-        assert call.get("cpu") == cpu, f"{name} cpu"
-        assert call["timeout_seconds"] == timeout, f"{name} timeout"
+    assert root.locals["limits"] == (
+        '${jsondecode(file("${path.root}/../shared/svp/limits.json")).functions}'
+    )
+    assert set(LIMITS) == set(FUNCTIONS)
+    for name, expected in EXPECTED_SIZE.items():
+        assert sizes(root, name) == expected, name
+    # The stage runner's deadlines come from the same table.
+    limits = pytest.importorskip("svp.limits")
+    for name in PUSH_STAGES:
+        assert limits.timeout_seconds(name) == LIMITS[name]["timeout_seconds"]
 
 
 def test_environment(root, stage):
@@ -664,7 +685,8 @@ def test_environment(root, stage):
     )
     assert common["SVP_BACKEND"] == "gcp"
     assert common["SVP_TOPIC_PREFIX"] == "${var.prefix}"
-    assert pipeline["SVP_MAX_ATTEMPTS"] == "${tostring(var.max_delivery_attempts)}"
+    assert pipeline["SVP_MAX_ATTEMPTS"] == "${tostring(var.max_run_attempts)}"
+    assert pipeline["SVP_MAX_DELIVERIES"] == "${tostring(var.max_delivery_attempts)}"
     assert root.default("${var.ocr_backend}") == "vision"
     assert root.default("${var.gemini_model}") == "gemini-2.5-flash"
     assert root.default("${var.firestore_database}") == "(default)"
@@ -685,10 +707,15 @@ def test_environment(root, stage):
         assert name in known, f"{name} is not a setting svp.config reads"
 
 
-def secret_env(call: dict) -> dict[str, str]:
+def secret_env(call: dict, root: Module | None = None) -> dict[str, str]:
     """A module call's secret_environment_variables as env var -> secret key in secrets.tf."""
     got = {}
-    for env, expr in (call.get("secret_environment_variables") or {}).items():
+    secrets = call.get("secret_environment_variables") or {}
+    if isinstance(secrets, str):
+        found = re.fullmatch(r"\$\{local\.secret_environment\.(\w+)\}", secrets)
+        assert found and root is not None, f"unexpected secret_environment_variables {secrets!r}"
+        secrets = root.locals["secret_environment"][found.group(1)]
+    for env, expr in secrets.items():
         keys = refs(expr, r'local\.secret\["([\w-]+)"\]')
         assert len(keys) == 1, f"{env}: not one local.secret[...] reference: {expr!r}"
         got[env] = keys[0]
@@ -698,7 +725,7 @@ def secret_env(call: dict) -> dict[str, str]:
 def test_each_function_gets_only_its_secrets(root, stage):
     assert set(EXPECTED_SECRET_ENV) == set(FUNCTIONS)
     for name, expected in EXPECTED_SECRET_ENV.items():
-        got = secret_env(root.modules[name])
+        got = secret_env(root.modules[name], root)
         assert got == expected, f"{name} secrets: {got}"
     # The cookies file: downloader only, as a volume, behind enable_cookies.
     with_volumes = [n for n in FUNCTIONS if root.modules[n].get("secret_volumes")]
@@ -718,12 +745,17 @@ def test_each_function_gets_only_its_secrets(root, stage):
     assert "var.secret_volumes" in stage.locals["secret_ids"]
 
 
-def test_every_function_reads_the_encryption_key(root):
-    """Signed-in users' Notion tokens are stored encrypted; every function acts for them."""
+def test_every_function_acting_in_notion_reads_the_encryption_key(root):
+    """Signed-in users' Notion tokens are stored encrypted; every function that acts in Notion
+    acts for them too. The downloader acts in nothing but its scratch folder."""
+    topology = pytest.importorskip("svp.topology")
     assert "encryption-key" in string_list(root.locals["secrets"])
     for name in FUNCTIONS:
-        got = secret_env(root.modules[name])
-        assert got.get("SVP_ENCRYPTION_KEY") == "encryption-key", f"{name}: {got}"
+        got = secret_env(root.modules[name], root)
+        if name in topology.NOTION_FREE:
+            assert got == {}, f"{name} runs untrusted content but reads {got}"
+        else:
+            assert got.get("SVP_ENCRYPTION_KEY") == "encryption-key", f"{name}: {got}"
     # Only from Secret Manager, never as a plain environment variable.
     for local in ("common_environment", "pipeline_environment", "api_environment"):
         assert "SVP_ENCRYPTION_KEY" not in root.locals[local], local
@@ -914,7 +946,7 @@ def test_secret_containers_exist(root):
     }
     assert secrets["for_each"] == "${local.secrets}"
     # Every secret a function reads exists.
-    used = {key for call in root.modules.values() for key in secret_env(call).values()}
+    used = {key for call in root.modules.values() for key in secret_env(call, root).values()}
     assert used <= set(string_list(root.locals["secrets"])), used
     # Their values are added outside Terraform: the output prints how, generating the two
     # that are random (a Fernet key; a long random string).
@@ -956,28 +988,24 @@ def test_firestore_ttl(root):
 
 
 def test_firestore_composite_indexes(root):
-    """Equality filters plus order by updated_at DESC (FirestoreState.list) need these."""
-    indexes = {}
-    for name, index in root.of_type("google_firestore_index").items():
-        assert index["database"] == "${google_firestore_database.this.name}", name
-        fields = index["fields"] if isinstance(index["fields"], list) else [index["fields"]]
-        key = (index["collection"], tuple((f["field_path"], f["order"]) for f in fields))
-        indexes[key] = name
-    asc, desc = "ASCENDING", "DESCENDING"
-    expected = {
-        ("jobs", (("status", asc), ("updated_at", desc))),
-        # the poller's "earlier done job of this link for this user"
-        ("jobs", (("url_key", asc), ("user", asc), ("status", asc), ("updated_at", desc))),
-        # the api's job lists of one user, all or one status
-        ("jobs", (("user", asc), ("updated_at", desc))),
-        ("jobs", (("user", asc), ("status", asc), ("updated_at", desc))),
-        ("registrations", (("kind", asc), ("user", asc), ("updated_at", desc))),
+    """Equality filters plus order by updated_at DESC (FirestoreState.list) need one index per
+    set of filtered fields the code queries."""
+    index = root.resource("google_firestore_index", "this")
+    assert index["database"] == "${google_firestore_database.this.name}"
+    assert index["for_each"] == "${local.firestore_indexes}"
+    assert block(block(index["dynamic"])["fields"]["content"])["order"] == "ASCENDING"
+    assert block(index["fields"]) == {"field_path": "updated_at", "order": "DESCENDING"}
+    declared = {
+        (spec["collection"], tuple(spec["fields"]))
+        for spec in root.locals["firestore_indexes"].values()
     }
-    missing = expected - set(indexes)
-    assert not missing, f"missing Firestore indexes: {missing}"
-    # Replaced by the one with user: the poller never queries without it.
-    replaced = ("jobs", (("url_key", asc), ("status", asc), ("updated_at", desc)))
-    assert replaced not in indexes, f"{indexes[replaced]} is replaced by the url_key+user index"
+    queried = {
+        ("jobs", ("status",)),  # svp jobs --failed
+        ("jobs", ("open",)),  # the reconciler
+        ("jobs", ("user",)),  # the api's job list
+        ("registrations", ("kind", "user")),  # the registry
+    }
+    assert declared == queried
 
 
 def test_monitoring(root):
@@ -1011,3 +1039,80 @@ def test_monitoring(root):
 
     channel = root.resource("google_monitoring_notification_channel", "email")
     assert channel["count"] == "${var.alert_email == null ? 0 : 1}"
+
+
+# --- every link ends, on Google Cloud -----------------------------------------------------------
+
+
+def test_dead_letters_are_pushed_to_the_poller_which_fails_their_jobs(root, stage):
+    """A message Pub/Sub dead-letters (Cloud Run may refuse every delivery when a function is
+    at its instance limit, so the stage's code never ran) fails its job with a reason."""
+    push = stage.resource("google_pubsub_subscription", "dead_letter_push")
+    assert push["count"] == "${local.subscribed && var.dead_letter_handler != null ? 1 : 0}"
+    assert push["topic"] == "${google_pubsub_topic.dead_letter[0].id}"
+    config = block(push["push_config"])
+    assert config["push_endpoint"] == "${var.dead_letter_handler.url}"
+    oidc = block(config["oidc_token"])
+    assert oidc["service_account_email"] == "${var.dead_letter_handler.service_account_email}"
+    assert oidc["audience"] == "${var.dead_letter_handler.audience}"
+    handler = root.locals["dead_letter_handler"]
+    assert handler["url"] == "${module.poller.url}/dead-letter"
+    assert handler["service_account_email"] == "${module.poller.trigger_service_account_email}"
+    for name in PUSH_STAGES:
+        assert root.modules[name]["dead_letter_handler"] == "${local.dead_letter_handler}", name
+    # Pub/Sub signs those pushes as the poller's trigger account.
+    creator = root.resource("google_service_account_iam_member", "pubsub_dead_letter_token_creator")
+    assert "module.poller.trigger_service_account_email" in creator["service_account_id"]
+    assert creator["role"] == "roles/iam.serviceAccountTokenCreator"
+    # The poller function serves that path.
+    functions = (REPO / "shared" / "svp" / "functions.py").read_text()
+    assert 'endswith("/dead-letter")' in functions
+
+
+def test_a_stage_dead_letters_what_it_gave_up_on(stage):
+    """After its last run the stage publishes the message to its own dead-letter topic (for
+    `svp replay`) before acking it."""
+    own = stage.resource("google_pubsub_topic_iam_member", "dead_letter_self_publisher")
+    assert own["topic"] == "${google_pubsub_topic.dead_letter[0].name}"
+    assert own["role"] == "roles/pubsub.publisher"
+    assert own["member"] == "${google_service_account.function.member}"
+    topology = pytest.importorskip("svp.topology")
+    assert topology.dead_letter_topic("svp-", "ocr") == "svp-ocr-dead-letter"
+    assert topology.push_subscription("svp-", "ocr") == "svp-ocr-push"
+
+
+def test_a_burst_of_links_dead_letters_nothing_that_never_ran(root, stage):
+    """The runbook's sizing: Pub/Sub keeps retrying a push that Cloud Run refused (429) for the
+    back-off of max_delivery_attempts deliveries; that window must outlast the time
+    max_instances instances need for a burst of 100 links, at 30 s per link and stage."""
+    sub = stage.resource("google_pubsub_subscription", "push")
+    retry = block(sub["retry_policy"])
+    low = int(stage.default(retry["minimum_backoff"]).rstrip("s"))
+    high = int(stage.default(retry["maximum_backoff"]).rstrip("s"))
+    deliveries = root.default("${var.max_delivery_attempts}")
+    window = sum(min(high, low * 2**n) for n in range(deliveries - 1))
+    drain = 100 * 30 / root.default("${var.max_instances}")
+    assert window >= 3 * drain, (window, drain)
+    # Runs of a stage are bounded apart from deliveries: a failing link fails after
+    # max_run_attempts runs, not after 15 deliveries.
+    assert root.default("${var.max_run_attempts}") <= deliveries
+    # A push request never times out before the function does (no delivery while it runs).
+    assert stage.default(sub["ack_deadline_seconds"]) >= max(
+        limit["timeout_seconds"] for limit in LIMITS.values()
+    )
+    readme = (TF_DIR / "README.md").read_text()
+    assert "## Sizing: a burst of links" in readme
+
+
+def test_the_first_apply_on_an_empty_project_succeeds_in_one_pass(root):
+    # Alert policies over log-based metrics made in the same apply: PromQL conditions that skip
+    # the metric's existence check (the metric takes minutes to become queryable).
+    policies = root.of_type("google_monitoring_alert_policy")
+    for name, policy in policies.items():
+        condition = block(policy["conditions"])
+        if "user_" in str(condition) or "logging.googleapis.com/user" in str(condition):
+            promql = block(condition.get("condition_prometheus_query_language"), name)
+            assert promql["disable_metric_validation"] is True, name
+    # The scheduler's first tick comes after its invoker binding (retry_count = 0).
+    job = root.resource("google_cloud_scheduler_job", "poller")
+    assert "${module.poller}" in job["depends_on"]

@@ -152,6 +152,18 @@ class LocalQueue:
             for r in rows
         ]
 
+    def extend(self, messages: Sequence[QueuedMessage], lease_seconds: float) -> None:
+        """Keep in-flight messages leased (Pub/Sub's modifyAckDeadline): a delivery whose
+        process died is redelivered once its lease runs out, a live one is not."""
+        if not messages:
+            return
+        until = self.clock() + lease_seconds
+        with write_transaction(self._conn()) as conn:
+            conn.executemany(
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND lease_until > 0",
+                [(until, m.id) for m in messages],
+            )
+
     def ack(self, message: QueuedMessage) -> None:
         with write_transaction(self._conn()) as conn:
             conn.execute("DELETE FROM messages WHERE id = ?", (message.id,))

@@ -75,7 +75,13 @@ class NotionGateway:
     page is made idempotent by the writer, which looks for the page before creating it.
     """
 
-    def __init__(self, token: str, base_url: str | None = None, requests_per_second: float = 3):
+    def __init__(
+        self,
+        token: str,
+        base_url: str | None = None,
+        requests_per_second: float = 3,
+        retry_seconds: float = 0.5,
+    ):
         from notion_client import Client
 
         options: dict[str, Any] = {
@@ -91,6 +97,7 @@ class NotionGateway:
             options["base_url"] = base_url
         self.client = Client(**options)
         self.limiter = limiter_for(token, requests_per_second)
+        self.retry_seconds = retry_seconds  # first wait before retrying a 5xx or a timeout
         self._lock = threading.Lock()
         self._resolved: dict[str, dict[str, str]] = {}
         self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -114,7 +121,8 @@ class NotionGateway:
                 if not retryable or attempt == ATTEMPTS:
                     raise translate_error(exc) from exc
                 delay = _retry_after(exc) if status in RATE_LIMITED else None
-                time.sleep(delay if delay is not None else min(30.0, 0.5 * 2**attempt))
+                backoff = min(30.0, self.retry_seconds * 2**attempt)
+                time.sleep(delay if delay is not None else backoff)
         raise AssertionError("unreachable")
 
     def data_source_id(self, database_or_source: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import quote
 
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
@@ -21,7 +22,8 @@ def link_key(data_source_id: str, user: str = LOCAL_USER) -> str:
 
 
 def content_key(tag: str, user: str = LOCAL_USER) -> str:
-    return f"{user}:content:{tag}"
+    # Quoted: a tag may hold '/', which Firestore would read as a path separator.
+    return f"{user}:content:{quote(tag, safe='')}"
 
 
 class Registry:

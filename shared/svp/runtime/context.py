@@ -85,13 +85,8 @@ class Runtime:
             # Expire: a warm instance must pick up a reconnected (new) token.
             if cached is None or time.monotonic() - cached[0] > USER_CLIENT_TTL_SECONDS:
                 from svp.accounts import notion_token
-                from svp.notion.gateway import NotionGateway
 
-                gateway = NotionGateway(
-                    notion_token(self, user),
-                    self.settings.notion_base_url or None,
-                    self.settings.notion_requests_per_second,
-                )
+                gateway = self._gateway(notion_token(self, user))
                 cached = self._user_gateways[user] = (time.monotonic(), gateway)
             return cached[1]
 
@@ -105,12 +100,16 @@ class Runtime:
         """The Notion client for this process, or None when no token is configured."""
         if not self.settings.notion_token:
             return None
+        return self._gateway(self.settings.notion_token)
+
+    def _gateway(self, token: str) -> NotionGateway:
         from svp.notion.gateway import NotionGateway
 
         return NotionGateway(
-            self.settings.notion_token,
+            token,
             self.settings.notion_base_url or None,
             self.settings.notion_requests_per_second,
+            self.settings.notion_retry_seconds,
         )
 
 

@@ -7,10 +7,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from svp.adapters.local_queue import LocalQueue, QueuedMessage
 from svp.messages import BadMessage
+from svp.runtime import jobs
 from svp.runtime.context import Runtime
 from svp.runtime.envelope import parse_delivery
 from svp.runtime.runner import Outcome, StageRunner, StageWork, StatusSink
@@ -62,9 +64,11 @@ class Dispatcher:
         self.queue = queue
         self.runners = runners
         self.concurrency = concurrency
+        # Deliveries in flight are re-leased every lease/3 s while this process lives.
         self.lease = lease
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="svp-stage")
-        self._in_flight: set[Future] = set()
+        self._in_flight: dict[Future, QueuedMessage] = {}
+        self._extended_at = time.monotonic()
 
     def _deliver(self, message: QueuedMessage) -> None:
         body = json.dumps(message.push_envelope()).encode()
@@ -100,13 +104,16 @@ class Dispatcher:
 
     def step(self) -> int:
         """Start deliveries for due messages while slots are free. Returns how many started."""
-        self._in_flight = {f for f in self._in_flight if not f.done()}
+        self._in_flight = {f: m for f, m in self._in_flight.items() if not f.done()}
+        if time.monotonic() - self._extended_at > self.lease / 3:
+            self.queue.extend(list(self._in_flight.values()), self.lease)
+            self._extended_at = time.monotonic()
         free = self.concurrency - len(self._in_flight)
         if free <= 0:
             return 0
         leased = self.queue.lease(free, self.lease)
         for message in leased:
-            self._in_flight.add(self._pool.submit(self._deliver, message))
+            self._in_flight[self._pool.submit(self._deliver, message)] = message
         return len(leased)
 
     def run(
@@ -134,9 +141,43 @@ class Dispatcher:
         self.wait()
 
     def wait(self) -> None:
-        for future in list(self._in_flight):
-            future.result()
+        """Wait for the deliveries in flight, keeping their messages leased meanwhile."""
+        while any(not f.done() for f in self._in_flight):
+            self.queue.extend([m for f, m in self._in_flight.items() if not f.done()], self.lease)
+            futures.wait(self._in_flight, timeout=self.lease / 3, return_when="ALL_COMPLETED")
         self._in_flight.clear()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+
+def run_until_settled(runtime: Runtime, dispatcher: Dispatcher) -> None:
+    """Process everything queued, then whatever the reconciler moves on (jobs that waited for
+    another job of the same video, stages a killed worker left), until no job moves. Stages
+    whose lease keeps being renewed belong to live workers of other processes: not waited for."""
+    from svp.runtime.reconciler import reconcile
+
+    previous: dict[tuple[str, str], float] | None = None
+    while True:
+        dispatcher.run(idle_exit=True)
+        if reconcile(runtime, dispatcher.runners.status).moved():
+            continue
+        leases = _running_leases(runtime)
+        dying = [
+            until for key, until in leases.items() if previous is None or previous.get(key) == until
+        ]
+        if not dying:
+            return
+        previous = leases
+        time.sleep(min(max(min(dying) - time.time(), 0.0) + 0.1, 5.0))
+
+
+def _running_leases(runtime: Runtime) -> dict[tuple[str, str], float]:
+    """The lease of every running stage of an open job."""
+    return {
+        (job["job_id"], stage): record.get("lease_until", 0)
+        for job in runtime.state.list(jobs.JOBS, where={"open": True})
+        if not jobs.is_terminal(job)
+        for stage, record in job["stages"].items()
+        if record["state"] == "running"
+    }

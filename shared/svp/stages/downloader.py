@@ -79,7 +79,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     artifacts["info"] = ctx.save(
         "info.json", json.dumps(metadata, ensure_ascii=False).encode(), "application/json"
     )
-    same_video_as = _settle_identity(ctx, metadata) if link.get("url") else None
+    same_video_as = settle_identity(ctx, metadata) if link.get("url") else None
     return {
         "same_video_as": same_video_as,
         "artifacts": artifacts,
@@ -93,7 +93,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     }
 
 
-def _settle_identity(ctx: StageContext, metadata: dict[str, Any]) -> str | None:
+def settle_identity(ctx: StageContext, metadata: dict[str, Any]) -> str | None:
     """The download resolved which video this is (a short link, another URL form): if another
     job of the same video owns it, this job waits for or points at that job's page. Returns
     that job's id, else None. The artifacts are kept: the job takes over if that job fails."""

@@ -69,6 +69,49 @@ resource "google_pubsub_subscription" "dead_letter" {
   }
 }
 
+# Dead letters fail their jobs at once: a push subscription on the dead-letter topic
+# to the handler (the poller's /dead-letter path), so even a message Cloud Run never
+# let the stage see (instance limit) ends its link with a reason.
+resource "google_pubsub_subscription" "dead_letter_push" {
+  count = local.subscribed && var.dead_letter_handler != null ? 1 : 0
+
+  project                    = var.context.project_id
+  name                       = "${local.function_name}-dead-letter-push"
+  topic                      = google_pubsub_topic.dead_letter[0].id
+  ack_deadline_seconds       = 120
+  message_retention_duration = var.dead_letter_retention
+  labels                     = var.context.labels
+
+  push_config {
+    push_endpoint = var.dead_letter_handler.url
+
+    oidc_token {
+      service_account_email = var.dead_letter_handler.service_account_email
+      audience              = var.dead_letter_handler.audience
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = var.retry_minimum_backoff
+    maximum_backoff = var.retry_maximum_backoff
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+# The stage dead-letters what it gave up on itself (after its last run), so that the
+# message waits in the dead-letter subscription for `svp replay`.
+resource "google_pubsub_topic_iam_member" "dead_letter_self_publisher" {
+  count = local.subscribed ? 1 : 0
+
+  project = var.context.project_id
+  topic   = google_pubsub_topic.dead_letter[0].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function.member
+}
+
 # --- Pub/Sub service agent ----------------------------------------------------
 # To dead-letter, the agent publishes to the dead-letter topic and acks on the
 # source subscription.

@@ -119,6 +119,16 @@ variable "secret_volumes" {
 
 # --- delivery -----------------------------------------------------------------
 
+variable "dead_letter_handler" {
+  description = "Where this stage's dead letters are pushed besides the pull subscription (the poller's /dead-letter path, which fails their jobs): its URL, the OIDC audience, and the service account that signs the push. Null: no handler."
+  type = object({
+    url                   = string
+    audience              = string
+    service_account_email = string
+  })
+  default = null
+}
+
 variable "ack_deadline_seconds" {
   description = "Push subscription ack deadline (= push request timeout), max 600."
   type        = number

@@ -1,0 +1,86 @@
+"""Randomized fault injection (tests/chaos.py) over many seeds: a table of cases and
+violations by kind. Every failing seed is printed with how to rerun it.
+
+Usage: python bench/chaos.py [--seeds N] [--first S] [--seed S] [--jobs J]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
+
+from tests.chaos import Verdict, make_clips, run_seed  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=300)
+    parser.add_argument("--first", type=int, default=1)
+    parser.add_argument("--seed", type=int, help="run this one seed, with its logs")
+    parser.add_argument("--jobs", type=int, default=2, help="scenarios run side by side")
+    args = parser.parse_args()
+    clips = make_clips(Path(tempfile.gettempdir()) / "svp-chaos-clips")
+    if args.seed is not None:
+        verdict = run_seed(args.seed, clips)
+        print(verdict.report())
+        print(verdict.logs)
+        return 0 if verdict.ok else 1
+    seeds = range(args.first, args.first + args.seeds)
+    started = time.monotonic()
+    verdicts: list[Verdict] = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for verdict in pool.map(run_seed, seeds, [clips] * len(seeds)):
+            verdicts.append(verdict)
+            mark = "ok" if verdict.ok else "VIOLATED"
+            print(f"{mark:8} {verdict.scenario.describe()} ({verdict.seconds:.0f} s)", flush=True)
+            if not verdict.ok:
+                print(verdict.report(), flush=True)
+    print_table(verdicts, time.monotonic() - started)
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
+def print_table(verdicts: list[Verdict], seconds: float) -> None:
+    kinds: Counter = Counter()
+    for verdict in verdicts:
+        kinds.update(verdict.kinds)
+    violated = sum(1 for v in verdicts if not v.ok)
+    print(
+        f"\n{len(verdicts)} scenarios in {seconds / 60:.1f} min: "
+        f"{len(verdicts) - violated} kept every promise, {violated} violated one"
+    )
+    faults = Counter()
+    for verdict in verdicts:
+        s = verdict.scenario
+        faults["links"] += len(s.links)
+        faults["worker kills"] += len(s.kill_times)
+        faults["two workers"] += s.workers == 2
+        faults["Notion faults on"] += s.notion_fault_rate > 0
+        faults["LLM not ok"] += s.llm != "ok"
+        faults["links set back to pending"] += len(s.set_back)
+    print("\n| what the scenarios did | count |\n|---|---|")
+    for name, count in faults.items():
+        print(f"| {name} | {count} |")
+    print("\n| violation | scenarios | occurrences |\n|---|---|---|")
+    for kind in (
+        "link not ended",
+        "duplicate page",
+        "page without its link",
+        "link at a wrong page",
+        "dead letter of a live job",
+        "worker crashed",
+        "clean run crashed",
+    ):
+        hit = sum(1 for v in verdicts if v.kinds.get(kind))
+        print(f"| {kind} | {hit} | {kinds.get(kind, 0)} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
