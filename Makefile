@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng fonts-dejavu
 SAMPLE := samples/cooking-demo.mp4
 
 .PHONY: demo test install system-packages python-packages node-packages lint pytest \
-	terraform-check bench sample clean
+	terraform-check bench chaos sample clean
 
 demo: install
 	$(BIN)/svp process $(SAMPLE) --tag cooking
@@ -58,6 +58,11 @@ terraform-check:
 bench: install
 	$(BIN)/python bench/process.py
 	$(BIN)/python bench/imports.py
+
+# The randomized fault suite over 300 seeds (about an hour on 2 cores): the table of
+# scenarios and violations by kind; `python bench/chaos.py --seed N` reruns one.
+chaos: install
+	$(BIN)/python bench/chaos.py --seeds 300
 
 # Regenerate the sample clip (speech by espeak-ng, on-screen text by ffmpeg drawtext).
 sample: install

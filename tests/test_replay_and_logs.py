@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import ClassVar
 
 import pytest
 
@@ -129,3 +130,64 @@ def test_the_trace_header_becomes_the_log_trace(env, capsys):
     entry = json.loads(capsys.readouterr().out)
     assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/abc123"
     assert entry["logging.googleapis.com/labels"] == {"stage": "writer"}
+
+
+def test_a_stage_that_gives_up_on_gcp_dead_letters_the_message_for_replay(
+    gcp_env, pubsub_fake, firestore_emulator, monkeypatch, capsys
+):
+    """After its last run, a stage fails the link and publishes the message to its own
+    dead-letter topic, from which `svp replay` brings it back; then it acks."""
+    import base64
+    import time
+
+    from svp import functions
+    from svp.runtime import jobs
+    from svp.runtime.dispatch import Runners
+
+    prefix = gcp_env
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    monkeypatch.setenv("SVP_MAX_ATTEMPTS", "1")
+    pubsub_fake.add_subscription(f"{prefix}ocr-dead-letter-push", f"{prefix}ocr-dead-letter")
+    job_id = f"gcp-{uuid.uuid4().hex[:8]}"
+    functions.reset()
+    runtime = functions.runtime()
+    link = {"url": "https://www.tiktok.com/@chef/video/1", "tag": "cooking"}
+    runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, {}, time.time()))
+
+    def failing(ctx):
+        raise TimeoutError("vision timed out")
+
+    functions._runners = Runners(runtime, {"ocr": failing})  # the stage's code, failing
+    message = JobMessage(job_id, "downloader", {"media": "gs://artifacts/m.mp4"})
+    body = {
+        "message": {
+            "data": base64.b64encode(message.encode()).decode(),
+            "attributes": message.attributes(),
+            "messageId": "m-9",
+        },
+        "subscription": f"projects/p/subscriptions/{prefix}ocr-push",
+        "deliveryAttempt": 1,
+    }
+
+    class Request:
+        path = "/"
+        headers: ClassVar = {"Content-Type": "application/json"}
+
+        def get_data(self) -> bytes:
+            return json.dumps(body).encode()
+
+    try:
+        detail, code = functions.stage_handler("ocr")(Request())
+        failed = runtime.state.get(jobs.JOBS, job_id)
+    finally:
+        functions.reset()
+    assert code == 200 and "vision timed out" in detail  # acked: it is in the dead-letter store
+    assert failed["status"] == "failed" and "gave up after 1 attempts" in failed["error"]
+    (dead,) = pubsub_fake.messages(f"{prefix}ocr-dead-letter")
+    assert (
+        dead.attributes["job_id"] == job_id and "vision timed out" in dead.attributes["svp_error"]
+    )
+
+    assert svp(["replay", "--stage", "ocr", "--job", job_id]) == 0
+    (republished,) = pubsub_fake.messages(f"{prefix}media")
+    assert JobMessage.decode(republished.data).replays == 1
