@@ -127,7 +127,7 @@ HOPS = [
     ("http://169.254.10.10/", r"link-local address"),
     ("http://[fe80::1]/", r"link-local address"),
     ("http://[fc00::1]/", r"private address"),
-    ("http://100.64.0.1/", r"non-public address"),  # carrier-grade NAT
+    ("http://100.64.0.1/", r"shared \(carrier-grade NAT\) address"),
     ("http://224.0.0.1/", r"multicast address"),
     ("http://[2002:7f00:1::]/", r"loopback"),  # 6to4 around 127.0.0.1
     ("http://[64:ff9b::a9fe:a9fe]/", r"cloud metadata address"),  # NAT64 around 169.254.169.254
