@@ -8,10 +8,7 @@ these are decisions on addresses, not connections.
 
 from __future__ import annotations
 
-import csv
 import ipaddress
-import re
-from pathlib import Path
 
 import pytest
 
@@ -23,34 +20,7 @@ from svp.media.addresses import (
     embedded_ipv4,
 )
 from svp.media.urlguard import Policy, Refused, check_host
-
-DATA = Path(__file__).parent / "data"
-
-
-def _flag(cell: str) -> bool | None:
-    """'True', 'False [1]', 'N/A [2]', '' -> True, False, None."""
-    word = cell.split("[")[0].strip()
-    return {"True": True, "False": False}.get(word)
-
-
-def registry(version: int) -> list[dict]:
-    """One dict per address block (IANA puts two blocks in one cell at times)."""
-    rows = []
-    with (DATA / f"iana-ipv{version}-special-registry.csv").open(newline="") as file:
-        for row in csv.DictReader(file):
-            rfcs = {f"RFC {n}" for n in re.findall(r"RFC\s*(\d+)", row["RFC"])}
-            for cidr in row["Address Block"].split(","):
-                rows.append(
-                    {
-                        "network": ipaddress.ip_network(cidr.split("[")[0].strip()),
-                        "name": row["Name"],
-                        "rfcs": rfcs,
-                        "forwardable": _flag(row["Forwardable"]),
-                        "globally_reachable": _flag(row["Globally Reachable"]),
-                    }
-                )
-    return rows
-
+from tests.ssrf_cases import first_middle_last, registry
 
 REGISTRY = registry(4) + registry(6)
 MULTICAST = [ipaddress.ip_network("224.0.0.0/4"), ipaddress.ip_network("ff00::/8")]
@@ -72,8 +42,9 @@ def expected_refused(address) -> bool:
     says globally reachable (and, for NAT64, the IPv4 address inside is public too)."""
     if address in METADATA_ADDRESSES or any(address in net for net in MULTICAST):
         return True
-    holding = [r for r in REGISTRY if address.version == r["network"].version
-               and address in r["network"]]  # fmt: skip
+    holding = [
+        r for r in REGISTRY if address.version == r["network"].version and address in r["network"]
+    ]
     if not holding:
         return address.version == 6 and address not in ipaddress.ip_network("2000::/3")
     entry = max(holding, key=lambda r: r["network"].prefixlen)
@@ -84,15 +55,10 @@ def expected_refused(address) -> bool:
     return False
 
 
-def _first_middle_last(network) -> list:
-    first = network.network_address
-    return [first, first + network.num_addresses // 2, network.broadcast_address]
-
-
 CASES = [
     pytest.param(address, id=f"{row['network']}:{address}")
     for row in REGISTRY
-    for address in _first_middle_last(row["network"])
+    for address in first_middle_last(row["network"])
 ]
 
 
@@ -124,15 +90,34 @@ def test_addresses_the_interpreter_gets_wrong_are_refused(address, reason):
 
 
 @pytest.mark.parametrize(
-    "address", ["8.8.8.8", "1.1.1.1", "142.250.1.1", "2606:4700:4700::1111", "64:ff9b::808:808",
-                "192.0.0.9", "2001:1::1", "2001:4:112::1"],
-)  # fmt: skip
+    "address",
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "142.250.1.1",
+        "2606:4700:4700::1111",
+        "64:ff9b::808:808",
+        "192.0.0.9",
+        "2001:1::1",
+        "2001:4:112::1",
+    ],
+)
 def test_public_addresses_pass(address):
     assert address_problem(ipaddress.ip_address(address)) is None
 
 
-BAD_IPV4 = ["127.0.0.1", "10.0.0.1", "169.254.169.254", "0.0.0.0", "192.0.0.192", "100.64.0.1",
-            "192.168.1.1", "224.0.0.1", "255.255.255.255", "198.18.0.1"]  # fmt: skip
+BAD_IPV4 = [
+    "127.0.0.1",
+    "10.0.0.1",
+    "169.254.169.254",
+    "0.0.0.0",
+    "192.0.0.192",
+    "100.64.0.1",
+    "192.168.1.1",
+    "224.0.0.1",
+    "255.255.255.255",
+    "198.18.0.1",
+]
 
 
 def wrapped(v4: str) -> dict[str, str]:
@@ -147,11 +132,14 @@ def wrapped(v4: str) -> dict[str, str]:
         # Teredo: server 65.54.227.120, client port and address obfuscated (bits flipped).
         "teredo": str(
             ipaddress.IPv6Address(
-                (0x20010000 << 96) | (0x4136E378 << 64) | (0x8000 << 48) | (0xFFFF << 32)
+                (0x20010000 << 96)
+                | (0x4136E378 << 64)
+                | (0x8000 << 48)
+                | (0xFFFF << 32)
                 | (~n & 0xFFFFFFFF)
             )
         ),
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(
@@ -167,8 +155,17 @@ def test_a_non_public_ipv4_address_wrapped_in_ipv6_is_refused_by_its_own_reason(
     assert f"{v4} wrapped in IPv6" in problem
 
 
-@pytest.mark.parametrize(("form", "refused"), [("mapped", True), ("compatible", True),
-    ("nat64", False), ("nat64-local", True), ("6to4", True), ("teredo", True)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("form", "refused"),
+    [
+        ("mapped", True),
+        ("compatible", True),
+        ("nat64", False),
+        ("nat64-local", True),
+        ("6to4", True),
+        ("teredo", True),
+    ],
+)
 def test_a_public_ipv4_address_wrapped_in_ipv6_passes_only_through_global_nat64(form, refused):
     address = ipaddress.IPv6Address(wrapped("8.8.8.8")[form])
     assert (address_problem(address) is not None) == refused

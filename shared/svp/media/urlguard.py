@@ -81,9 +81,10 @@ def system_resolve(host: str, port: int) -> list[str]:
 _NUMERIC_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 
 
-def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
+def _inet_aton(host: str, octal: bool = True) -> ipaddress.IPv4Address | None:
     """The IPv4 forms C's inet_aton (and so getaddrinfo) accepts: 1-4 parts, each decimal,
-    octal (leading 0) or hex (0x); the last part fills the remaining bytes.
+    octal (leading 0) or hex (0x); the last part fills the remaining bytes. With `octal`
+    False, leading zeros are read as decimal, as some other parsers do.
     Returns None when `host` is not such a form; raises ValueError when it is one, out of range."""
     parts = host.split(".")
     if not 1 <= len(parts) <= 4 or not all(_NUMERIC_PART.match(p) for p in parts):
@@ -92,7 +93,7 @@ def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
     for part in parts:
         if part.lower().startswith("0x"):
             values.append(int(part[2:] or "0", 16))
-        elif len(part) > 1 and part.startswith("0"):
+        elif octal and len(part) > 1 and part.startswith("0"):
             if not all(c in "01234567" for c in part):
                 raise ValueError(f"{host!r} is not a valid address")
             values.append(int(part, 8))
@@ -118,6 +119,26 @@ def ip_literal(host: str) -> IPAddress | None:
     return _inet_aton(bare)
 
 
+def _refuse_ambiguous(host: str, address: IPAddress) -> None:
+    """Leading zeros mean octal to C's resolver and decimal to other parsers: a host such as
+    010.0.0.1 is two addresses (8.0.0.1 and 10.0.0.1); whichever a client reads, it is refused."""
+    if not re.search(r"(^|\.)0[0-9]", host):
+        return
+    try:
+        decimal = _inet_aton(host, octal=False)
+    except ValueError:  # out of range when read as decimal: only the octal reading exists
+        return
+    if decimal is not None and decimal != address:
+        readings = " or ".join(
+            f"{a} ({problem})" if (problem := address_problem(a)) else str(a)
+            for a in (address, decimal)
+        )
+        raise Refused(
+            f"refused: {host} is an ambiguous address (leading zeros): {readings};"
+            " write it without leading zeros"
+        )
+
+
 def normalize_host(host: str) -> str:
     """Lower case, no trailing dot, IDNA for non-ASCII names, canonical form for addresses.
 
@@ -138,6 +159,7 @@ def normalize_host(host: str) -> str:
     except ValueError as exc:
         raise Refused(f"not a supported link: {exc}") from None
     if address is not None:
+        _refuse_ambiguous(host, address)
         return str(address)
     if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
         raise Refused(f"not a supported link: {host[:80]!r}... is too long for a host name")
