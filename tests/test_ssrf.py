@@ -74,10 +74,11 @@ def test_every_case_is_refused_with_a_clear_reason(first):
 
 def test_every_case_as_a_redirect_sent_raw_to_the_proxy_is_refused_there(harness):
     canary, redirector, proxy = harness
+    before = canary.connections
     outcomes = [
         redirect_via_raw_client(i, case, redirector, canary, proxy) for i, case in enumerate(TABLE)
     ]
-    assert canary.connections == 0
+    assert canary.connections == before
     wrong = [(o.case.url, o.verdict, o.reason) for o in outcomes if o.verdict != "refused"]
     assert wrong == []
     unclear = [(o.case.url, o.reason) for o in outcomes if not CLEAR.match(o.reason)]
@@ -86,10 +87,11 @@ def test_every_case_as_a_redirect_sent_raw_to_the_proxy_is_refused_there(harness
 
 def test_every_case_as_a_redirect_followed_by_svp_s_client_never_reaches_the_canary(harness):
     canary, redirector, proxy = harness
+    before = canary.connections
     outcomes = [
         redirect_via_fetch(i, case, redirector, canary, proxy) for i, case in enumerate(TABLE)
     ]
-    assert canary.connections == 0
+    assert canary.connections == before
     verdicts = Counter(o.verdict for o in outcomes)
     # The client refuses what it cannot parse before asking the proxy; a Location it reads
     # as a path (`http:/host`, `\\\\host`) leads back to the admitted redirector: harmless.
@@ -116,14 +118,15 @@ def test_the_canary_counts_what_the_policy_lets_through(harness):
 @pytest.mark.slow
 def test_a_redirect_of_each_family_downloaded_by_yt_dlp_never_reaches_the_canary(harness, tmp_path):
     canary, redirector, _ = harness
+    before = canary.connections
     sample = {}
     for index, case in enumerate(TABLE):
         sample.setdefault(case.family, []).append((index, case))
-    chosen = [pair for pairs in sample.values() for pair in pairs[:: max(1, len(pairs) // 2)]]
+    chosen = [pairs[len(pairs) // 2] for pairs in sample.values()]  # bench/ssrf.py: all of them
     outcomes = [
         redirect_through_ytdlp(i, case, redirector, canary, tmp_path / str(i)) for i, case in chosen
     ]
-    assert canary.connections == 0
+    assert canary.connections == before
     wrong = [
         (o.case.url, o.verdict, o.reason)
         for o in outcomes

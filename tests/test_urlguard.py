@@ -9,6 +9,7 @@ guard could not send traffic anywhere but loopback.
 from __future__ import annotations
 
 import http.server
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -313,3 +314,31 @@ def env_dir(env: dict[str, str]):
     path = Path(env["SVP_DATA_DIR"]) / "download"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET http://[::1/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://127.0.0.1:99999/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://③⑧③｡②⑤⑥｡②⑤⑥｡②⑤⑦/ HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+        b"CONNECT [::1:443 HTTP/1.1\r\n\r\n",
+        b"CONNECT media.example:99999 HTTP/1.1\r\n\r\n",
+        b"CONNECT :: HTTP/1.1\r\n\r\n",
+        b"BREW\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Padding: " + b"a" * 70_000 + b"\r\n\r\n",
+    ],
+)
+def test_the_proxy_answers_403_with_a_logged_reason_to_what_it_cannot_parse(request_bytes, caplog):
+    with EgressProxy(ADMITTED, loopback_only) as proxy:
+        port = int(proxy.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(request_bytes)
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403 Forbidden"), answer[:200]
+    reason = answer.partition(b"\r\n\r\n")[2].decode()
+    assert re.match(r"(refused|not a supported link|not a web link): \S", reason), reason
+    assert proxy.refusals == [reason]
+    assert f"egress refused: {reason}" in caplog.text

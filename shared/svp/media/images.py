@@ -33,6 +33,9 @@ IMAGE_TYPES = {
 }
 
 
+PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+
+
 class FetchError(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
@@ -213,7 +216,9 @@ def read_image(path: Path) -> np.ndarray | None:
         import numpy as np
         from PIL import Image
 
-        with Image.open(path) as opened:
+        # Only plain image formats: Pillow hands EPS to Ghostscript, and an image is the
+        # downloader's word for whatever a stranger served.
+        with Image.open(path, formats=PILLOW_FORMATS) as opened:
             rgb = np.asarray(opened.convert("RGB"))
         return np.ascontiguousarray(rgb[:, :, ::-1])
     except Exception:

@@ -7,12 +7,18 @@ Policy
   Instagram, YouTube and youtu.be) or on a host the operator admits in ``SVP_ALLOWED_HOSTS``
   (comma-separated ``host[:port]``; without a port every port of that host is admitted).
 - Every host contacted, the first one and every later one (redirects, API calls, CDNs,
-  subtitles, images), must resolve only to public addresses: loopback, private, link-local,
-  cloud metadata, carrier-grade NAT, multicast, reserved and unspecified addresses are
-  refused, in any spelling (``2130706433``, ``0177.0.0.1``, ``0x7f.1``, ``[::ffff:127.0.0.1]``,
-  6to4 and NAT64 wrappers) and under any name that resolves to them. An admitted host is
-  fetched whatever it resolves to (tests and self-hosted media live on loopback and private
-  networks); a different port of the same host is not admitted unless listed.
+  subtitles, images), must resolve only to public addresses, as svp.media.addresses decides
+  from IANA's special-purpose registries and the known cloud metadata addresses: loopback,
+  private, link-local, metadata, carrier-grade NAT, documentation, multicast, reserved and
+  unspecified addresses are refused, in any spelling (``2130706433``, ``0x7f.1``,
+  ``①②⑦｡⓪｡⓪｡①``, ``[::ffff:127.0.0.1]``, 6to4, NAT64 and Teredo wrappers), and under any name
+  that resolves to them; names of this machine and of metadata servers are refused unresolved.
+  An address whose leading zeros make it two addresses (octal to C, decimal to others) is
+  refused. An admitted host is fetched whatever it resolves to (tests and self-hosted media
+  live on loopback and private networks); a different port of the same host is not admitted
+  unless listed.
+- A URL no parser makes sense of (bad IDNA, overlong labels, an address out of range) is one
+  permanent refusal with the reason, never an exception that would be retried.
 
 How it is enforced: an egress proxy
 -----------------------------------
@@ -32,8 +38,9 @@ parses the target, applies :func:`check_host`, resolves the name itself, checks 
 and connects to an address it checked. A redirect is a new request through the proxy, so it is
 checked again; a name that resolves to 127.0.0.1 is refused when it is used. TLS stays end to
 end (``CONNECT``), so impersonation and certificate checks are unchanged. The proxy speaks
-HTTP/1.1 with ``Connection: close`` to keep one request per connection. Refusals are recorded
-so the download can fail with the reason instead of a generic proxy error.
+HTTP/1.1 with ``Connection: close`` to keep one request per connection. Refusals, including
+requests it cannot parse, are answered 403 with the reason, logged and recorded, so the
+download can fail with the reason instead of a generic proxy error.
 
 The decision functions take the resolver as a parameter, so the whole policy is testable with no
 network at all.
@@ -41,6 +48,7 @@ network at all.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -368,6 +376,7 @@ class EgressProxy:
                 head, rest = _read_head(client)
             except ValueError as exc:  # a head over the limit
                 self._refuse(client, f"refused: a request the proxy cannot read ({exc})")
+                _drain(client)
                 return
             if head is None:
                 return
@@ -498,6 +507,16 @@ def _read_head(sock: socket.socket) -> tuple[bytes | None, bytes]:
             raise ValueError("request head too large")
     head, _, rest = data.partition(b"\r\n\r\n")
     return head, rest
+
+
+def _drain(sock: socket.socket, limit: int = 1 << 20) -> None:
+    """Read what the client is still sending (briefly), so that it gets the answer rather than
+    a reset for closing on unread data."""
+    sock.shutdown(socket.SHUT_WR)
+    sock.settimeout(1.0)
+    with contextlib.suppress(OSError):
+        while limit > 0 and (chunk := sock.recv(65536)):
+            limit -= len(chunk)
 
 
 def _relay(a: socket.socket, b: socket.socket, timeout: float) -> None:
