@@ -58,6 +58,7 @@ terraform-check:
 bench: install
 	$(BIN)/python bench/process.py
 	$(BIN)/python bench/imports.py
+	$(BIN)/python bench/ssrf.py
 
 # Regenerate the sample clip (speech by espeak-ng, on-screen text by ffmpeg drawtext).
 sample: install

@@ -1,8 +1,9 @@
 """How much address space (RLIMIT_AS) each child process needs, against SVP_CHILD_MEMORY_MB.
 
 The children do real work on bench/memory.py's 3-minute 1080x1920 clip, on loopback only:
-yt-dlp downloads it from a local server through the egress proxy, gallery-dl reads a page of
-images there (its generic extractor), ffprobe probes it, ffmpeg extracts its audio and cuts a
+yt-dlp downloads it from a local server through the egress proxy, gallery-dl starts and asks
+for a TikTok photo post (refused by the proxy: it has no offline way to download), ffprobe
+probes it, ffmpeg extracts its audio and cuts a
 30-second piece of that audio. For each, the smallest SVP_CHILD_MEMORY_MB it succeeds under is
 found by bisection (8 MB steps), each step a fresh run; printed with the peak resident memory
 of a run at the default limit, and the default as a multiple of the smallest (the headroom).
@@ -48,7 +49,7 @@ def run_one(name: str, memory_mb: int, folder: Path, port: int) -> bool:
 
             return bool(download(f"{base}/clip.mp4", work, settings).videos)
         if name == "gallery-dl":
-            return gallery(base, work, settings)
+            return gallery(work, settings)
         if name == "ffprobe":
             from svp.media.probe import probe
 
@@ -64,32 +65,45 @@ def run_one(name: str, memory_mb: int, folder: Path, port: int) -> bool:
         return False
 
 
-def gallery(base: str, work: Path, settings: Settings) -> bool:
-    from svp.media.children import Limits, python_path, run_child
+def gallery(work: Path, settings: Settings) -> bool:
+    """gallery-dl's start-up and a TikTok photo request, refused by the egress proxy: its
+    generic extractor cannot address a loopback port, and its real ones need the internet."""
+    from svp.media.children import LimitExceeded, Limits, python_path, run_child
     from svp.media.urlguard import EgressProxy, Policy
 
-    with EgressProxy(Policy.from_entries(settings.allowed_hosts)) as proxy:
-        done = run_child(
-            [
-                sys.executable,
-                "-m",
-                "gallery_dl",
-                "--config-ignore",
-                "--proxy",
-                proxy.url,
-                "-D",
-                str(work),
-                f"generic:{base}/post.html",
-            ],
-            what="gallery-dl",
-            limits=Limits.from_settings(settings),
-            env={"PYTHONPATH": python_path()},
-        )
-    return done.returncode == 0 and len(list(work.glob("*.png"))) == 3
+    def loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]  # refused by the policy: nothing leaves the machine
+
+    url = "https://www.tiktok.com/@bench/photo/7301234567890123456"
+    with EgressProxy(Policy(), loopback) as proxy:
+        try:
+            done = run_child(
+                [
+                    sys.executable,
+                    "-m",
+                    "gallery_dl",
+                    "--config-ignore",
+                    "--proxy",
+                    proxy.url,
+                    "-R",
+                    "1",
+                    "-D",
+                    str(work),
+                    url,
+                ],
+                what="gallery-dl",
+                limits=Limits.from_settings(settings),
+                env={"PYTHONPATH": python_path()},
+            )
+        except LimitExceeded:
+            return False
+        refused = len(proxy.refusals) > 0
+    return refused and "Traceback" not in done.stderr
 
 
-def measure(name: str, memory_mb: int, folder: Path, port: int) -> tuple[bool, int]:
-    """A fresh interpreter runs the child once: (worked, peak RSS of the child in MB)."""
+def measure(name: str, memory_mb: int, folder: Path, port: int) -> tuple[bool, int, float]:
+    """A fresh interpreter runs the child once: (worked, the child's peak RSS in MB, its CPU
+    seconds)."""
     out = subprocess.run(
         [sys.executable, __file__, "--one", name, str(memory_mb), str(folder), str(port)],
         capture_output=True,
@@ -97,10 +111,10 @@ def measure(name: str, memory_mb: int, folder: Path, port: int) -> tuple[bool, i
         check=False,
     )
     try:
-        worked, rss_kb = json.loads(out.stdout.strip().splitlines()[-1])
+        worked, rss_kb, cpu = json.loads(out.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        return False, 0
-    return worked, rss_kb // 1024
+        return False, 0, 0.0
+    return worked, rss_kb // 1024, cpu
 
 
 def smallest(name: str, folder: Path, port: int) -> int:
@@ -119,8 +133,6 @@ def smallest(name: str, folder: Path, port: int) -> int:
 def prepare(folder: Path) -> None:
     sys.path.insert(0, str(ROOT / "bench"))
     from memory import clip
-
-    from tests.clipgen import FONT
 
     (folder / "clip.mp4").write_bytes(clip().read_bytes())
     subprocess.run(
@@ -141,28 +153,6 @@ def prepare(folder: Path) -> None:
         ],
         check=True,
     )
-    for i in range(3):
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-v",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "color=c=0x2d4a6b:size=720x960",
-                "-frames:v",
-                "1",
-                "-vf",
-                f"drawtext=fontfile={FONT}:text='Slide {i}':fontsize=56:fontcolor=white",
-                str(folder / f"slide{i}.png"),
-            ],
-            check=True,
-        )
-    images = "".join(f'<img src="slide{i}.png">' for i in range(3))
-    (folder / "post.html").write_text(f"<html><body>{images}</body></html>")
 
 
 def main() -> None:
@@ -176,24 +166,38 @@ def main() -> None:
             sys.argv[5],
         )
         worked = run_one(name, memory_mb, folder, int(port))
-        print(json.dumps([worked, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(json.dumps([worked, used.ru_maxrss, used.ru_utime + used.ru_stime]))
         return
     folder = Path(tempfile.mkdtemp(prefix="svp-child-limits-"))
     prepare(folder)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a child stopped by its limit drops the connection: expected here
+
+    server = Server(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
-    default = Settings().child_memory_mb
+    defaults = Settings()
+    default = defaults.child_memory_mb
     size = (folder / "clip.mp4").stat().st_size / 1e6
-    print(f"clip: 180 s, 1080x1920, {size:.0f} MB; default SVP_CHILD_MEMORY_MB={default}")
-    print(f"{'child':<14}{'smallest limit that works':>27}{'peak RSS':>10}{'headroom':>10}")
+    print(
+        f"clip: 180 s, 1080x1920, {size:.0f} MB; defaults SVP_CHILD_MEMORY_MB={default},"
+        f" SVP_CHILD_CPU_SECONDS={defaults.child_cpu_seconds}"
+    )
+    print(
+        f"{'child':<14}{'smallest limit that works':>27}{'peak RSS':>10}{'headroom':>10}{'CPU':>8}"
+    )
     for name in CHILDREN:
         least = smallest(name, folder, port)
-        worked, rss = measure(name, default, folder, port)
+        worked, rss, cpu = measure(name, default, folder, port)
         assert worked, f"{name} fails at the default limit"
-        print(f"{name:<14}{least:>24} MB{rss:>7} MB{default / least:>9.1f}x")
+        print(f"{name:<14}{least:>24} MB{rss:>7} MB{default / least:>9.1f}x{cpu:>6.1f} s")
     server.shutdown()
 
 

@@ -90,7 +90,7 @@ class Settings:
     max_images: int = 35
     # Limits of each yt-dlp, gallery-dl, ffmpeg and ffprobe process (svp.media.children)
     child_cpu_seconds: int = 300
-    child_memory_mb: int = 2048
+    child_memory_mb: int = 1024
     child_file_mb: int = 1024
     child_timeout_seconds: int = 480
 
