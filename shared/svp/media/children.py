@@ -68,7 +68,9 @@ for name in ("SIGPIPE", "SIGXFSZ", "SIGXCPU"):
 os.execvp(sys.argv[4], sys.argv[4:])
 """
 _OUT_OF_MEMORY = re.compile(
-    r"MemoryError|Cannot allocate memory|out of memory|std::bad_alloc|\[Errno 12\]", re.I
+    r"MemoryError|Cannot allocate memory|out of memory|std::bad_alloc|\[Errno 12\]"
+    r"|failed to map segment from shared object",  # the loader, before main() even runs
+    re.I,
 )
 _FILE_TOO_LARGE = re.compile(r"File too large|\[Errno 27\]", re.I)
 
@@ -156,11 +158,19 @@ def run_child(
     return done
 
 
-def limit_problem(what: str, limits: Limits, returncode: int | None, text: str) -> str | None:
-    """Which limit a child's exit (or an error text it reported) shows it hit, if any."""
+def limit_problem(what: str, limits: Limits, returncode: int | None, stderr: str) -> str | None:
+    """Which limit a child that exited with `returncode` hit, if any."""
     if returncode == -signal.SIGXCPU:
         return f"{what} used more than {limits.cpu_seconds} s of CPU time (SVP_CHILD_CPU_SECONDS)"
-    if returncode == -signal.SIGXFSZ or _FILE_TOO_LARGE.search(text or ""):
+    if returncode == -signal.SIGXFSZ:
+        return limit_in_text(what, limits, "File too large")
+    return limit_in_text(what, limits, stderr) if returncode else None
+
+
+def limit_in_text(what: str, limits: Limits, text: str) -> str | None:
+    """Which limit an error a child reported shows it hit (Python children report running
+    out of memory or file size as errors, not signals), if any."""
+    if _FILE_TOO_LARGE.search(text or ""):
         return f"{what} tried to write a file over {limits.file_mb} MB (SVP_CHILD_FILE_MB)"
     if _OUT_OF_MEMORY.search(text or ""):
         return f"{what} ran out of its {limits.memory_mb} MB of memory (SVP_CHILD_MEMORY_MB)"

@@ -34,7 +34,8 @@ from urllib.parse import urlsplit
 
 from svp.config import Settings
 from svp.errors import PermanentError, StageError, TransientError
-from svp.media.children import LimitExceeded, Limits, limit_problem, python_path, run_child
+from svp.media.children import LimitExceeded, Limits, limit_in_text, python_path, run_child
+from svp.media.ffmpeg import NotAVideo, plain_file_problem
 from svp.media.urlguard import (
     Connector,
     EgressProxy,
@@ -101,8 +102,6 @@ def files_inside(fetched: Fetched, dest: Path) -> Fetched:
     """`fetched` when every file is a plain file in `dest`. The children write there, and what
     they report is read by ffprobe and OpenCV next: a symlink, a hard link or a path outside
     the folder would have them read a file the post never held."""
-    from svp.media.ffmpeg import NotAVideo, plain_file_problem
-
     for path in fetched.videos + fetched.images:
         if problem := plain_file_problem(path, dest):
             raise NotAVideo(f"not a video: the download left {path.name!r}, {problem}")
@@ -149,8 +148,10 @@ def _fetch(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetc
             continue
         fetched.videos.append(path)
         for lang, sub_path in (entry.get("subtitles") or {}).items():
-            subtitles.setdefault(lang, Path(sub_path).read_text(errors="replace"))
+            if plain_file_problem(Path(sub_path), dest) is None:  # else not read: not the post's
+                subtitles.setdefault(lang, Path(sub_path).read_text(errors="replace"))
     fetched.metadata["subtitles"] = subtitles
+    files_inside(fetched, dest)  # before anything reads them
     maybe_slideshow = tiktok and bool(fetched.videos) and not fetched.images
     if maybe_slideshow and _audio_only(fetched.videos[0], settings):
         # A TikTok slideshow under /video/: yt-dlp gets its music only; the images are the post.
@@ -233,7 +234,7 @@ def _run_ytdlp(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> 
     result = json.loads(result_file.read_text())
     error = result.get("error") or {}
     reported = " ".join([str(error.get("message") or ""), *map(str, error.get("causes") or [])])
-    if problem := limit_problem("yt-dlp", Limits.from_settings(settings), 0, reported):
+    if problem := limit_in_text("yt-dlp", Limits.from_settings(settings), reported):
         raise LimitExceeded(problem)
     return result
 
@@ -272,7 +273,9 @@ def _gallery(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fe
         command += ["-C", settings.cookies_file]
     command.append(url)
     done = _run_downloader(command, proxy, settings, "gallery-dl")
-    files = sorted(p for p in dest.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = sorted(
+        p for p in dest.iterdir() if not p.name.startswith(".") and not plain_file_problem(p, dest)
+    )
     images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
     if not images and not videos:
