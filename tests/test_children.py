@@ -157,7 +157,7 @@ def test_cpu_time_is_limited():
         r"\(SVP_CHILD_CPU_SECONDS\)",
     ):
         run_child(python("while True: pass"), what="spinner", limits=limits)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # seconds, on a busy machine
 
 
 def test_memory_is_limited():
@@ -228,7 +228,7 @@ def test_a_child_over_its_time_is_killed_with_everything_it_started(tmp_path):
             what="sleeper",
             limits=limits,
         )
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 30  # seconds, on a busy machine
     grandchild = int(pid_file.read_text())
     for _ in range(50):  # killed, then reaped by init
         if not Path(f"/proc/{grandchild}").exists() or _zombie(grandchild):
