@@ -58,6 +58,7 @@ terraform-check:
 bench: install
 	$(BIN)/python bench/process.py
 	$(BIN)/python bench/imports.py
+	$(BIN)/python bench/ssrf.py
 
 # The randomized fault suite over 300 seeds (about an hour on 2 cores): the table of
 # scenarios and violations by kind; `python bench/chaos.py --seed N` reruns one.

@@ -333,7 +333,7 @@ def test_a_revoked_token_asks_for_a_reconnect_and_signing_in_again_fixes_it(make
     a, b = app.test_client(), app.test_client()
     for client, who in ((a, alice), (b, bob)):
         sign_in_and_register(client, fake_notion, who, who.links_db, who.recipes)
-    fake_notion.revoke(alice.workspace.token)
+    fake_notion.revoke_grant(alice.workspace)  # Alice disconnected the integration
     bob_link = add_link(fake_notion, bob, "https://www.tiktok.com/@bob/video/3")
     report = poll(runtime)
     assert report.queued == [bob_link.replace("-", "")]  # Bob is not held up
@@ -355,6 +355,105 @@ def test_a_revoked_token_asks_for_a_reconnect_and_signing_in_again_fixes_it(make
     assert len(accounts.users(runtime)) == 2
     alice_link = add_link(fake_notion, alice, "https://www.tiktok.com/@alice/video/4")
     assert poll(runtime).queued == [alice_link.replace("-", "")]
+
+
+def test_an_expired_token_is_refreshed_with_the_refresh_token_notion_granted(make_app, fake_notion):
+    app, runtime = make_app()
+    alice = person(fake_notion, "Alice")
+    a = app.test_client()
+    sign_in_and_register(a, fake_notion, alice, alice.links_db, alice.recipes)
+    stored = runtime.state.get(accounts.USERS, a.get("/api/me").get_json()["user"]["user_id"])
+    assert stored["refresh_token"] and "nrt_" not in stored["refresh_token"]  # sealed
+    assert "refresh_token" not in a.get("/api/me").get_json()["user"]
+
+    first = alice.workspace.token
+    fake_notion.revoke(first)  # the access token expired; its refresh token still works
+    link = add_link(fake_notion, alice, "https://www.tiktok.com/@alice/video/5")
+    assert poll(runtime).queued == []  # this poll met the 401 and refreshed
+    assert alice.workspace.token != first
+    grants = [r.json.get("grant_type") for r in fake_notion.requests_to("/oauth/token", "POST")]
+    assert grants == ["authorization_code", "refresh_token"]
+    assert a.get("/api/me").get_json()["user"]["needs_reconnect"] is False
+    assert poll(runtime).queued == [link.replace("-", "")]  # the next one uses the new token
+
+    fake_notion.revoke(alice.workspace.token)  # a registration meets a 401: refreshed, retried
+    body = {"database": alice.recipes, "tag": "more"}
+    done = a.post("/api/databases/register", json=body, headers={"X-CSRF-Token": csrf_of(a)})
+    assert done.status_code == 201
+
+
+def test_api_keys_are_listed_and_a_revoked_key_is_refused(make_app, fake_notion):
+    app, _ = make_app()
+    alice, bob = person(fake_notion, "Alice"), person(fake_notion, "Bob")
+    a, b = app.test_client(), app.test_client()
+    sign_in(a, fake_notion, alice)
+    sign_in(b, fake_notion, bob)
+    made = [a.post("/api/keys", headers={"X-CSRF-Token": csrf_of(a)}) for _ in range(2)]
+    keys = [reply.get_json()["api_key"] for reply in made]
+    listed = a.get("/api/keys").get_json()["keys"]
+    assert {k["hint"] for k in listed} == {key[:8] for key in keys}
+    assert all(key not in str(listed) for key in keys)  # never shown again
+    assert b.get("/api/keys").get_json()["keys"] == []
+    bearer = {"Authorization": f"Bearer {keys[0]}"}
+    assert app.test_client().get("/api/me", headers=bearer).status_code == 200
+
+    target = next(k["key_id"] for k in listed if k["hint"] == keys[0][:8])
+    not_bobs = b.post(f"/api/keys/{target}/revoke", headers={"X-CSRF-Token": csrf_of(b)})
+    assert not_bobs.status_code == 404
+    page = text(a.get("/"))
+    assert f'id="key-{target}"' in page and keys[0][:8] in page
+    out = a.post(f"/api/keys/{target}/revoke", data={"csrf_token": csrf_of(a)})
+    assert out.status_code == 303 and "Revoked the API key" in text(a.get("/"))
+    refused = app.test_client().get("/api/me", headers=bearer)
+    assert refused.status_code == 401 and "revoked" in refused.get_json()["error"]
+    other = {"Authorization": f"Bearer {keys[1]}"}
+    assert app.test_client().get("/api/me", headers=other).status_code == 200
+
+
+def test_sessions_are_kept_server_side_and_can_be_ended_from_anywhere(make_app, fake_notion):
+    app, runtime = make_app()
+    alice = person(fake_notion, "Alice")
+    laptop, phone = app.test_client(), app.test_client()
+    sign_in(laptop, fake_notion, alice)
+    stolen = laptop.get_cookie("svp_session").value  # what a thief would copy
+    sessions = laptop.get("/api/sessions").get_json()["sessions"]
+    assert len(sessions) == 1 and sessions[0]["current"]
+
+    out = laptop.post("/auth/logout", data={"csrf_token": csrf_of(laptop)})
+    assert out.status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("svp_session", stolen)
+    assert thief.get("/api/me").status_code == 401  # signing out ended it on the server
+
+    sign_in(laptop, fake_notion, alice)
+    key = laptop.post("/api/keys", headers={"X-CSRF-Token": csrf_of(laptop)}).get_json()
+    bearer = {"Authorization": f"Bearer {key['api_key']}"}
+    listed = app.test_client().get("/api/sessions", headers=bearer).get_json()["sessions"]
+    assert len(listed) == 1 and not listed[0]["current"]
+    revoke = f"/api/sessions/{listed[0]['session']}/revoke"
+    ended = app.test_client().post(revoke, headers=bearer)
+    assert ended.status_code == 200
+    assert laptop.get("/api/me").status_code == 401
+    assert "Connect Notion" in text(laptop.get("/"))
+
+    sign_in_and_register(laptop, fake_notion, alice, alice.links_db, alice.recipes)
+    sign_in(phone, fake_notion, alice)  # a second browser: both stay signed in
+    assert laptop.get("/api/me").status_code == phone.get("/api/me").status_code == 200
+    listed = phone.get("/api/sessions").get_json()["sessions"]
+    assert sorted(s["current"] for s in listed) == [False, True]  # this one and the other
+    out = laptop.post("/auth/logout-everywhere", data={"csrf_token": csrf_of(laptop)})
+    assert out.status_code == 303
+    assert phone.get("/api/me").status_code == 401 and laptop.get("/api/me").status_code == 401
+    assert runtime.state.list("sessions") == []
+    assert app.test_client().get("/api/me", headers=bearer).status_code == 200  # keys stay
+
+    sign_in(laptop, fake_notion, alice)
+    fake_notion.revoke_grant(alice.workspace)  # Notion stops accepting Alice's access
+    poll(runtime)
+    assert laptop.get("/api/me").get_json()["user"]["needs_reconnect"] is True
+    sign_in(phone, fake_notion, alice)  # reconnecting ends the sessions opened before
+    assert laptop.get("/api/me").status_code == 401
+    assert phone.get("/api/me").get_json()["user"]["needs_reconnect"] is False
 
 
 # -- rate limits, CORS, health --------------------------------------------------------------------

@@ -168,3 +168,63 @@ def test_sign_in_register_follow_a_link_to_done_and_replay_a_failed_one(
         finally:
             browser.close()
     assert len(fake_notion.pages_in(alice.recipes)) == 2
+
+
+def test_revoke_an_api_key_and_another_browser_s_session(served, fake_notion, tmp_path):
+    """Alice signs in on her phone and on a laptop, makes an API key on the phone, then
+    revokes the key and the laptop's session there: the next request with each is refused."""
+    import httpx
+
+    base, _ = served
+    alice = person(fake_notion, "Alice")
+    shots = Path(os.environ.get("SVP_SCREENSHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            iphone = "Mozilla/5.0 (iPhone) Safari/604.1"
+            phone = browser.new_context(
+                viewport=PHONE, is_mobile=True, has_touch=True, user_agent=iphone
+            )
+            laptop = browser.new_context(user_agent="Mozilla/5.0 (X11; Linux) Firefox/140.0")
+            pages = {}
+            for name, context in (("phone", phone), ("laptop", laptop)):
+                page = pages[name] = context.new_page()
+                page.set_default_timeout(10_000)
+                fake_notion.sign_in_as(alice.workspace)
+                page.goto(f"{base}/")
+                page.click("#connect")
+                page.wait_for_url(f"{base}/")
+                assert "Connected to Alice's notes" in page.inner_text("main")
+            page = pages["phone"]
+            page.reload()
+
+            page.click("#create-key")
+            key = page.inner_text("#new-key code.key").strip()
+            bearer = {"Authorization": f"Bearer {key}"}
+            assert httpx.get(f"{base}/api/me", headers=bearer).status_code == 200
+            page.goto(f"{base}/")
+            assert key[:8] in page.inner_text("#keys")
+            sessions = page.inner_text("#sessions")
+            assert "Safari on iPhone" in sessions and "Firefox on Linux" in sessions
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"the page is {width}px wide on a phone"
+            page.screenshot(path=shots / "4-keys-and-sessions.png", full_page=True)
+
+            page.click("#keys button.revoke")
+            assert "Revoked the API key" in page.inner_text(".flash.ok")
+            refused = httpx.get(f"{base}/api/me", headers=bearer)
+            assert refused.status_code == 401 and "revoked" in refused.json()["error"]
+
+            laptop_row = page.locator("#sessions li", has_text="Firefox on Linux")
+            laptop_row.locator("button.revoke").click()
+            assert "Signed out of that browser" in page.inner_text(".flash.ok")
+            assert "Firefox on Linux" not in page.inner_text("#sessions")
+            answer = pages["laptop"].goto(f"{base}/api/me")
+            assert answer is not None and answer.status == 401
+            pages["laptop"].goto(f"{base}/")
+            pages["laptop"].wait_for_selector("#connect")  # signed out there
+            page.reload()
+            assert "Connected to Alice's notes" in page.inner_text("main")  # not here
+        finally:
+            browser.close()

@@ -81,7 +81,7 @@ def test_an_unknown_tag_is_refused_with_the_known_ones(env, clips, capsys):
         ("hello world", r"not a web link: 'hello world'"),
         ("{server}/page.html", r"this site or link is not supported"),
         ("{server}/missing.mp4", r"the video was not found .*404"),
-        ("{server}/not-media.mp4", r"the downloaded file is not audio or video"),
+        ("{server}/not-media.mp4", r"not a video: the downloaded file is not audio or video"),
     ],
 )
 def test_bad_input_fails_once_with_a_readable_reason(env, media_server, capsys, target, reason):

@@ -3,6 +3,7 @@ rate limits, revoked access and webhooks; all through notion-client against the 
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import json
@@ -284,13 +285,17 @@ def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env
         target="handle", source=str(ROOT / "functions/webhook/main.py")).test_client()  # fmt: skip
 
     assert client.post("/", json={"verification_token": "secret_tok"}).status_code == 200
-    assert client.post("/", json={"verification_token": "attacker"}).get_json()["status"] == (
-        "already verified")  # fmt: skip
-
     page = notion_env.add_page(links, {"Name": "p", "url": f"{media_server}/pasta.mp4",
                                        "tag": "cooking", "status": "pending"})  # fmt: skip
     event = {"id": "evt-1", "type": "page.created", "entity": {"id": page, "type": "page"},
              "data": {"parent": {"id": db, "type": "database"}}}  # fmt: skip
+    headers, body = _signed("secret_tok", event)
+    refused = client.post("/", data=body, headers=headers)  # received, not yet trusted
+    assert refused.status_code == 401
+    assert "svp webhook-token --accept" in refused.get_json()["error"]
+    assert svp(["webhook-token", "--accept"]) == 0  # the operator trusts the one that came
+
+    assert client.post("/", json={"verification_token": "attacker"}).status_code == 200
     headers, body = _signed("attacker", event)
     assert client.post("/", data=body, headers=headers).status_code == 401
     assert client.post("/", json=event).status_code == 401  # unsigned
@@ -305,6 +310,68 @@ def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env
     assert again.get_json()["status"] == "duplicate"
     assert runtime.bus.pending() == 1  # one message for the downloader
     functions.reset()
+
+
+def test_webhook_tokens_that_arrive_are_listed_and_only_an_accepted_one_is_trusted(runtime, capsys):
+    from svp.notion.webhook import handle, stored_token
+
+    def verification(token: str) -> int:
+        return handle(runtime, {}, json.dumps({"verification_token": token}).encode()).status
+
+    assert svp(["webhook-token"]) == 1  # nothing yet
+    assert verification("tok_from_notion") == 200
+    assert verification("tok_from_someone_else") == 200
+    assert stored_token(runtime) == ""  # neither is trusted
+    capsys.readouterr()
+    assert svp(["webhook-token"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split("\t")[0] for line in out.splitlines()] == [
+        "tok_from_someone_else",
+        "tok_from_notion",
+    ]
+    assert "not trusted yet" in err and "--accept TOKEN" in err
+    assert svp(["webhook-token", "--accept"]) == 2  # which one? the operator must say
+    assert "2 tokens arrived" in capsys.readouterr().err
+    assert svp(["webhook-token", "--accept", "tok_guessed"]) == 2
+    assert svp(["webhook-token", "--accept", "tok_from_notion"]) == 0
+    assert stored_token(runtime) == "tok_from_notion"
+    assert verification("tok_later") == 200  # a later arrival replaces nothing
+    assert stored_token(runtime) == "tok_from_notion"
+    assert verification("x" * 10_000) == 400
+
+
+def test_on_google_cloud_only_notion_webhook_token_is_trusted(runtime, capsys):
+    import dataclasses
+
+    from svp.notion.webhook import handle
+    from svp.runtime.context import Runtime
+
+    gcp = dataclasses.replace(runtime.settings, backend="gcp", project="p", bucket="b")
+    cloud = Runtime(gcp, state=runtime.state, blobs=runtime.blobs, bus=runtime.bus)
+    body = json.dumps({"verification_token": "tok_first_comer"}).encode()
+    reply = handle(cloud, {}, body)
+    assert reply.status == 200 and "NOTION_WEBHOOK_TOKEN" in reply.body["status"]
+    event = {"id": "evt-9", "type": "page.created", "entity": {"id": "p1", "type": "page"}}
+    headers, signed = _signed("tok_first_comer", event)
+    refused = handle(cloud, headers, signed)
+    assert refused.status == 401 and "NOTION_WEBHOOK_TOKEN is not set" in refused.body["error"]
+
+    from svp.cli import cmd_webhook_token
+
+    accept = argparse.Namespace(accept="tok_first_comer")
+    assert cmd_webhook_token(accept, gcp) == 2
+    assert "Secret Manager" in capsys.readouterr().err
+
+    configured = Runtime(
+        dataclasses.replace(gcp, notion_webhook_token="tok_secret_manager"),
+        state=runtime.state,
+        blobs=runtime.blobs,
+        bus=runtime.bus,
+    )
+    assert handle(configured, headers, signed).status == 401
+    headers, signed = _signed("tok_secret_manager", event)
+    past = handle(configured, headers, signed)  # past the signature check, on to Notion
+    assert past.status == 503 and past.body["error"] == "NOTION_TOKEN is not set"
 
 
 # -- the same video twice, and the status trail ----------------------------------------------

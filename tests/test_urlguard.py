@@ -9,6 +9,7 @@ guard could not send traffic anywhere but loopback.
 from __future__ import annotations
 
 import http.server
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -96,7 +97,18 @@ REFUSED = [
     ("http://93.184.216.34/video.mp4", PLATFORMS_ONLY, r"not a supported platform"),
     ("http://127.0.0.1:8081/", ADMITTED, r"127\.0\.0\.1:8081 is a loopback address"),
     ("http://2130706433:8081/", ADMITTED, r"127\.0\.0\.1:8081 is a loopback address"),
-    ("http://0177.0.0.1:8081/", ADMITTED, r"127\.0\.0\.1:8081 is a loopback address"),
+    ("http://0177.0.0.1:8081/", ADMITTED, r"ambiguous address .*127\.0\.0\.1 \(a loopback address"),
+    ("http://010.0.0.1/", ADMITTED, r"ambiguous address .*8\.0\.0\.1 or 10\.0\.0\.1 \(a private"),
+    # crafted hosts: one clear refusal, never a crash
+    ("http://③⑧③｡②⑤⑥｡②⑤⑥｡②⑤⑦/", PLATFORMS_ONLY, r"not a supported link: '383\.256\.256\.257'"),
+    ("http://④②⑤｡⑤①⓪｡④②⑤｡⑤①⓪/", PLATFORMS_ONLY, r"not a supported link: .* not a valid address"),
+    ("http://①②⑦｡⓪｡⓪｡①/", PLATFORMS_ONLY, r"127\.0\.0\.1 is a loopback address"),
+    ("http://１２７．０．０．１/", PLATFORMS_ONLY, r"127\.0\.0\.1 is a loopback address"),
+    ("http://xn--/", PLATFORMS_ONLY, r"not a supported link: 'xn--' is not a valid host name"),
+    ("http://" + "a" * 64 + ".tiktok.com/", PLATFORMS_ONLY, r"too long for a host name"),
+    ("http://a..b.tiktok.com/", PLATFORMS_ONLY, r"not a valid host name"),
+    ("http://\u202e1.0.0.721/", PLATFORMS_ONLY, r"not a valid host name"),
+    ("http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/", PLATFORMS_ONLY, r"localhost names this machine"),
     ("http://0x7f.1:8081/", ADMITTED, r"127\.0\.0\.1:8081 is a loopback address"),
     ("http://127.1:8081/", ADMITTED, r"127\.0\.0\.1:8081 is a loopback address"),
     ("http://017700000001:8081/", ADMITTED, r"127\.0\.0\.1:8081 is a loopback address"),
@@ -127,7 +139,7 @@ HOPS = [
     ("http://169.254.10.10/", r"link-local address"),
     ("http://[fe80::1]/", r"link-local address"),
     ("http://[fc00::1]/", r"private address"),
-    ("http://100.64.0.1/", r"non-public address"),  # carrier-grade NAT
+    ("http://100.64.0.1/", r"shared \(carrier-grade NAT\) address"),
     ("http://224.0.0.1/", r"multicast address"),
     ("http://[2002:7f00:1::]/", r"loopback"),  # 6to4 around 127.0.0.1
     ("http://[64:ff9b::a9fe:a9fe]/", r"cloud metadata address"),  # NAT64 around 169.254.169.254
@@ -302,3 +314,31 @@ def env_dir(env: dict[str, str]):
     path = Path(env["SVP_DATA_DIR"]) / "download"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET http://[::1/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET http://127.0.0.1:99999/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET http://③⑧③｡②⑤⑥｡②⑤⑥｡②⑤⑦/ HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+        b"CONNECT [::1:443 HTTP/1.1\r\n\r\n",
+        b"CONNECT media.example:99999 HTTP/1.1\r\n\r\n",
+        b"CONNECT :: HTTP/1.1\r\n\r\n",
+        b"BREW\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-Padding: " + b"a" * 70_000 + b"\r\n\r\n",
+    ],
+)
+def test_the_proxy_answers_403_with_a_logged_reason_to_what_it_cannot_parse(request_bytes, caplog):
+    with EgressProxy(ADMITTED, loopback_only) as proxy:
+        port = int(proxy.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(request_bytes)
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 403 Forbidden"), answer[:200]
+    reason = answer.partition(b"\r\n\r\n")[2].decode()
+    assert re.match(r"(refused|not a supported link|not a web link): \S", reason), reason
+    assert proxy.refusals == [reason]
+    assert f"egress refused: {reason}" in caplog.text

@@ -4,13 +4,23 @@ Tokens are encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256). The key co
 SVP_ENCRYPTION_KEY (on Google Cloud: a Secret Manager secret) or, locally, from a key file
 made on first use under SVP_DATA_DIR. A token never appears in a log line, an error or an
 API answer; only `notion_token()` decrypts it, for the gateway that uses it.
+
+Where Notion's OAuth answer grants a refresh token, it is kept (encrypted) too: when Notion
+refuses the access token (401), `mark_needs_reconnect` first trades the refresh token for a
+new pair, and only asks the person to reconnect when that fails.
+
+API keys are stored as their SHA-256 only, with a short public id, the first characters of
+the key (to recognise it) and when it was made and last used; the person lists and revokes
+them (svp.api.routes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +29,8 @@ from svp.config import ConfigError, Settings
 from svp.errors import PermanentError
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
+
+log = logging.getLogger("svp.accounts")
 
 USERS = "users"
 
@@ -29,6 +41,9 @@ class NotionAccessError(PermanentError):
 
 API_KEYS = "api_keys"
 LOCAL_USER = "local"
+KEY_TOUCH_SECONDS = 3600  # `last_used_at` of an API key is written at most this often
+_refreshing: dict[str, threading.Lock] = {}  # one refresh per user at a time, per process
+_refreshing_lock = threading.Lock()
 
 
 def _key_file(settings: Settings) -> Path:
@@ -68,7 +83,10 @@ def user_id_for(workspace_id: str, bot_id: str) -> str:
 def save_user(runtime: Runtime, oauth: dict[str, Any]) -> dict[str, Any]:
     """Create or update the user an OAuth token answer belongs to; returns it without token."""
     user_id = user_id_for(oauth["workspace_id"], oauth["bot_id"])
-    sealed = _fernet(runtime.settings).encrypt(oauth["access_token"].encode()).decode()
+    fernet = _fernet(runtime.settings)
+    sealed = fernet.encrypt(oauth["access_token"].encode()).decode()
+    refresh = oauth.get("refresh_token")
+    sealed_refresh = fernet.encrypt(refresh.encode()).decode() if refresh else ""
     owner = (oauth.get("owner") or {}).get("user") or {}
     now = jobs.iso(time.time())
 
@@ -77,7 +95,8 @@ def save_user(runtime: Runtime, oauth: dict[str, Any]) -> dict[str, Any]:
         doc.update(
             workspace_id=oauth["workspace_id"], workspace_name=oauth.get("workspace_name") or "",
             bot_id=oauth["bot_id"], owner_name=owner.get("name") or "", token=sealed,
-            needs_reconnect=False, reconnect_reason="", updated_at=now,
+            refresh_token=sealed_refresh, needs_reconnect=False, reconnect_reason="",
+            updated_at=now,
         )  # fmt: skip
         return doc, doc
 
@@ -87,7 +106,7 @@ def save_user(runtime: Runtime, oauth: dict[str, Any]) -> dict[str, Any]:
 
 
 def public(user: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in user.items() if k != "token"}
+    return {k: v for k, v in user.items() if k not in ("token", "refresh_token")}
 
 
 def notion_token(runtime: Runtime, user_id: str) -> str:
@@ -109,20 +128,118 @@ def users(runtime: Runtime) -> list[dict[str, Any]]:
     return [public(u) for u in runtime.state.list(USERS)]
 
 
-def mark_needs_reconnect(runtime: Runtime, user_id: str, reason: str) -> None:
-    runtime.state.update(USERS, user_id, lambda d: jobs.set_fields(
-        d, time.time(), needs_reconnect=True, reconnect_reason=reason))  # fmt: skip
+def mark_needs_reconnect(runtime: Runtime, user_id: str, reason: str) -> bool:
+    """Notion refused the user's access token (401). Where Notion granted a refresh token, a
+    new access token is fetched with it first: True when that worked (the caller drops its
+    cached client and carries on). Otherwise the user is marked as needing to reconnect, with
+    `reason`, and False is returned."""
+    outcome = refresh_notion_token(runtime, user_id)
+    if outcome == "refreshed":
+        return True
+    if outcome != "unreachable":  # Notion not answering is no reason to stop for good
+        runtime.state.update(USERS, user_id, lambda d: jobs.set_fields(
+            d, time.time(), needs_reconnect=True, reconnect_reason=reason))  # fmt: skip
+    return False
 
 
+def refresh_notion_token(runtime: Runtime, user_id: str) -> str:
+    """Trade the user's refresh token for a new access and refresh token.
+
+    Returns "refreshed", "no refresh token" (none granted, or no OAuth client configured
+    here), "refused" (Notion refused it: spent or revoked) or "unreachable"."""
+    from svp.api import oauth
+
+    settings = runtime.settings
+    user = runtime.state.get(USERS, user_id) or {}
+    if not (
+        user.get("refresh_token") and settings.notion_client_id and settings.notion_client_secret
+    ):
+        return "no refresh token"
+    with _refreshing_lock:
+        lock = _refreshing.setdefault(user_id, threading.Lock())
+    with lock:
+        latest = runtime.state.get(USERS, user_id) or {}
+        if latest.get("token") != user.get("token"):
+            return "refreshed"  # another thread got a new token while this one waited
+        sealed = latest["refresh_token"]
+        try:
+            answer = oauth.refresh(settings, _fernet(settings).decrypt(sealed.encode()).decode())
+        except oauth.OAuthError as exc:
+            latest = runtime.state.get(USERS, user_id) or {}
+            if latest.get("refresh_token") != sealed:  # another process refreshed first
+                return "refreshed"
+            log.warning(
+                "Notion token refresh failed: %s",
+                exc,
+                extra={"event": "oauth.refresh", "labels": {"user": user_id}},
+            )
+            return "refused" if exc.refused else "unreachable"
+        save_user(runtime, answer)
+    log.info(
+        "Notion token refreshed", extra={"event": "oauth.refreshed", "labels": {"user": user_id}}
+    )
+    return "refreshed"
+
+
+# -- API keys ------------------------------------------------------------------------------
 def create_api_key(runtime: Runtime, user_id: str) -> str:
     """A new key, shown once; only its hash is stored."""
     key = "svp_" + secrets.token_urlsafe(32)
     digest = hashlib.sha256(key.encode()).hexdigest()
-    runtime.state.put(API_KEYS, digest, {"user_id": user_id, "created_at": jobs.iso(time.time()),
-                                         "updated_at": jobs.iso(time.time())})  # fmt: skip
+    now = jobs.iso(time.time())
+    runtime.state.put(
+        API_KEYS,
+        digest,
+        {
+            "user_id": user_id,
+            "key_id": digest[:12],
+            "digest": digest,
+            "hint": key[:8],
+            "created_at": now,
+            "last_used_at": now,
+            "updated_at": now,
+        },
+    )
     return key
 
 
 def user_for_api_key(runtime: Runtime, key: str) -> str | None:
-    found = runtime.state.get(API_KEYS, hashlib.sha256(key.encode()).hexdigest())
-    return found["user_id"] if found else None
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    found = runtime.state.get(API_KEYS, digest)
+    if not found:
+        return None
+    now = time.time()
+    last = found.get("last_used_at") or ""
+    if "key_id" not in found or last < jobs.iso(now - KEY_TOUCH_SECONDS):
+        # Also gives a key made before keys could be listed its id, so it can be revoked.
+        runtime.state.update(
+            API_KEYS,
+            digest,
+            lambda d: jobs.set_fields(
+                d, now, key_id=digest[:12], digest=digest, last_used_at=jobs.iso(now)
+            ),
+        )
+    return found["user_id"]
+
+
+def api_keys(runtime: Runtime, user_id: str) -> list[dict[str, Any]]:
+    """The user's keys, newest first: id, the key's first characters, created, last used."""
+    keys = runtime.state.list(API_KEYS, where={"user_id": user_id})
+    return sorted(
+        (
+            {k: key.get(k) for k in ("key_id", "hint", "created_at", "last_used_at")}
+            for key in keys
+            if key.get("key_id")
+        ),
+        key=lambda k: k["created_at"] or "",
+        reverse=True,
+    )
+
+
+def revoke_api_key(runtime: Runtime, user_id: str, key_id: str) -> bool:
+    """Delete the user's key with this id; False when they have none such."""
+    for key in runtime.state.list(API_KEYS, where={"user_id": user_id}):
+        if key.get("key_id") == key_id and key.get("digest"):
+            runtime.state.delete(API_KEYS, key["digest"])
+            return True
+    return False

@@ -326,9 +326,34 @@ def _register_remove(registry, args: argparse.Namespace) -> int:
 
 
 def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
-    from svp.notion.webhook import stored_token
+    """The tokens Notion (or anyone) sent to the webhook; --accept trusts one, locally."""
+    from svp.notion.webhook import WebhookTokenError, accept_token, pending_tokens, stored_token
 
-    token = stored_token(build_runtime(settings))
+    runtime = build_runtime(settings)
+    if args.accept is not None:
+        try:
+            accept_token(runtime, args.accept or None)
+        except WebhookTokenError as exc:
+            print(f"svp: {exc}", file=sys.stderr)
+            return 2
+        print("accepted: signed webhook events are processed from now on", file=sys.stderr)
+        return 0
+    pending = pending_tokens(runtime)
+    if pending:
+        for entry in pending:
+            print(f"{entry['token']}\treceived {entry['received_at']}")
+        where = (
+            "set it as NOTION_WEBHOOK_TOKEN"
+            if settings.uses_gcp
+            else f"run `svp webhook-token --accept{' TOKEN' if len(pending) > 1 else ''}`"
+        )
+        print(
+            "svp: not trusted yet: paste the token into Notion's Webhooks tab; once Notion"
+            f" shows the endpoint verified, {where}",
+            file=sys.stderr,
+        )
+        return 0
+    token = stored_token(runtime)
     if not token:
         print("svp: no verification token yet: save the webhook URL in Notion's integration "
               "settings first, Notion then sends it", file=sys.stderr)  # fmt: skip
@@ -436,6 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     hook = sub.add_parser("webhook-token", help="show the token Notion sent to verify the webhook")
+    accept_help = (
+        "trust the token that arrived (or TOKEN, when several did) for signed events; locally"
+        " only (on gcp the token is NOTION_WEBHOOK_TOKEN)"
+    )
+    hook.add_argument("--accept", nargs="?", const="", metavar="TOKEN", help=accept_help)
     hook.set_defaults(func=cmd_webhook_token)
     return parser
 

@@ -92,6 +92,11 @@ class Settings:
     use_subtitles: bool = True
     transcribe_chunk_seconds: int = 600
     max_images: int = 35
+    # Limits of each yt-dlp, gallery-dl, ffmpeg and ffprobe process (svp.media.children)
+    child_cpu_seconds: int = 300
+    child_memory_mb: int = 1024
+    child_file_mb: int = 1024
+    child_timeout_seconds: int = 480
 
     @property
     def uses_gcp(self) -> bool:
@@ -235,6 +240,10 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_USE_SUBTITLES": ("use_subtitles", _flag),
     "SVP_TRANSCRIBE_CHUNK_SECONDS": ("transcribe_chunk_seconds", _positive(int)),
     "SVP_MAX_IMAGES": ("max_images", _positive(int)),
+    "SVP_CHILD_CPU_SECONDS": ("child_cpu_seconds", _positive(int)),
+    "SVP_CHILD_MEMORY_MB": ("child_memory_mb", _positive(int)),
+    "SVP_CHILD_FILE_MB": ("child_file_mb", _positive(int)),
+    "SVP_CHILD_TIMEOUT_SECONDS": ("child_timeout_seconds", _positive(int)),
 }
 
 
@@ -275,6 +284,8 @@ def load_settings(
         problems.append("SVP_RETRY_MIN_SECONDS must not exceed SVP_RETRY_MAX_SECONDS")
     if settings and settings.max_deliveries < settings.max_attempts:
         problems.append("SVP_MAX_DELIVERIES must be at least SVP_MAX_ATTEMPTS")
+    if settings and settings.child_file_mb <= settings.max_download_mb:
+        problems.append("SVP_CHILD_FILE_MB must exceed SVP_MAX_MB (a download is one file)")
     if problems:
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
     assert settings is not None

@@ -42,10 +42,15 @@ others, whose tokens come from the OAuth flow::
     # GET /v1/oauth/authorize?client_id=..&redirect_uri=..&state=.. answers 302 to
     #   redirect_uri?code=..&state=..  (``deny_next_sign_in()``: ?error=access_denied)
     # POST /v1/oauth/token, HTTP Basic client_id:client_secret, {grant_type, code,
-    #   redirect_uri} answers {access_token, token_type, bot_id, workspace_id, ...}
+    #   redirect_uri} answers {access_token, token_type, refresh_token, bot_id, workspace_id,
+    #   ...}; {grant_type: "refresh_token", refresh_token} answers the same with a new access
+    #   token and a new refresh token (the one sent is spent)
 
 Codes are single-use and bound to their redirect URI; each exchange issues a new token for
-the workspace (``alice.token`` is the latest); ``revoke(token)`` revokes one token.
+the workspace (``alice.token`` is the latest); ``revoke(token)`` revokes one access token (as
+when it expires: its refresh token still works), ``revoke_grant(workspace)`` every access and
+refresh token of the workspace (the person disconnected the integration).
+``grant_refresh_tokens = False`` answers ``refresh_token: null``, as older integrations get.
 """
 
 from __future__ import annotations
@@ -207,6 +212,8 @@ class FakeNotion(FakeServer):
         self.workspaces: dict[str, Workspace] = {}
         self._token_workspace: dict[str, str] = {}
         self._revoked_tokens: set[str] = set()
+        self._refresh_workspace: dict[str, str] = {}  # live refresh token -> workspace id
+        self.grant_refresh_tokens = True
         self._owner: dict[str, str] = {}  # object id -> workspace id
         self._grants: dict[str, tuple[str, str]] = {}  # code -> (workspace id, redirect uri)
         self._signing_in: str | None = None
@@ -347,6 +354,15 @@ class FakeNotion(FakeServer):
         else:
             self._revoked_tokens.add(token)
 
+    def revoke_grant(self, workspace: Workspace) -> None:
+        """The person disconnected the integration: every token of the workspace stops working,
+        refresh tokens included."""
+        with self._state:
+            self._revoked_tokens.update(workspace.tokens)
+            for token, owner in list(self._refresh_workspace.items()):
+                if owner == workspace.id:
+                    del self._refresh_workspace[token]
+
     # -- workspaces and OAuth ------------------------------------------------------------
 
     def add_workspace(self, name: str, owner_name: str = "") -> Workspace:
@@ -439,19 +455,29 @@ class FakeNotion(FakeServer):
         body = request.json if isinstance(request.json, dict) else {
             key: values[0] for key, values in parse_qs(request.body.decode()).items()
         }  # fmt: skip
-        if body.get("grant_type") != "authorization_code":
+        if body.get("grant_type") == "refresh_token":
+            owner = self._refresh_workspace.pop(str(body.get("refresh_token")), None)
+            if owner is None:
+                return Reply(400, _oauth_error("invalid_grant", "Invalid refresh token."))
+            workspace = self.workspaces[owner]
+        elif body.get("grant_type") == "authorization_code":
+            grant = self._grants.pop(str(body.get("code")), None)
+            if grant is None or grant[1] != body.get("redirect_uri"):
+                return Reply(400, _oauth_error("invalid_grant", "Invalid code or redirect_uri."))
+            workspace = self.workspaces[grant[0]]
+        else:
             return Reply(400, _oauth_error("unsupported_grant_type", "Unsupported grant type."))
-        grant = self._grants.pop(str(body.get("code")), None)
-        if grant is None or grant[1] != body.get("redirect_uri"):
-            return Reply(400, _oauth_error("invalid_grant", "Invalid code or redirect_uri."))
-        workspace = self.workspaces[grant[0]]
         token = "ntn_" + secrets.token_urlsafe(24)
         workspace.tokens.append(token)
         self._token_workspace[token] = workspace.id
+        refresh = None
+        if self.grant_refresh_tokens:
+            refresh = "nrt_" + secrets.token_urlsafe(24)
+            self._refresh_workspace[refresh] = workspace.id
         owner = {"object": "user", "id": workspace.owner_id, "name": workspace.owner_name,
                  "avatar_url": None, "type": "person", "person": {}}  # fmt: skip
         return Reply(200, {
-            "access_token": token, "token_type": "bearer", "refresh_token": None,
+            "access_token": token, "token_type": "bearer", "refresh_token": refresh,
             "bot_id": workspace.bot_id, "workspace_id": workspace.id,
             "workspace_name": workspace.name, "workspace_icon": None,
             "owner": {"type": "user", "user": owner}, "duplicated_template_id": None,

@@ -1,7 +1,8 @@
 """The Flask app: sessions, API keys, CSRF, CORS, rate limits, Notion sign-in and /health.
 
 Authentication: a session cookie set after Notion's OAuth flow (signed, HttpOnly, SameSite=Lax,
-Secure except for plain-http loopback serving) or `Authorization: Bearer <API key>`.
+Secure except for plain-http loopback serving) whose session still stands in the state store
+(svp.api.sessions), or `Authorization: Bearer <API key>`; the person lists and ends both.
 
 CSRF: the session cookie is SameSite=Lax, so other sites' POSTs arrive without it; on top of
 that every state-changing request authenticated by the cookie must carry the session's CSRF
@@ -34,7 +35,7 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from svp import accounts
-from svp.api import oauth
+from svp.api import oauth, sessions
 from svp.api.health import Health
 from svp.api.ratelimit import RateLimiter
 from svp.config import ConfigError, Settings, load_settings
@@ -45,7 +46,6 @@ log = logging.getLogger("svp.api")
 SESSION_COOKIE = "svp_session"
 STATE_COOKIE = "svp_oauth_state"
 STATE_MAX_AGE = 600  # seconds a sign-in may take
-SESSION_DAYS = 14
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IP_LIMIT_FACTOR = 2  # a client address gets twice a user's budget (a few people behind a NAT)
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
@@ -100,7 +100,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=secure,
         SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
+        PERMANENT_SESSION_LIFETIME=timedelta(days=sessions.SESSION_DAYS),
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
     )
@@ -148,7 +148,7 @@ def _before():
         answer = jsonify(error=f"too many requests: retry in {retry} s", retry_after=retry)
         return answer, 429, {"Retry-After": str(retry)}
     if g.get("bad_key") and request.path.startswith("/api/"):
-        return jsonify(error="invalid API key"), 401
+        return jsonify(error="invalid or revoked API key"), 401
     if request.method in CHANGING and g.auth == "session" and request.endpoint != "callback":
         sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token") or ""
         expected = session.get("csrf") or ""
@@ -177,10 +177,13 @@ def _identify() -> None:
         else:
             g.bad_key = True
         return
-    user_id = session.get("uid")
+    user_id = sessions.user_of(runtime, session.get("sid"))
     user = runtime.state.get(accounts.USERS, user_id) if user_id else None
     if user:
         g.user, g.auth = accounts.public(user), "session"
+    elif "sid" in session or "uid" in session:  # ended elsewhere, expired, or from before
+        for name in ("sid", "uid", "csrf"):  # sessions were kept: the browser forgets it
+            session.pop(name, None)
 
 
 def _rate_limited() -> int:
@@ -287,6 +290,18 @@ def _auth_routes(app: Flask) -> None:
 
     @app.post("/auth/logout")
     def logout():
+        sessions.end(svp().runtime, session.get("sid"))
+        session.clear()
+        return redirect("/", 303)
+
+    @app.post("/auth/logout-everywhere")
+    def logout_everywhere():
+        if g.user is not None:
+            ended = sessions.end_all(svp().runtime, g.user["user_id"])
+            labels = {"user": g.user["user_id"], "sessions": str(ended)}
+            log.info(
+                "signed out everywhere", extra={"event": "session.ended_all", "labels": labels}
+            )
         session.clear()
         return redirect("/", 303)
 
@@ -323,10 +338,17 @@ def _finish_sign_in():
         answer = oauth.exchange_code(runtime.settings, code)
     except oauth.OAuthError as exc:
         return failed(502, str(exc))
+    known = runtime.state.get(
+        accounts.USERS, accounts.user_id_for(answer["workspace_id"], answer["bot_id"])
+    )
     user = accounts.save_user(runtime, answer)
+    if known and known.get("needs_reconnect"):
+        # Reconnecting after Notion stopped accepting the old access ends every older
+        # session: they were opened with the access that was lost.
+        sessions.end_all(runtime, user["user_id"])
     session.clear()
     session.permanent = True
-    session["uid"] = user["user_id"]
+    session["sid"] = sessions.start(runtime, user["user_id"], request.user_agent.string or "")
     session["csrf"] = secrets.token_urlsafe(32)
     log.info("signed in", extra={"event": "oauth.signed_in", "labels": {"user": user["user_id"]}})
     flash(f"Connected to {user.get('workspace_name') or 'your Notion workspace'}.", "ok")

@@ -1,9 +1,12 @@
-"""Notion's OAuth flow for public integrations: the authorize URL and the code exchange.
+"""Notion's OAuth flow for public integrations: the authorize URL, the code exchange and the
+token refresh.
 
 The authorize page lives at {NOTION_BASE_URL or https://api.notion.com}/v1/oauth/authorize;
 the code is exchanged at /v1/oauth/token with HTTP Basic client_id:client_secret. The answer
-carries the workspace's access token, which goes straight to `accounts.save_user`
-(encrypted there) and is never logged, shown or returned.
+carries the workspace's access token and, where Notion grants one, a refresh token; both go
+straight to `accounts.save_user` (encrypted there) and are never logged, shown or returned.
+A refresh token is exchanged at the same endpoint (grant_type=refresh_token) for a new pair;
+the one sent is spent.
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ log = logging.getLogger("svp.api.oauth")
 
 
 class OAuthError(Exception):
-    """The sign-in failed; the message is safe to show (no code, secret or token in it)."""
+    """The sign-in or refresh failed; the message is safe to show (no code, secret or token in
+    it). `refused`: Notion said no (a bad or spent grant), rather than not answering."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
 
 
 def configured(settings: Settings) -> bool:
@@ -61,11 +69,26 @@ def authorize_url(settings: Settings, state: str) -> str:
 
 def exchange_code(settings: Settings, code: str) -> dict[str, Any]:
     """The token answer for an authorization code: access_token, bot_id, workspace_id, ..."""
+    return _token_request(
+        settings,
+        grant_type="authorization_code",
+        code=code,
+        redirect_uri=settings.notion_redirect_uri,
+    )
+
+
+def refresh(settings: Settings, refresh_token: str) -> dict[str, Any]:
+    """A new token answer (access_token, refresh_token, ...) for a refresh token."""
+    return _token_request(settings, grant_type="refresh_token", refresh_token=refresh_token)
+
+
+def _token_request(settings: Settings, **body: str) -> dict[str, Any]:
     from notion_client import Client
     from notion_client.errors import HTTPResponseError, RequestTimeoutError
 
     # A logger of its own: the SDK sets the level of the logger it is given. This module logs
-    # the outcome itself, without the code.
+    # the outcome itself, without the code or token.
+    grant = body["grant_type"]
     client = Client(
         base_url=base_url(settings),
         timeout_ms=EXCHANGE_TIMEOUT_MS,
@@ -77,26 +100,28 @@ def exchange_code(settings: Settings, code: str) -> dict[str, Any]:
         answer = client.oauth.token(
             client_id=settings.notion_client_id,
             client_secret=settings.notion_client_secret,
-            grant_type="authorization_code",
-            code=code,
-            redirect_uri=settings.notion_redirect_uri,
+            **body,
         )
     except RequestTimeoutError:
         raise OAuthError("Notion did not answer the sign-in in time: try again") from None
     except HTTPResponseError as exc:
         reason = _error_code(exc)
         log.warning(
-            "Notion refused the code exchange: %s %s",
+            "Notion refused the %s request: %s %s",
+            grant,
             exc.status,
             reason,
             extra={"event": "oauth.refused"},
         )
         raise OAuthError(
-            f"Notion refused the sign-in ({exc.status} {reason}): start again"
+            f"Notion refused the sign-in ({exc.status} {reason}): start again", refused=True
         ) from None
     except Exception as exc:  # network errors: httpx.ConnectError and friends
         log.warning(
-            "Notion code exchange failed: %s", type(exc).__name__, extra={"event": "oauth.failed"}
+            "Notion %s request failed: %s",
+            grant,
+            type(exc).__name__,
+            extra={"event": "oauth.failed"},
         )
         raise OAuthError("could not reach Notion to finish the sign-in: try again") from None
     missing = [k for k in ("access_token", "bot_id", "workspace_id") if not answer.get(k)]

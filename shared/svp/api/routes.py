@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, session
 
 from svp import accounts
-from svp.api import oauth, views
+from svp.api import oauth, sessions, views
 from svp.api.app import svp, wants_html
 from svp.errors import StageError, TransientError
 from svp.notion.gateway import NotionRequestError, normalize_id
@@ -28,6 +28,7 @@ pages = Blueprint("pages", __name__)
 RECENT_JOBS = 30
 MAX_JOBS = 100
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+PUBLIC_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class Refused(Exception):
@@ -93,12 +94,17 @@ def _done(message: str, status: int = 200, **payload: Any):
 # -- registrations ---------------------------------------------------------------------------
 def _register(call: Callable[[], tuple[dict, list]]) -> tuple[dict, list]:
     """Run a registration with the user's token; Notion's refusals become answers."""
-    user = _user()
+    user_id, runtime = _user()["user_id"], svp().runtime
     try:
-        return call()
+        try:
+            return call()
+        except NotionRequestError as exc:
+            if exc.status != 401 or not accounts.mark_needs_reconnect(runtime, user_id, exc.reason):
+                raise
+            runtime.forget_notion(user_id)  # refreshed: once more, with the new token
+            return call()
     except NotionRequestError as exc:
         if exc.status == 401:
-            accounts.mark_needs_reconnect(svp().runtime, user["user_id"], exc.reason)
             raise Refused(409, exc.reason, needs_reconnect=True) from None
         raise Refused(400, exc.reason) from None
     except TransientError as exc:
@@ -276,6 +282,58 @@ def create_key():
     return jsonify(api_key=key, note="shown once: keep it secret"), 201
 
 
+@api.get("/keys")
+def list_keys():
+    return jsonify(keys=accounts.api_keys(svp().runtime, _user()["user_id"]))
+
+
+@api.post("/keys/<key_id>/revoke")
+def revoke_key(key_id: str):
+    user = _user()
+    found = PUBLIC_ID.fullmatch(key_id) and accounts.revoke_api_key(
+        svp().runtime, user["user_id"], key_id
+    )
+    if not found:
+        raise Refused(404, "no such API key")
+    labels = {"user": user["user_id"]}
+    log.info("API key revoked", extra={"event": "api.key_revoked", "labels": labels})
+    return _done("Revoked the API key: it no longer works.")
+
+
+# -- sessions ------------------------------------------------------------------------------------
+def _this_session() -> str | None:
+    return session.get("sid") if g.auth == "session" else None
+
+
+@api.get("/sessions")
+def list_sessions():
+    found = sessions.listing(svp().runtime, _user()["user_id"], _this_session())
+    return jsonify(sessions=found)
+
+
+@api.post("/sessions/<public_id>/revoke")
+def revoke_session(public_id: str):
+    user = _user()
+    listed = sessions.listing(svp().runtime, user["user_id"], _this_session())
+    current = any(s["current"] and s["session"] == public_id for s in listed)
+    if not PUBLIC_ID.fullmatch(public_id) or not sessions.end_one(
+        svp().runtime, user["user_id"], public_id
+    ):
+        raise Refused(404, "no such session")
+    if current:
+        session.clear()
+        return _done("Signed out of this browser.")
+    return _done("Signed out of that browser: its next request is refused.")
+
+
+@api.post("/sessions/revoke-all")
+def revoke_all_sessions():
+    ended = sessions.end_all(svp().runtime, _user()["user_id"])
+    if g.auth == "session":
+        session.clear()
+    return _done(f"Signed out everywhere ({ended} session{'s' if ended != 1 else ''}).")
+
+
 # -- the status page -----------------------------------------------------------------------------
 @pages.get("/")
 def status_page(new_key: str | None = None):
@@ -300,4 +358,6 @@ def status_page(new_key: str | None = None):
         failed=[j for j in shown if j["status"] == "failed"],
         registrations=registrations,
         new_key=new_key,
+        keys=accounts.api_keys(runtime, user["user_id"]),
+        sessions=sessions.listing(runtime, user["user_id"], session.get("sid")),
     )

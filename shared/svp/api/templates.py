@@ -269,11 +269,52 @@ STATUS = """{% extends "base.html" %}
 
 <section id="keys">
   <h2>API keys</h2>
+  {% if keys %}
+  <div class="card">
+  <ul class="plain">
+    {% for k in keys %}
+    <li class="row" id="key-{{ k.key_id }}">
+      <code>{{ k.hint }}…</code>
+      <span class="muted">made {{ k.created_at | when }},
+        last used {{ k.last_used_at | when }}</span>
+      <form class="inline" method="post" action="/api/keys/{{ k.key_id }}/revoke">
+        <input type="hidden" name="csrf_token" value="{{ csrf }}">
+        <button type="submit" class="secondary small revoke">Revoke</button>
+      </form>
+    </li>
+    {% endfor %}
+  </ul>
+  </div>
+  {% endif %}
   <form class="card" method="post" action="/api/keys">
     <input type="hidden" name="csrf_token" value="{{ csrf }}">
     <p>Scripts can call the API with a key instead of this browser's session.</p>
-    <button type="submit" class="secondary">Create an API key</button>
+    <button type="submit" class="secondary" id="create-key">Create an API key</button>
   </form>
+</section>
+
+<section id="sessions">
+  <h2>Signed in</h2>
+  <div class="card">
+  <ul class="plain">
+    {% for s in sessions %}
+    <li class="row" id="session-{{ s.session }}">
+      <span>{{ s.user_agent | browser }}</span>
+      {% if s.current %}<span class="badge">this browser</span>{% endif %}
+      <span class="muted">since {{ s.created_at | when }},
+        last seen {{ s.last_seen_at | when }}</span>
+      <form class="inline" method="post" action="/api/sessions/{{ s.session }}/revoke">
+        <input type="hidden" name="csrf_token" value="{{ csrf }}">
+        <button type="submit" class="secondary small revoke">Sign out</button>
+      </form>
+    </li>
+    {% endfor %}
+  </ul>
+  <form method="post" action="/auth/logout-everywhere">
+    <input type="hidden" name="csrf_token" value="{{ csrf }}">
+    <button type="submit" class="secondary" id="sign-out-everywhere">Sign out everywhere</button>
+  </form>
+  </div>
 </section>
 {% endblock %}
 """
@@ -303,9 +344,22 @@ def seconds(ms: Any) -> str:
     return "" if ms is None else f"{ms / 1000:.1f} s"
 
 
+def browser(user_agent: Any) -> str:
+    """A short name for a session's browser, from its User-Agent."""
+    text = str(user_agent or "")
+    for name in ("Edg", "OPR", "Firefox", "Chrome", "Safari", "curl", "python"):
+        if name in text:
+            systems = ("Android", "iPhone", "iPad", "Mac OS", "Windows", "Linux")
+            system = next((s for s in systems if s in text), "")
+            label = {"Edg": "Edge", "OPR": "Opera"}.get(name, name)
+            return f"{label} on {system}" if system else label
+    return text[:40] or "a browser"
+
+
 def install(app: Flask) -> None:
     app.jinja_loader = DictLoader(TEMPLATES)  # type: ignore[assignment]
     app.jinja_env.filters["web_link"] = web_link
     app.jinja_env.filters["seconds"] = seconds
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["browser"] = browser
     app.jinja_env.globals["css"] = CSS

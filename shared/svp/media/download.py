@@ -3,6 +3,8 @@
 Every fetch is guarded (svp.media.urlguard): the link is checked before any request, and yt-dlp
 and gallery-dl run in child processes whose only route out is the egress proxy, which checks
 every connection again (redirects included). A refused URL fails the job once, with the reason.
+The children get no secret and run under limits (svp.media.children); every file they report
+must be a plain file inside the download folder.
 
 What a post can be:
 - a video (TikTok, Reels, Shorts, a direct file on an admitted host): one progressive file with
@@ -20,9 +22,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -32,14 +34,22 @@ from urllib.parse import urlsplit
 
 from svp.config import Settings
 from svp.errors import PermanentError, StageError, TransientError
-from svp.media.urlguard import EgressProxy, Policy, Refused, Resolver, check_url, system_resolve
+from svp.media.children import LimitExceeded, Limits, limit_in_text, python_path, run_child
+from svp.media.ffmpeg import NotAVideo, plain_file_problem
+from svp.media.urlguard import (
+    Connector,
+    EgressProxy,
+    Policy,
+    Refused,
+    Resolver,
+    check_url,
+    system_resolve,
+)
 
 log = logging.getLogger("svp.download")
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".avif", ".heic", ".bmp"}
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".m4v", ".mkv"}
-CHILD_TIMEOUT = 540  # within a Cloud Function request (push deadline 600 s)
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
 
 
 @dataclass
@@ -64,8 +74,15 @@ def check_link(url: str, settings: Settings, resolve: Resolver = system_resolve)
 
 
 def download(
-    url: str, dest: Path, settings: Settings, resolve: Resolver = system_resolve
+    url: str,
+    dest: Path,
+    settings: Settings,
+    resolve: Resolver = system_resolve,
+    *,
+    connect: Connector | None = None,
 ) -> Fetched:
+    """The post at `url`, in `dest`. `resolve` and `connect` are the egress proxy's ways out
+    to the network (tests keep both on loopback)."""
     url = check_link(url, settings, resolve)
     dest.mkdir(parents=True, exist_ok=True)
     if settings.cookies_file:
@@ -77,8 +94,18 @@ def download(
         shutil.copyfile(source, copy)
         settings = dataclasses.replace(settings, cookies_file=str(copy))
     policy = Policy.from_entries(settings.allowed_hosts)
-    with EgressProxy(policy, resolve) as proxy:
-        return _fetch(url, dest, settings, proxy)
+    with EgressProxy(policy, resolve, connect or socket.create_connection) as proxy:
+        return files_inside(_fetch(url, dest, settings, proxy), dest)
+
+
+def files_inside(fetched: Fetched, dest: Path) -> Fetched:
+    """`fetched` when every file is a plain file in `dest`. The children write there, and what
+    they report is read by ffprobe and OpenCV next: a symlink, a hard link or a path outside
+    the folder would have them read a file the post never held."""
+    for path in fetched.videos + fetched.images:
+        if problem := plain_file_problem(path, dest):
+            raise NotAVideo(f"not a video: the download left {path.name!r}, {problem}")
+    return fetched
 
 
 def _refused(proxy: EgressProxy) -> None:
@@ -121,9 +148,12 @@ def _fetch(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetc
             continue
         fetched.videos.append(path)
         for lang, sub_path in (entry.get("subtitles") or {}).items():
-            subtitles.setdefault(lang, Path(sub_path).read_text(errors="replace"))
+            if plain_file_problem(Path(sub_path), dest) is None:  # else not read: not the post's
+                subtitles.setdefault(lang, Path(sub_path).read_text(errors="replace"))
     fetched.metadata["subtitles"] = subtitles
-    if tiktok and fetched.videos and not fetched.images and _audio_only(fetched.videos[0]):
+    files_inside(fetched, dest)  # before anything reads them
+    maybe_slideshow = tiktok and bool(fetched.videos) and not fetched.images
+    if maybe_slideshow and _audio_only(fetched.videos[0], settings):
         # A TikTok slideshow under /video/: yt-dlp gets its music only; the images are the post.
         slides = _images_fallback(url, dest, settings, proxy, platform=True)
         if slides is not None and slides.images:
@@ -166,30 +196,15 @@ def _images_fallback(
     return fetched if (fetched.images or fetched.videos) else None
 
 
-def _child_env(proxy_url: str) -> dict[str, str]:
-    """The environment of a downloader child: no proxy settings but the guard's."""
-    env = {k: v for k, v in os.environ.items() if k.lower() not in _PROXY_VARIABLES}
-    # Anything that reads proxy variables (ffmpeg, libcurl, urllib) goes through the guard too.
-    env.update(http_proxy=proxy_url, https_proxy=proxy_url, HTTPS_PROXY=proxy_url)
-    env["ALL_PROXY"] = proxy_url
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
-    ).rstrip(os.pathsep)
-    return env
-
-
-def _run_child(command: list[str], proxy: EgressProxy, what: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(
-            command,
-            env=_child_env(proxy.url),
-            capture_output=True,
-            text=True,
-            timeout=CHILD_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise TransientError(f"{what} did not finish within {CHILD_TIMEOUT} s") from exc
+def _run_downloader(
+    command: list[str], proxy: EgressProxy, settings: Settings, what: str
+) -> subprocess.CompletedProcess:
+    """A downloader child: the egress proxy is its only route out (every proxy variable points
+    at it; whatever NO_PROXY the parent has is not passed on)."""
+    route = {name: proxy.url for name in ("http_proxy", "https_proxy", "all_proxy")}
+    route.update({name.upper(): url for name, url in route.items()})
+    env = {**route, "PYTHONPATH": python_path()}
+    return run_child(command, what=what, limits=Limits.from_settings(settings), env=env)
 
 
 def _run_ytdlp(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> dict[str, Any]:
@@ -207,15 +222,21 @@ def _run_ytdlp(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> 
     job_file, result_file = dest / ".ytdlp-job.json", dest / ".ytdlp-result.json"
     job_file.write_text(json.dumps(job))
     result_file.unlink(missing_ok=True)
-    done = _run_child(
+    done = _run_downloader(
         [sys.executable, "-m", "svp.media.ytdlp_worker", str(job_file), str(result_file)],
         proxy,
+        settings,
         "yt-dlp",
     )
     if not result_file.is_file():
         tail = (done.stderr or "").strip()[-400:]
         raise TransientError(f"yt-dlp stopped without a result (exit {done.returncode}): {tail}")
-    return json.loads(result_file.read_text())
+    result = json.loads(result_file.read_text())
+    error = result.get("error") or {}
+    reported = " ".join([str(error.get("message") or ""), *map(str, error.get("causes") or [])])
+    if problem := limit_in_text("yt-dlp", Limits.from_settings(settings), reported):
+        raise LimitExceeded(problem)
+    return result
 
 
 def _no_video_here(error: dict[str, Any]) -> bool:
@@ -229,11 +250,11 @@ def _no_video_here(error: dict[str, Any]) -> bool:
     )
 
 
-def _audio_only(path: Path) -> bool:
+def _audio_only(path: Path, settings: Settings) -> bool:
     from svp.media.probe import probe
 
     try:
-        return not probe(path).has_video
+        return not probe(path, settings).has_video
     except PermanentError:
         return False
 
@@ -251,8 +272,10 @@ def _gallery(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fe
     if settings.cookies_file:
         command += ["-C", settings.cookies_file]
     command.append(url)
-    done = _run_child(command, proxy, "gallery-dl")
-    files = sorted(p for p in dest.iterdir() if p.is_file() and not p.name.startswith("."))
+    done = _run_downloader(command, proxy, settings, "gallery-dl")
+    files = sorted(
+        p for p in dest.iterdir() if not p.name.startswith(".") and not plain_file_problem(p, dest)
+    )
     images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
     if not images and not videos:
@@ -294,6 +317,17 @@ def gallery_metadata(raw: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 # -- errors ------------------------------------------------------------------------------------
+# What yt-dlp's request handlers raise for a URL they cannot even send (a crafted redirect).
+_MALFORMED_LINK = {
+    "UnicodeError",
+    "UnicodeEncodeError",
+    "ValueError",
+    "InvalidURL",
+    "LocationParseError",
+    "LocationValueError",
+}
+
+
 def classify(error: dict[str, Any], settings: Settings) -> StageError:
     """A download failure as a reason a person can act on: permanent, or transient (retried)."""
     kind = error.get("kind")
@@ -318,6 +352,11 @@ def classify(error: dict[str, Any], settings: Settings) -> StageError:
     cookies = "" if settings.cookies_file else " (a cookies file, SVP_COOKIES_FILE, may help)"
     if re.search(r"no connection adapters|unsupported url scheme|unsupported scheme", lowered):
         return Refused(f"refused: the link redirects to a non-http(s) address ({text})")
+    if _MALFORMED_LINK.intersection(error.get("causes") or []):
+        return PermanentError(
+            f"not a supported link: the site sends the download to a link that cannot be read"
+            f" ({text})"
+        )
     if kind == "crash":
         return TransientError(f"the downloader crashed, will retry: {text}")
     if error.get("cause") == "UnsupportedError" or "unsupported url" in lowered:

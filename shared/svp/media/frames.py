@@ -52,9 +52,9 @@ class Sample:
 
 def _video_index(path: Path) -> tuple[list[float], float]:
     """Keyframe times and the duration, from the packet index (nothing decoded)."""
-    import av
+    from svp.media.ffmpeg import open_container
 
-    with av.open(str(path)) as container:
+    with open_container(path) as container:
         stream = container.streams.video[0]
         base = stream.time_base
         keys: list[float] = []
@@ -104,6 +104,8 @@ def sample_frames(
     """
     import av
 
+    from svp.media.ffmpeg import open_container
+
     keys, duration = _video_index(video)
     if not keys:
         return
@@ -116,7 +118,7 @@ def sample_frames(
         key = keys[max(0, bisect.bisect_right(keys, w + 1e-6) - 1)]
         needed[key] = max(needed.get(key, -1.0), key if w == key and not lag else w + lag)
 
-    with av.open(str(video)) as container:
+    with open_container(video) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         base = stream.time_base

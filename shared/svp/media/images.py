@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +31,9 @@ IMAGE_TYPES = {
     "image/gif": ".gif",
     "image/bmp": ".bmp",
 }
+
+
+PILLOW_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 
 
 class FetchError(Exception):
@@ -53,25 +56,26 @@ def fetch(
     """GET `url` through the proxy at `proxy_url`, following up to `redirects` redirects."""
     proxy = urlsplit(proxy_url)
     for _ in range(redirects + 1):
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise FetchError(f"refused: {url[:200]!r} is not an http(s) link")
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        scheme, host, port, path = _request_parts(url)
         if scheme == "https":
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
                 proxy.hostname, proxy.port, timeout=timeout
             )
-            conn.set_tunnel(parts.hostname, parts.port or 443)
+            conn.set_tunnel(host, port)
             target = path
         else:
             conn = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=timeout)
-            target = url
+            shown = f"[{host}]" if ":" in host else host
+            target = f"http://{shown}:{port}{path}"
         try:
             conn.request("GET", target, headers={"User-Agent": "Mozilla/5.0 svp", "Accept": "*/*"})
             response = conn.getresponse()
-            if response.status in (301, 302, 303, 307, 308) and response.getheader("Location"):
-                url = urljoin(url, response.getheader("Location"))
+            location = response.getheader("Location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                try:
+                    url = urljoin(url, location)
+                except ValueError as exc:
+                    raise FetchError(f"not a supported link: {location[:200]!r} ({exc})") from None
                 continue
             body = response.read(max_bytes + 1)
             if len(body) > max_bytes:
@@ -89,6 +93,30 @@ def fetch(
         finally:
             conn.close()
     raise FetchError(f"too many redirects: {url}")
+
+
+def _request_parts(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path?query) of a link to fetch, the host in the canonical form
+    the guard checks (IDNA, plain address); FetchError for anything else, so a crafted
+    Location never reaches http.client (which asserts on some)."""
+    from svp.media.urlguard import Refused, normalize_host
+
+    try:
+        parts = urlsplit(url)
+        scheme, port = parts.scheme.lower(), parts.port
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"refused: {url[:200]!r} is not an http(s) link")
+        if parts.username is not None or parts.password is not None:
+            raise FetchError(f"refused: {url[:200]!r} carries credentials")
+        host = normalize_host(parts.hostname)
+    except Refused as exc:
+        raise FetchError(exc.reason) from None
+    except ValueError as exc:  # a crafted Location: refused like the guard refuses it
+        raise FetchError(f"not a supported link: {url[:200]!r} ({exc})") from None
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~") + (
+        "?" + quote(parts.query, safe="/%:@!$&'()*+,;=~?") if parts.query else ""
+    )
+    return scheme, host, port or (443 if scheme == "https" else 80), path
 
 
 class _PageParser(HTMLParser):
@@ -188,7 +216,9 @@ def read_image(path: Path) -> np.ndarray | None:
         import numpy as np
         from PIL import Image
 
-        with Image.open(path) as opened:
+        # Only plain image formats: Pillow hands EPS to Ghostscript, and an image is the
+        # downloader's word for whatever a stranger served.
+        with Image.open(path, formats=PILLOW_FORMATS) as opened:
             rgb = np.asarray(opened.convert("RGB"))
         return np.ascontiguousarray(rgb[:, :, ::-1])
     except Exception:

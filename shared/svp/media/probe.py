@@ -1,13 +1,16 @@
-"""What a media file holds, by ffprobe."""
+"""What a media file holds, by ffprobe (through svp.media.ffmpeg: the file itself only)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from svp.errors import PermanentError
+from svp.media.ffmpeg import probe_json
+
+if TYPE_CHECKING:
+    from svp.config import Settings
 
 
 @dataclass(frozen=True)
@@ -19,27 +22,8 @@ class MediaInfo:
     height: int = 0
 
 
-def probe(path: Path) -> MediaInfo:
-    result = subprocess.run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["unreadable"])[-1]
-        detail = last.replace(f"{path}: ", "")
-        raise PermanentError(f"the downloaded file is not audio or video ({detail})")
-    data = json.loads(result.stdout)
+def probe(path: Path, settings: Settings | None = None) -> MediaInfo:
+    data = probe_json(path, settings)
     streams = data.get("streams", [])
     # Cover art in an mp3 shows up as a video stream with a single frame.
     video = [

@@ -226,7 +226,9 @@ def transcribe(
         if len(pieces) == 1:
             path = audio
         else:
-            path = cut(audio, piece.start, piece.length, scratch / f"piece-{index:03d}.flac")
+            path = cut(
+                audio, piece.start, piece.length, scratch / f"piece-{index:03d}.flac", settings
+            )
         try:
             results.append(engine(path))
         finally:

@@ -7,12 +7,18 @@ Policy
   Instagram, YouTube and youtu.be) or on a host the operator admits in ``SVP_ALLOWED_HOSTS``
   (comma-separated ``host[:port]``; without a port every port of that host is admitted).
 - Every host contacted, the first one and every later one (redirects, API calls, CDNs,
-  subtitles, images), must resolve only to public addresses: loopback, private, link-local,
-  cloud metadata, carrier-grade NAT, multicast, reserved and unspecified addresses are
-  refused, in any spelling (``2130706433``, ``0177.0.0.1``, ``0x7f.1``, ``[::ffff:127.0.0.1]``,
-  6to4 and NAT64 wrappers) and under any name that resolves to them. An admitted host is
-  fetched whatever it resolves to (tests and self-hosted media live on loopback and private
-  networks); a different port of the same host is not admitted unless listed.
+  subtitles, images), must resolve only to public addresses, as svp.media.addresses decides
+  from IANA's special-purpose registries and the known cloud metadata addresses: loopback,
+  private, link-local, metadata, carrier-grade NAT, documentation, multicast, reserved and
+  unspecified addresses are refused, in any spelling (``2130706433``, ``0x7f.1``,
+  ``①②⑦｡⓪｡⓪｡①``, ``[::ffff:127.0.0.1]``, 6to4, NAT64 and Teredo wrappers), and under any name
+  that resolves to them; names of this machine and of metadata servers are refused unresolved.
+  An address whose leading zeros make it two addresses (octal to C, decimal to others) is
+  refused. An admitted host is fetched whatever it resolves to (tests and self-hosted media
+  live on loopback and private networks); a different port of the same host is not admitted
+  unless listed.
+- A URL no parser makes sense of (bad IDNA, overlong labels, an address out of range) is one
+  permanent refusal with the reason, never an exception that would be retried.
 
 How it is enforced: an egress proxy
 -----------------------------------
@@ -32,8 +38,9 @@ parses the target, applies :func:`check_host`, resolves the name itself, checks 
 and connects to an address it checked. A redirect is a new request through the proxy, so it is
 checked again; a name that resolves to 127.0.0.1 is refused when it is used. TLS stays end to
 end (``CONNECT``), so impersonation and certificate checks are unchanged. The proxy speaks
-HTTP/1.1 with ``Connection: close`` to keep one request per connection. Refusals are recorded
-so the download can fail with the reason instead of a generic proxy error.
+HTTP/1.1 with ``Connection: close`` to keep one request per connection. Refusals, including
+requests it cannot parse, are answered 403 with the reason, logged and recorded, so the
+download can fail with the reason instead of a generic proxy error.
 
 The decision functions take the resolver as a parameter, so the whole policy is testable with no
 network at all.
@@ -41,6 +48,7 @@ network at all.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -53,22 +61,19 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from svp.errors import PermanentError, TransientError
+from svp.media.addresses import IPAddress, address_problem, name_problem
 
 log = logging.getLogger("svp.urlguard")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # host, port -> the addresses the name resolves to (strings); raises OSError when it cannot.
 Resolver = Callable[[str, int], list[str]]
+# (address, port), timeout -> a connected socket, like socket.create_connection.
+Connector = Callable[[tuple[str, int], float], socket.socket]
 
 SCHEMES = {"http": 80, "https": 443}
 PLATFORM_DOMAINS = ("tiktok.com", "instagram.com", "youtube.com", "youtu.be")
-# Names refused without asking DNS: they mean "this machine" or the cloud metadata server.
-BLOCKED_NAMES = ("localhost", "localhost.localdomain", "metadata", "metadata.google.internal")
-METADATA_ADDRESSES = {
-    ipaddress.ip_address(a)
-    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
-}
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LABEL = r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 class Refused(PermanentError):
@@ -84,9 +89,10 @@ def system_resolve(host: str, port: int) -> list[str]:
 _NUMERIC_PART = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
 
 
-def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
+def _inet_aton(host: str, octal: bool = True) -> ipaddress.IPv4Address | None:
     """The IPv4 forms C's inet_aton (and so getaddrinfo) accepts: 1-4 parts, each decimal,
-    octal (leading 0) or hex (0x); the last part fills the remaining bytes.
+    octal (leading 0) or hex (0x); the last part fills the remaining bytes. With `octal`
+    False, leading zeros are read as decimal, as some other parsers do.
     Returns None when `host` is not such a form; raises ValueError when it is one, out of range."""
     parts = host.split(".")
     if not 1 <= len(parts) <= 4 or not all(_NUMERIC_PART.match(p) for p in parts):
@@ -95,7 +101,7 @@ def _inet_aton(host: str) -> ipaddress.IPv4Address | None:
     for part in parts:
         if part.lower().startswith("0x"):
             values.append(int(part[2:] or "0", 16))
-        elif len(part) > 1 and part.startswith("0"):
+        elif octal and len(part) > 1 and part.startswith("0"):
             if not all(c in "01234567" for c in part):
                 raise ValueError(f"{host!r} is not a valid address")
             values.append(int(part, 8))
@@ -121,52 +127,53 @@ def ip_literal(host: str) -> IPAddress | None:
     return _inet_aton(bare)
 
 
+def _refuse_ambiguous(host: str, address: IPAddress) -> None:
+    """Leading zeros mean octal to C's resolver and decimal to other parsers: a host such as
+    010.0.0.1 is two addresses (8.0.0.1 and 10.0.0.1); whichever a client reads, it is refused."""
+    if not re.search(r"(^|\.)0[0-9]", host):
+        return
+    try:
+        decimal = _inet_aton(host, octal=False)
+    except ValueError:  # out of range when read as decimal: only the octal reading exists
+        return
+    if decimal is not None and decimal != address:
+        readings = " or ".join(
+            f"{a} ({problem})" if (problem := address_problem(a)) else str(a)
+            for a in (address, decimal)
+        )
+        raise Refused(
+            f"refused: {host} is an ambiguous address (leading zeros): {readings};"
+            " write it without leading zeros"
+        )
+
+
 def normalize_host(host: str) -> str:
-    """Lower case, no trailing dot, IDNA for non-ASCII names, canonical form for addresses."""
-    host = host.strip().lower().rstrip(".")
+    """Lower case, no trailing dot, IDNA for non-ASCII names, canonical form for addresses.
+
+    Raises Refused for anything that is neither a host name nor an address. An address spelled
+    with Unicode digits or dots (``①②⑦｡⓪｡⓪｡①``) is read as the address it spells, as the
+    clients that fetch it would; one out of range (``③⑧③｡②⑤⑥｡②⑤⑥｡②⑤⑦``) is refused."""
+    host = host.strip().lower()
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    host = host.rstrip(".")
+    if not host.isascii():
+        try:  # IDNA 2003, as yt-dlp and urllib encode a name: NFKC, fullwidth dots, case
+            host = host.encode("idna").decode("ascii").lower().rstrip(".")
+        except UnicodeError:
+            raise Refused(f"not a supported link: {host[:80]!r} is not a valid host name") from None
     try:
         address = ip_literal(host)
     except ValueError as exc:
-        raise Refused(f"refused: {exc}") from None
+        raise Refused(f"not a supported link: {exc}") from None
     if address is not None:
+        _refuse_ambiguous(host, address)
         return str(address)
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise Refused(f"refused: {host!r} is not a valid host name") from None
-    if not re.fullmatch(
-        r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*", host
-    ):
-        raise Refused(f"refused: {host!r} is not a valid host name")
+    if len(host) > 253 or any(len(label) > 63 for label in host.split(".")):
+        raise Refused(f"not a supported link: {host[:80]!r}... is too long for a host name")
+    if not _HOST_NAME.fullmatch(host):
+        raise Refused(f"not a supported link: {host[:80]!r} is not a valid host name")
     return host
-
-
-def address_problem(address: IPAddress) -> str | None:
-    """Why connecting to this address is refused, or None for a public address."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is None and address in NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if embedded is not None:
-            return address_problem(embedded)
-    if address in METADATA_ADDRESSES:
-        return "a cloud metadata address"
-    if address.is_loopback:
-        return "a loopback address"
-    if address.is_link_local:
-        return "a link-local address"
-    if address.is_unspecified:
-        return "an unspecified address"
-    if address.is_multicast:
-        return "a multicast address"
-    if address.is_private:
-        return "a private address"
-    if not address.is_global or address.is_reserved:
-        return "a non-public address"
-    return None
 
 
 # -- policy ----------------------------------------------------------------------------------
@@ -202,7 +209,7 @@ def parse_host_entry(entry: str) -> tuple[str, int | None]:
     try:
         host = normalize_host(host)
     except Refused as exc:
-        raise ValueError(exc.reason.removeprefix("refused: ")) from None
+        raise ValueError(exc.reason.removeprefix("not a supported link: ")) from None
     number = int(port) if port else None
     if number is not None and not 0 < number < 65536:
         raise ValueError(f"port out of range in {entry!r}")
@@ -236,21 +243,18 @@ def check_host(
     name = normalize_host(host)
     shown = f"[{name}]" if ":" in name else name
     where = f"{shown}:{port}" if port not in SCHEMES.values() else shown
+    literal = ip_literal(name)
     if policy.admits(name, port):
-        literal = ip_literal(name)
         if literal is not None:
             return Target(scheme, name, port, (str(literal),), admitted=True)
         try:
             return Target(scheme, name, port, tuple(resolve(name, port)), admitted=True)
         except OSError as exc:
             raise TransientError(f"could not resolve {name}: {exc}") from exc
-    literal = ip_literal(name)
-    if literal is not None:
-        problem = address_problem(literal)
-        if problem:
-            raise Refused(f"refused: {where} is {problem}; only public hosts are fetched")
-    if name in BLOCKED_NAMES or name.endswith(".localhost"):
-        raise Refused(f"refused: {where} names this machine or the metadata server")
+    if literal is not None and (problem := address_problem(literal)):
+        raise Refused(f"refused: {where} is {problem}; only public hosts are fetched")
+    if literal is None and (problem := name_problem(name)):
+        raise Refused(f"refused: {where} {problem}")
     if first and not policy.is_platform(name):
         raise Refused(
             f"refused: {where} is not a supported platform (TikTok, Instagram, YouTube Shorts)"
@@ -276,25 +280,43 @@ def check_host(
 def check_url(
     url: str, policy: Policy, resolve: Resolver = system_resolve, *, first: bool = True
 ) -> Target:
-    """Decide on a URL: scheme, shape, host and every address it resolves to."""
+    """Decide on a URL: scheme, shape, host and every address it resolves to.
+
+    Whatever the URL holds, the answer is a Target, Refused (permanent, with the reason) or
+    TransientError (DNS did not answer): a parser choking on a crafted URL is a refusal too,
+    never an exception that would be retried."""
+    try:
+        return _check_url(url, policy, resolve, first)
+    except (ValueError, UnicodeError, TypeError) as exc:
+        raise Refused(f"not a supported link: {shown_url(url)} ({exc})") from None
+
+
+def shown_url(url: object) -> str:
+    """A URL quoted for a message, cut at 200 characters."""
+    text = repr(url)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _check_url(url: str, policy: Policy, resolve: Resolver, first: bool) -> Target:
     if not isinstance(url, str) or not url.strip():
         raise Refused("not a web link: empty (expected an http(s) URL)")
     url = url.strip()
+    shown = shown_url(url)
     if re.search(r"[\s\\\x00-\x1f\x7f]", url):
-        raise Refused(f"not a web link: {url!r} (spaces, backslashes or control characters)")
+        raise Refused(f"not a web link: {shown} (spaces, backslashes or control characters)")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise Refused(f"not a web link: {url!r} ({exc})") from None
+        raise Refused(f"not a web link: {shown} ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme and scheme not in SCHEMES and (parts.netloc or scheme in ("file", "data")):
-        raise Refused(f"refused: {scheme}: links are not fetched ({url!r}), only http(s)")
+        raise Refused(f"refused: {scheme}: links are not fetched ({shown}), only http(s)")
     if scheme not in SCHEMES or not parts.hostname:
-        raise Refused(f"not a web link: {url!r} (expected an http(s) URL)")
+        raise Refused(f"not a web link: {shown} (expected an http(s) URL)")
     if parts.username is not None or parts.password is not None:
         raise Refused(
-            f"refused: {url!r} carries credentials; links with user:password@ are not fetched"
+            f"refused: {shown} carries credentials; links with user:password@ are not fetched"
         )
     return check_host(
         parts.hostname, port or SCHEMES[scheme], policy, resolve, first=first, scheme=scheme
@@ -311,11 +333,13 @@ class EgressProxy:
     """A forward proxy on 127.0.0.1 that lets through only what `policy` allows.
 
     Use as a context manager; `url` is what to give clients as their proxy; `refusals` lists the
-    reasons of every refused request, in order.
+    reasons of every refused request, in order. `resolve` and `connect` are the two ways out to
+    the network (tests point both at loopback).
     """
 
     policy: Policy
     resolve: Resolver = system_resolve
+    connect: Connector = socket.create_connection
     timeout: float = 30.0
     refusals: list[str] = field(default_factory=list)
     url: str = ""
@@ -348,7 +372,12 @@ class EgressProxy:
     def _handle(self, client: socket.socket) -> None:
         client.settimeout(self.timeout)
         try:
-            head, rest = _read_head(client)
+            try:
+                head, rest = _read_head(client)
+            except ValueError as exc:  # a head over the limit
+                self._refuse(client, f"refused: a request the proxy cannot read ({exc})")
+                _drain(client)
+                return
             if head is None:
                 return
             request_line, *header_lines = head.decode("latin-1").split("\r\n")
@@ -358,7 +387,7 @@ class EgressProxy:
                 self._tunnel(client, target)
             else:
                 self._forward(client, method, target, version, header_lines, rest)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:  # the client or the upstream went away
             log.debug("egress proxy: %s", exc)
         finally:
             client.close()
@@ -382,23 +411,27 @@ class EgressProxy:
         except Refused as exc:
             self._refuse(client, exc.reason)
             return None
+        except (ValueError, UnicodeError) as exc:  # a target no parser makes sense of
+            self._refuse(client, f"not a supported link: the proxy cannot parse it ({exc})")
+            return None
         except TransientError as exc:
             self._refuse(client, exc.reason, "502 Bad Gateway")
             return None
         error: OSError | None = None
         for address in target.addresses:
             try:
-                return socket.create_connection((address, target.port), timeout=self.timeout)
+                return self.connect((address, target.port), self.timeout)
             except OSError as exc:
                 error = exc
         self._refuse(client, f"could not connect to {target.host}: {error}", "502 Bad Gateway")
         return None
 
     def _tunnel(self, client: socket.socket, authority: str) -> None:
-        host, port = _split_authority(authority, 443)
-        upstream = self._connect(
-            client, lambda: check_host(host, port, self.policy, self.resolve, scheme="https")
-        )
+        def checked() -> Target:
+            host, port = _split_authority(authority, 443)
+            return check_host(host, port, self.policy, self.resolve, scheme="https")
+
+        upstream = self._connect(client, checked)
         if upstream is None:
             return
         with upstream:
@@ -414,9 +447,14 @@ class EgressProxy:
         header_lines: list[str],
         rest: bytes,
     ) -> None:
-        parts = urlsplit(target)
-        if parts.scheme.lower() != "http" or not parts.hostname:
-            self._refuse(client, f"refused: {target[:200]!r} is not an http(s) request")
+        try:
+            parts = urlsplit(target)
+            http = parts.scheme.lower() == "http" and bool(parts.hostname)
+        except ValueError as exc:
+            self._refuse(client, f"not a supported link: {shown_url(target)} ({exc})")
+            return
+        if not http:
+            self._refuse(client, f"refused: {shown_url(target)} is not an http(s) request")
             return
         upstream = self._connect(
             client, lambda: check_url(target, self.policy, self.resolve, first=False)
@@ -450,10 +488,12 @@ class EgressProxy:
 def _split_authority(authority: str, default_port: int) -> tuple[str, int]:
     match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?|([^:]+)(?::(\d+))?", authority.strip())
     if not match:
-        raise ValueError(f"bad authority {authority!r}")
+        raise ValueError(f"{shown_url(authority)} is not a host:port")
     host = match.group(1) or match.group(3)
-    port = match.group(2) or match.group(4)
-    return host, int(port) if port else default_port
+    port = int(match.group(2) or match.group(4) or default_port)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range")
+    return host, port
 
 
 def _read_head(sock: socket.socket) -> tuple[bytes | None, bytes]:
@@ -467,6 +507,16 @@ def _read_head(sock: socket.socket) -> tuple[bytes | None, bytes]:
             raise ValueError("request head too large")
     head, _, rest = data.partition(b"\r\n\r\n")
     return head, rest
+
+
+def _drain(sock: socket.socket, limit: int = 1 << 20) -> None:
+    """Read what the client is still sending (briefly), so that it gets the answer rather than
+    a reset for closing on unread data."""
+    sock.shutdown(socket.SHUT_WR)
+    sock.settimeout(1.0)
+    with contextlib.suppress(OSError):
+        while limit > 0 and (chunk := sock.recv(65536)):
+            limit -= len(chunk)
 
 
 def _relay(a: socket.socket, b: socket.socket, timeout: float) -> None:

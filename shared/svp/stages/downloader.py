@@ -43,7 +43,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
             fetched.kind,
         )
 
-    probed: list[tuple[Path, MediaInfo]] = [(path, probe(path)) for path in videos]
+    probed: list[tuple[Path, MediaInfo]] = [(path, probe(path, settings)) for path in videos]
     for _, info in probed:
         if info.duration > settings.max_seconds:
             raise PermanentError(

@@ -112,10 +112,10 @@ def _images(
 
 
 def _duration(video: Path) -> float:
-    import av
+    from svp.media.ffmpeg import open_container
 
     try:
-        with av.open(str(video)) as container:
+        with open_container(video) as container:
             return (container.duration or 0) / 1_000_000
     except Exception:
         return 0.0

@@ -86,9 +86,9 @@ def _speech(ctx: StageContext, artifacts: dict[str, Any], info: dict[str, Any]) 
     for index, uri in enumerate(uris):
         local = ctx.scratch / f"media-{index}"
         ctx.runtime.blobs.download(uri, local)
-        found = probe(local)
+        found = probe(local, ctx.runtime.settings)
         if found.has_audio:
-            audio = extract_audio(local, ctx.scratch / f"audio-{index}.flac")
+            audio = extract_audio(local, ctx.scratch / f"audio-{index}.flac", ctx.runtime.settings)
             local.unlink(missing_ok=True)  # the video is not needed any more: keep /tmp small
             part = transcribe(
                 audio, ctx.runtime.settings, duration=found.duration, scratch=ctx.scratch,
