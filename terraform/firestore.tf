@@ -23,6 +23,16 @@ resource "google_firestore_field" "jobs_ttl" {
   ttl_config {}
 }
 
+# Browser sessions are deleted once they expired (14 days after sign-in).
+resource "google_firestore_field" "sessions_ttl" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "sessions"
+  field      = "expire_at"
+
+  ttl_config {}
+}
+
 # Webhook event ids (kept to drop repeated deliveries) are deleted a week after they arrive.
 resource "google_firestore_field" "webhook_events_ttl" {
   project    = local.project_id
@@ -46,6 +56,9 @@ locals {
     jobs_by_user = { collection = "jobs", fields = ["user"] }
     # a person's Link or Content Database registrations
     registrations_by_kind_and_user = { collection = "registrations", fields = ["kind", "user"] }
+    # a person's browser sessions and API keys (listed and revoked on the status page)
+    sessions_by_user = { collection = "sessions", fields = ["user_id"] }
+    api_keys_by_user = { collection = "api_keys", fields = ["user_id"] }
   }
 }
 

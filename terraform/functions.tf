@@ -58,8 +58,17 @@ locals {
   # Notion (the operator's token, and the key of signed-in people's tokens), plus its
   # engine's key. The downloader reads none (only the cookies file, behind enable_cookies).
   secret_environment = {
-    poller     = { NOTION_TOKEN = local.secret["notion-token"], SVP_ENCRYPTION_KEY = local.secret["encryption-key"] }
-    webhook    = { NOTION_TOKEN = local.secret["notion-token"], SVP_ENCRYPTION_KEY = local.secret["encryption-key"] }
+    # The poller also refreshes a signed-in person's Notion token when Notion refuses it.
+    poller = {
+      NOTION_TOKEN         = local.secret["notion-token"]
+      SVP_ENCRYPTION_KEY   = local.secret["encryption-key"]
+      NOTION_CLIENT_SECRET = local.secret["notion-client-secret"]
+    }
+    webhook = {
+      NOTION_TOKEN         = local.secret["notion-token"]
+      SVP_ENCRYPTION_KEY   = local.secret["encryption-key"]
+      NOTION_WEBHOOK_TOKEN = local.secret["webhook-token"]
+    }
     downloader = {}
     transcriber = {
       NOTION_TOKEN       = local.secret["notion-token"]
@@ -98,6 +107,7 @@ module "poller" {
   publish_topics = {
     links = google_pubsub_topic.this["links"].name
   }
+  environment                  = { NOTION_CLIENT_ID = var.notion_client_id } # token refresh
   memory                       = local.limits.poller.memory
   timeout_seconds              = local.limits.poller.timeout_seconds
   secret_environment_variables = local.secret_environment.poller

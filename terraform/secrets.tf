@@ -6,12 +6,13 @@
 # "latest", and a function cannot deploy until each of its secrets has a version.
 locals {
   secrets = toset([
-    "notion-token",         # NOTION_TOKEN: every stage updates the link status in Notion
+    "notion-token",         # NOTION_TOKEN: the functions that act in Notion (not the downloader)
     "openai-api-key",       # OPENAI_API_KEY: transcriber
     "gemini-api-key",       # GEMINI_API_KEY: summarizer
     "cookies",              # cookies.txt for yt-dlp: downloader, only when enable_cookies
     "notion-client-secret", # NOTION_CLIENT_SECRET: api (Notion OAuth sign-in)
-    "encryption-key",       # SVP_ENCRYPTION_KEY (a Fernet key): every function; encrypts signed-in users' Notion tokens
+    "encryption-key",       # SVP_ENCRYPTION_KEY (a Fernet key): the functions that act in Notion; encrypts signed-in users' Notion tokens
+    "webhook-token",        # NOTION_WEBHOOK_TOKEN: webhook (verifies Notion's signatures; "none" until Notion sent it)
     "session-secret",       # SVP_SESSION_SECRET: api (signs session cookies)
   ])
 }

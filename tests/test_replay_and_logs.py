@@ -40,6 +40,7 @@ def gcp_env(env, monkeypatch, pubsub_fake: FakePubSub):
     pubsub_fake.add_subscription(f"{prefix}ocr-dead-letter-sub", f"{prefix}ocr-dead-letter")
     yield prefix
     pubsub_bus._clients.clear()
+    pubsub_fake.reset()  # failures a test injected and left unused must not reach the next
 
 
 def dead_letter(fake: FakePubSub, prefix: str, job_id: str) -> None:

@@ -147,6 +147,8 @@ def refresh_notion_token(runtime: Runtime, user_id: str) -> str:
 
     Returns "refreshed", "no refresh token" (none granted, or no OAuth client configured
     here), "refused" (Notion refused it: spent or revoked) or "unreachable"."""
+    from cryptography.fernet import InvalidToken
+
     from svp.api import oauth
 
     settings = runtime.settings
@@ -163,7 +165,11 @@ def refresh_notion_token(runtime: Runtime, user_id: str) -> str:
             return "refreshed"  # another thread got a new token while this one waited
         sealed = latest["refresh_token"]
         try:
-            answer = oauth.refresh(settings, _fernet(settings).decrypt(sealed.encode()).decode())
+            refresh_token = _fernet(settings).decrypt(sealed.encode()).decode()
+        except InvalidToken:  # sealed with another key (SVP_ENCRYPTION_KEY changed)
+            return "refused"
+        try:
+            answer = oauth.refresh(settings, refresh_token)
         except oauth.OAuthError as exc:
             latest = runtime.state.get(USERS, user_id) or {}
             if latest.get("refresh_token") != sealed:  # another process refreshed first

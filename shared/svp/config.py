@@ -195,7 +195,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_POLL_INTERVAL": ("poll_interval_seconds", _positive(int)),
     "NOTION_TOKEN": ("notion_token", _text),
     "NOTION_BASE_URL": ("notion_base_url", _text),
-    "NOTION_WEBHOOK_TOKEN": ("notion_webhook_token", _text),
+    "NOTION_WEBHOOK_TOKEN": ("notion_webhook_token", _optional_secret),
     "SVP_NOTION_RPS": ("notion_requests_per_second", _positive(float)),
     "SVP_NOTION_RETRY_SECONDS": ("notion_retry_seconds", _positive(float)),
     "SVP_STATUS_UPDATES": ("status_updates", _choice(("all", "minimal"))),

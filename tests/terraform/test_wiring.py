@@ -59,8 +59,18 @@ EXPECTED_PUBLISH = {
 ENCRYPTION_KEY = {"SVP_ENCRYPTION_KEY": "encryption-key"}
 # stage -> secret env vars (secret key in secrets.tf)
 EXPECTED_SECRET_ENV = {
-    "poller": {"NOTION_TOKEN": "notion-token", **ENCRYPTION_KEY},
-    "webhook": {"NOTION_TOKEN": "notion-token", **ENCRYPTION_KEY},
+    # Refreshes a signed-in person's Notion token when Notion refuses it.
+    "poller": {
+        "NOTION_TOKEN": "notion-token",
+        "NOTION_CLIENT_SECRET": "notion-client-secret",
+        **ENCRYPTION_KEY,
+    },
+    # Trusts only the configured verification token (never one offered on first use).
+    "webhook": {
+        "NOTION_TOKEN": "notion-token",
+        "NOTION_WEBHOOK_TOKEN": "webhook-token",
+        **ENCRYPTION_KEY,
+    },
     "api": {
         "NOTION_CLIENT_SECRET": "notion-client-secret",
         "SVP_SESSION_SECRET": "session-secret",
@@ -484,14 +494,11 @@ def test_webhook_is_public_with_a_minimal_runtime_identity(root, stage):
         ("google_service_account_iam_member", "pubsub_token_creator"),
     ):
         assert stage.resource(rtype, name)["count"] == "${local.subscribed ? 1 : 0}", name
-    # Publisher on links only; secretAccessor on the Notion token and the encryption key
-    # only; no volumes, no subscriptions.
+    # Publisher on links only; secretAccessor on the Notion token, the encryption key and the
+    # webhook verification token only; no volumes, no subscriptions.
     publish = call.get("publish_topics") or {}
     assert [topic_key(v) for v in publish.values()] == ["links"], publish
-    assert secret_env(call, root) == {
-        "NOTION_TOKEN": "notion-token",
-        "SVP_ENCRYPTION_KEY": "encryption-key",
-    }
+    assert secret_env(call, root) == EXPECTED_SECRET_ENV["webhook"]
     assert not call.get("subscribe_subscriptions")
     assert not call.get("secret_volumes") and not call.get("environment")
     # datastore.user + logging.logWriter come from the module; no artifacts bucket.
@@ -1004,6 +1011,8 @@ def test_firestore_composite_indexes(root):
         ("jobs", ("open",)),  # the reconciler
         ("jobs", ("user",)),  # the api's job list
         ("registrations", ("kind", "user")),  # the registry
+        ("sessions", ("user_id",)),  # a person's sessions (sign out everywhere)
+        ("api_keys", ("user_id",)),  # a person's API keys (list, revoke)
     }
     assert declared == queried
 

@@ -107,11 +107,20 @@ def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str
         report.errors.append(f"Link Database {database}: {_reason(exc)}")
         log.error(report.errors[-1], extra={"labels": {"user": user}})
         if user != LOCAL_USER and _needs_reconnect(exc):
-            from svp.accounts import mark_needs_reconnect
-
-            mark_needs_reconnect(runtime, user, _reason(exc))
-            runtime.forget_notion(user)
+            _reconnect(runtime, user, _reason(exc), report)
     return report
+
+
+def _reconnect(runtime: Runtime, user: str, reason: str, report: PollReport) -> None:
+    """Notion refused the person's token: refresh it, else ask them to sign in again."""
+    from svp.accounts import mark_needs_reconnect
+
+    try:
+        mark_needs_reconnect(runtime, user, reason)
+    except Exception as exc:  # the next poll tries again
+        report.errors.append(f"could not mark {user} as needing to reconnect: {_reason(exc)}")
+        log.exception(report.errors[-1])
+    runtime.forget_notion(user)
 
 
 def _enqueue_one(
