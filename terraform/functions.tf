@@ -104,9 +104,9 @@ module "poller" {
   context      = local.stage_context
   source_dir   = "${local.functions_dir}/poller"
   source_topic = null # invoked by Cloud Scheduler (scheduler.tf)
-  publish_topics = {
-    links = google_pubsub_topic.this["links"].name
-  }
+  # links: new links. The others: its reconciler runs a stage again by publishing that
+  # stage's input, and a dead letter of a finished stage gets its next message again.
+  publish_topics               = { for topic in local.topics : topic => google_pubsub_topic.this[topic].name }
   environment                  = { NOTION_CLIENT_ID = var.notion_client_id } # token refresh
   memory                       = local.limits.poller.memory
   timeout_seconds              = local.limits.poller.timeout_seconds
