@@ -52,10 +52,12 @@ def test_every_property_type():
     assert fields["Stage"]["enum"] == ["To try", "Cooked"]
     assert "Empty status" not in fields
     assert fields["Tags"]["type"] == "array" and "Italian" in fields["Tags"]["description"]
-    # nothing the model must not fill: files, relations, people, read-only types
+    # a relation: the titles of the related entries (the writer finds their pages)
+    assert fields["Related"]["type"] == "array" and "titles" in fields["Related"]["description"]
+    # nothing the model must not fill: files, people, read-only types
     assert set(fields) == {
         "Name", "Notes", "Servings", "Vegetarian", "Posted", "Website", "Contact", "Phone",
-        "Course", "Stage", "Tags",
+        "Course", "Stage", "Tags", "Related",
     }  # fmt: skip
 
 

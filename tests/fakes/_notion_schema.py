@@ -287,6 +287,8 @@ class ValueContext:
     page_id: str
     created_time: str
     last_edited_time: str
+    # The people of the workspace: a people value naming anyone else is refused.
+    people: frozenset[str] = frozenset({FAKE_USER_ID})
 
     @property
     def name(self) -> str:
@@ -459,6 +461,9 @@ def _write_id_list(ctx: ValueContext, value: Any) -> Any:
         raise ctx.wrong_type()
     ids = [normalize_id(v.get("id") if isinstance(v, dict) else None, ctx.where) for v in value]
     if ctx.ptype == "people":
+        unknown = [i for i in ids if i not in {normalize_id(p) for p in ctx.people}]
+        if unknown:
+            raise validation_error(f"{ctx.where}: no person with id {unknown[0]} in the workspace.")
         return [{"object": "user", "id": i} for i in ids]
     return [{"id": i} for i in ids]
 

@@ -68,6 +68,7 @@ from urllib.parse import parse_qs, urlencode
 
 from ._notion_query import compile_filter, find_property, sort_pages
 from ._notion_schema import (
+    FAKE_USER_ID,
     OPTION_TYPES,
     PROPERTY_TYPES,
     NotionError,
@@ -363,6 +364,10 @@ class FakeNotion(FakeServer):
                 if owner == workspace.id:
                     del self._refresh_workspace[token]
 
+    def _people(self) -> frozenset[str]:
+        """The people a people property may name: the default user and workspace owners."""
+        return frozenset({FAKE_USER_ID, *(w.owner_id for w in self.workspaces.values())})
+
     # -- workspaces and OAuth ------------------------------------------------------------
 
     def add_workspace(self, name: str, owner_name: str = "") -> Workspace:
@@ -644,7 +649,7 @@ class FakeNotion(FakeServer):
                 prop = find_property(schema, key)
             except NotionError:
                 raise validation_error(f"{key} is not a property that exists.") from None
-            ctx = ValueContext(prop, page_id, created, edited)
+            ctx = ValueContext(prop, page_id, created, edited, self._people())
             written[prop["name"]] = write_value(ctx, value_obj)
         return written
 

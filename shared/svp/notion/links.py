@@ -14,6 +14,8 @@ from svp.notion.properties import encode, plain
 log = logging.getLogger("svp.notion")
 
 PENDING = "pending"
+DONE = "done"
+DONE_NEEDS_REVIEW = "done (needs review)"
 IN_PROGRESS = ("queued", "downloading", "transcribing", "reading text", "summarizing", "writing")
 ERROR_NAMES = ("error", "error_message", "reason")
 RESULT_NAMES = ("result", "page", "result_page")
@@ -36,6 +38,7 @@ class LinkEntry:
     url: str
     tag: str
     processing_type: str
+    saved_by: str = ""  # the Notion user who added the row (a people property gets them)
 
 
 def pending_filter(schema: dict[str, dict]) -> dict:
@@ -75,6 +78,7 @@ def read_entry(page: dict, data_source_id: str) -> LinkEntry:
         url=(value("url", "link") or "").strip(),
         tag=(value("tag") or "").strip().lower(),
         processing_type=(value("processing_type") or "").strip().lower(),
+        saved_by=str((page.get("created_by") or {}).get("id") or ""),
     )
 
 
@@ -87,6 +91,8 @@ def update_link(
     if name := find_property(schema, "status", types=("select", "status")):
         prop = schema[name]
         options = {o["name"] for o in prop.get(prop["type"], {}).get("options", [])}
+        if prop["type"] == "status" and status not in options and status.startswith(DONE):
+            status = DONE  # "done (needs review)": the error property says why
         if prop["type"] == "select" or status in options:
             values[name] = encode(prop["type"], status)
         else:  # status options cannot be created through the API

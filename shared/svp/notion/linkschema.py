@@ -9,9 +9,17 @@ from svp.notion.links import ERROR_NAMES, RESULT_NAMES, find_property
 
 # The status values the pipeline writes, in order.
 STATUS_VALUES = (
-    "pending", "queued", "downloading", "transcribing", "reading text", "summarizing",
-    "writing", "done", "failed",
-)  # fmt: skip
+    "pending",
+    "queued",
+    "downloading",
+    "transcribing",
+    "reading text",
+    "summarizing",
+    "writing",
+    "done",
+    "done (needs review)",
+    "failed",
+)
 REPROCESS = "reprocess"
 
 # property -> (accepted types, type --fix creates)

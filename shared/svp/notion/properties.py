@@ -13,6 +13,7 @@ from typing import Any
 TEXT_LIMIT = 2000
 RICH_TEXT_ITEMS = 100
 MULTI_SELECT_LIMIT = 100
+RELATION_LIMIT = 100  # ids in one relation or people value
 URL_LIMIT = 2000
 SHORT_LIMIT = 200  # email and phone_number
 
@@ -116,7 +117,12 @@ def encode(prop_type: str, value: Any) -> dict | None:
         ]
         files = [{"type": "external", "name": u[-100:], "external": {"url": u}} for u in urls]
         return {"files": files} if files else None
-    return None  # relation, people, formula, rollup...: not written
+    if prop_type in ("relation", "people"):
+        # Page or user ids (the writer turns a relation's titles into page ids).
+        ids = [item.get("id") if isinstance(item, dict) else item for item in _as_list(value)]
+        refs = [{"id": str(i)} for i in dict.fromkeys(filter(None, ids))][:RELATION_LIMIT]
+        return {prop_type: refs} if refs else None
+    return None  # formula, rollup...: not written
 
 
 def encode_properties(schema: dict[str, dict], values: dict[str, Any]) -> dict[str, dict]:

@@ -9,6 +9,7 @@ from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.linkschema import check_link_schema, fix_properties
 from svp.notion.registry import LOCAL_USER, Registry
 from svp.runtime.context import Runtime
+from svp.summary.targets import NEEDS_REVIEW, review_mark
 
 SOURCE_PROPERTY = "source"
 
@@ -85,6 +86,14 @@ def register_content_database(
             warnings.append(
                 "no url property for the video's link: add one (or use --fix to add "
                 f"'{SOURCE_PROPERTY}'); it also lets a retried write find its page"
+            )
+    if review_mark(schema) is None:
+        if fix:
+            schema = notion.update_schema(found["data_source_id"], {NEEDS_REVIEW: {"checkbox": {}}})
+        else:
+            warnings.append(
+                f"no property marks the pages that need review: add a checkbox '{NEEDS_REVIEW}' "
+                "(or use --fix) to filter them"
             )
     _check_writable(notion, found["data_source_id"], found["title"])
     registration: dict[str, Any] = {

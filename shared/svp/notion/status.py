@@ -57,7 +57,7 @@ class LinkStatus:
         if notion is not None:
             page_url = (job.get("result") or {}).get("page_url", "")
             try:
-                update_link(notion, link, status, error=job.get("error"), page_url=page_url)
+                update_link(notion, link, status, error=jobs.shown_note(job), page_url=page_url)
             except NotionRequestError as exc:
                 if exc.status == 401:  # shown once the person reconnects Notion
                     raise

@@ -318,8 +318,21 @@ def dead_lettered(
 
 # -- the Notion outbox -------------------------------------------------------------------------
 def shown_status(doc: Doc) -> str:
-    """What the link's row shows: a waiting job is still queued there."""
-    return "queued" if doc["status"] == WAITING else doc["status"]
+    """What the link's row shows: a waiting job is still queued there; a page written without
+    an LLM or with values dropped says it needs review."""
+    if doc["status"] == WAITING:
+        return "queued"
+    if doc["status"] == "done" and (doc.get("result") or {}).get("needs_review"):
+        return "done (needs review)"
+    return doc["status"]
+
+
+def shown_note(doc: Doc) -> str | None:
+    """The text the link's row shows beside its status: the error, or why to review."""
+    if doc["status"] == "failed":
+        return doc.get("error")
+    review = (doc.get("result") or {}).get("review") if doc["status"] == "done" else None
+    return f"needs review: {review}" if review else None
 
 
 def mark_sent(doc: Doc | None, want: int, *, now: float) -> tuple[Doc | None, None]:

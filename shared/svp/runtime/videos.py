@@ -103,6 +103,7 @@ def pointed_result(owner_claim: dict[str, Any], owner: str) -> dict[str, Any]:
         "page_url": first.get("url", ""),
         "title": first.get("title", ""),
         "pages": pages,
+        "needs_review": any(page.get("needs_review") for page in pages),
         "duplicate_of": owner,
     }
 

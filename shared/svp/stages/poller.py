@@ -148,9 +148,14 @@ def enqueue(
     from svp.summary.targets import target_for_tag
 
     job_id = entry.page_id.replace("-", "")
-    link = {"url": entry.url, "tag": entry.tag, "page_id": entry.page_id,
-            "data_source_id": entry.data_source_id,
-            "reprocess": entry.processing_type == REPROCESS}  # fmt: skip
+    link = {
+        "url": entry.url,
+        "tag": entry.tag,
+        "page_id": entry.page_id,
+        "data_source_id": entry.data_source_id,
+        "reprocess": entry.processing_type == REPROCESS,
+        "saved_by": entry.saved_by,
+    }
     if user != LOCAL_USER:
         link["user"] = user
     now = time.time()

@@ -16,37 +16,49 @@ from typing import Any
 
 from svp.notion import body
 from svp.notion.gateway import NotionGateway, NotionRequestError
-from svp.notion.properties import encode_properties, plain
+from svp.notion.properties import RELATION_LIMIT, encode_properties, plain
 from svp.runtime import jobs, videos
 from svp.runtime.runner import StageContext
-from svp.summary.extractive import SOURCE_URL_NAME
-from svp.summary.targets import Schema, schema_of
+from svp.summary.targets import (
+    Schema,
+    review_mark,
+    schema_of,
+    source_property,
+    title_property,
+)
 
 log = logging.getLogger("svp.writer")
 # Notion rounds created_time down to the minute: look that far (and a little) back.
 CLOCK_SLACK_SECONDS = 120
+# Property types that point at other pages or at people.
+REFERENCES = ("relation", "people")
 
 
-def source_property(schema: Schema) -> str | None:
-    """The url property that holds the video's link (video_link, source, ...), if any."""
-    return next(
-        (n for n, p in schema.items() if p["type"] == "url" and SOURCE_URL_NAME.search(n)), None
-    )
-
-
-def title_property(schema: Schema) -> str | None:
-    return next((n for n, p in schema.items() if p["type"] == "title"), None)
-
-
-def render(schema: Schema, values: dict[str, Any], source: str) -> tuple[dict, dict, str]:
-    """(Notion properties, the same as plain values, title) for one item."""
+def render(
+    schema: Schema, values: dict[str, Any], source: str, titles: dict[str, list] | None = None
+) -> tuple[dict, dict, str]:
+    """(Notion properties, the same as plain values, title) for one item. `titles`: a
+    relation's entry titles, shown in place of the page ids it is written with."""
     values = dict(values)
     if (name := source_property(schema)) and source:
         values[name] = source
     properties = encode_properties(schema, values)
     readable = {n: plain({"type": schema[n]["type"], **p}) for n, p in properties.items()}
+    readable.update(titles or {})
     title = str(readable.get(title_property(schema) or "", "")) or "Untitled"
     return properties, readable, title
+
+
+def pipeline_values(schema: Schema, summary: dict, link: dict) -> dict[str, Any]:
+    """What the pipeline itself fills: the review mark, and people properties get the person
+    who saved the link (when Notion says who)."""
+    values: dict[str, Any] = {}
+    mark = review_mark(schema)
+    if mark and (value := mark.value(bool(summary.get("needs_review")))) is not None:
+        values[mark.name] = value
+    if saved_by := link.get("saved_by"):
+        values.update({n: [saved_by] for n, p in schema.items() if p["type"] == "people"})
+    return values
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
@@ -59,7 +71,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
     schema = schema_of(ctx.runtime, target)
     source = ctx.job["link"].get("url") or ""
 
-    rendered = [render(schema, values, source) for values in items]
+    extra = pipeline_values(schema, summary, ctx.job["link"])
+    rendered = []
+    for values in items:
+        plain_values = {**_without_relations(schema, values), **extra}
+        rendered.append(render(schema, plain_values, source, _relations(schema, values)))
     documents = [
         body.markdown(title, readable, summary, source, evidence[i])
         for i, (_, readable, title) in enumerate(rendered)
@@ -74,11 +90,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     if "data_source_id" in target:
         notion = ctx.runtime.notion_for(target.get("user"))
         assert notion is not None
-        pages = [
-            _write_item(ctx, notion, target["data_source_id"], index, values, evidence[index],
-                        summary, source)
-            for index, values in enumerate(items)
-        ]  # fmt: skip
+        written = _Written(ctx, notion, target["data_source_id"], summary, source)
+        pages = [written.item(i, values, evidence[i]) for i, values in enumerate(items)]
     else:
         url = _write_local(ctx, all_properties, documents)
         pages = [{"id": "", "url": url, "title": title} for _, _, title in rendered]
@@ -87,44 +100,127 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "page_url": pages[0]["url"],
         "title": pages[0]["title"],
         "pages": pages,
+        "needs_review": bool(summary.get("needs_review")),
+        "review": (summary.get("notes") or [""])[0] if summary.get("needs_review") else "",
         "artifacts": {"markdown": markdown_uri, "properties": properties_uri},
     }
 
 
-def _write_item(
-    ctx: StageContext,
-    notion: NotionGateway,
-    data_source_id: str,
-    index: int,
-    values: dict,
-    proof: dict,
-    summary: dict,
-    source: str,
-) -> dict:
-    """Item `index`'s page, updated if the video's claim has it, else created once."""
-    key, claim = videos.claim_of(ctx.runtime.state, ctx.job, now=time.time())
-    known = claim.get("pages") or []
-    existing = known[index] if index < len(known) and known[index].get("id") else None
-    for attempt in (1, 2):
-        # A write refused for a schema change (a property renamed or deleted) is retried
-        # once with the schema read afresh instead of the hour-old cached one.
-        schema = notion.schema(data_source_id, refresh=attempt == 2)
-        properties, _, title = render(schema, values, source)
-        try:
-            if existing and _updated(notion, existing["id"], properties):
-                page = {**existing, "title": title}
+def _relations(schema: Schema, values: dict) -> dict[str, list]:
+    return {n: v for n, v in values.items() if schema.get(n, {}).get("type") == "relation"}
+
+
+def _without_relations(schema: Schema, values: dict) -> dict:
+    return {n: v for n, v in values.items() if n not in _relations(schema, values)}
+
+
+class _Written:
+    """The pages of one job in its Content Database."""
+
+    def __init__(
+        self,
+        ctx: StageContext,
+        notion: NotionGateway,
+        data_source_id: str,
+        summary: dict,
+        source: str,
+    ):
+        self.ctx = ctx
+        self.notion = notion
+        self.data_source_id = data_source_id
+        self.summary = summary
+        self.source = source
+
+    def item(self, index: int, values: dict, proof: dict) -> dict:
+        """Item `index`'s page, updated if the video's claim has it, else created once."""
+        state = self.ctx.runtime.state
+        key, claim = videos.claim_of(state, self.ctx.job, now=time.time())
+        known = claim.get("pages") or []
+        existing = known[index] if index < len(known) and known[index].get("id") else None
+        # A write refused for a schema change (a property renamed or deleted) is retried with
+        # the schema read afresh instead of the hour-old cached one; then once more without
+        # the references to other pages and people, which Notion may refuse (a bot as a
+        # person).
+        for attempt, (fresh, references) in enumerate(((False, True), (True, True), (True, False))):
+            schema = self.notion.schema(self.data_source_id, refresh=fresh)
+            properties, title = self._properties(schema, values, references)
+            try:
+                if existing and _updated(self.notion, existing["id"], properties):
+                    page = {**existing, "title": title}
+                else:
+                    page = self._create_once(key, index, schema, properties, title, proof)
+                break
+            except NotionRequestError as exc:
+                if exc.code != "validation_error" or attempt == 2:
+                    raise
+                log.warning("Notion refused the page (%s): writing it again", exc.reason)
+        page["needs_review"] = bool(self.summary.get("needs_review"))
+        if key is not None:
+            videos.record_page(state, key, index, page, time.time())
+        return page
+
+    def _properties(self, schema: Schema, values: dict, references: bool) -> tuple[dict, str]:
+        titles = _relations(schema, values)
+        item = {
+            **_without_relations(schema, values),
+            **pipeline_values(schema, self.summary, self.ctx.job["link"]),
+        }
+        if references:
+            item.update(_related_pages(self.notion, schema, titles))
+        else:
+            item = {n: v for n, v in item.items() if schema[n]["type"] not in REFERENCES}
+        properties, _, title = render(schema, item, self.source, titles)
+        return properties, title
+
+    def _create_once(
+        self,
+        key: str | None,
+        index: int,
+        schema: Schema,
+        properties: dict,
+        title: str,
+        proof: dict,
+    ) -> dict:
+        page: dict | None = None
+        if key is not None:
+            now = time.time()
+            intent = {"job": self.ctx.job_id, "since": jobs.iso(now), "title": title}
+            intent["source"] = self.source
+            earlier = videos.begin_page(self.ctx.runtime.state, key, index, intent, now)
+            if earlier is not None:  # an earlier attempt may have made the page: find it
+                page = _find_page(self.notion, self.data_source_id, schema, earlier)
+        if page is not None:
+            log.info("found the page an earlier attempt created: updating it")
+            page = self.notion.update_page(page["id"], properties)
+        else:
+            self.ctx.ensure_held()  # a worker that lost the stage must not create a page
+            children = body.blocks(self.summary, self.source, proof)
+            page = self.notion.create_page(self.data_source_id, properties, children)
+        return {"id": page["id"], "url": page.get("url", ""), "title": title}
+
+
+def _related_pages(notion: NotionGateway, schema: Schema, titles: dict[str, list]) -> dict:
+    """A relation's entry titles -> the ids of the pages so titled in the related database;
+    titles with no such page are left out."""
+    found: dict[str, list[str]] = {}
+    for name, wanted in titles.items():
+        relation = schema[name].get("relation") or {}
+        target = relation.get("data_source_id") or relation.get("database_id")
+        if not target:
+            continue
+        source = notion.data_source_id(target)
+        title = title_property(notion.schema(source))
+        ids = []
+        for entry in wanted[:RELATION_LIMIT]:
+            match = {"property": title, "title": {"equals": str(entry)}}
+            page = next(iter(notion.query(source, match)), None)
+            if page is None:
+                log.info("no entry titled %r in the database %s relates to", entry, name)
             else:
-                children = body.blocks(summary, source, proof)
-                page = _create_once(ctx, notion, key, index, data_source_id, schema, properties,
-                                    title, children, source)  # fmt: skip
-            break
-        except NotionRequestError as exc:
-            if exc.code != "validation_error" or attempt == 2:
-                raise
-            log.warning("Notion refused the page (%s): re-reading the schema", exc.reason)
-    if key is not None:
-        videos.record_page(ctx.runtime.state, key, index, page, time.time())
-    return page
+                ids.append(page["id"])
+        if ids:
+            found[name] = ids
+    return found
 
 
 def _updated(notion: NotionGateway, page_id: str, properties: dict) -> bool:
@@ -139,41 +235,13 @@ def _updated(notion: NotionGateway, page_id: str, properties: dict) -> bool:
     return not page.get("in_trash") and not page.get("archived")
 
 
-def _create_once(
-    ctx: StageContext,
-    notion: NotionGateway,
-    key: str | None,
-    index: int,
-    data_source_id: str,
-    schema: Schema,
-    properties: dict,
-    title: str,
-    children: list[dict],
-    source: str,
-) -> dict:
-    page: dict | None = None
-    if key is not None:
-        now = time.time()
-        intent = {"job": ctx.job_id, "since": jobs.iso(now), "title": title, "source": source}
-        earlier = videos.begin_page(ctx.runtime.state, key, index, intent, now)
-        if earlier is not None:  # an earlier attempt may have made the page: find it
-            page = _find_page(notion, data_source_id, schema, earlier)
-    if page is not None:
-        log.info("found the page an earlier attempt created: updating it")
-        page = notion.update_page(page["id"], properties)
-    else:
-        ctx.ensure_held()  # a worker that lost the stage must not create a page
-        page = notion.create_page(data_source_id, properties, children)
-    return {"id": page["id"], "url": page.get("url", ""), "title": title}
-
-
 def _find_page(notion: NotionGateway, data_source_id: str, schema: Schema, intent: dict):
     """The page an earlier attempt created: same title (and source link), created since."""
     since = datetime.fromisoformat(intent["since"]).timestamp() - CLOCK_SLACK_SECONDS
+    created = datetime.fromtimestamp(since, UTC).isoformat()
     conditions: list[dict] = [
-        {"timestamp": "created_time",
-         "created_time": {"on_or_after": datetime.fromtimestamp(since, UTC).isoformat()}},
-    ]  # fmt: skip
+        {"timestamp": "created_time", "created_time": {"on_or_after": created}}
+    ]
     if (name := title_property(schema)) and intent.get("title"):
         conditions.append({"property": name, "title": {"equals": intent["title"]}})
     if (name := source_property(schema)) and intent.get("source"):

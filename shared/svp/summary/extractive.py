@@ -9,9 +9,8 @@ import re
 from typing import Any
 
 from svp.summary.content import URL_RE, Content
-from svp.summary.targets import Schema
+from svp.summary.targets import SOURCE_URL_NAME, Schema
 
-SOURCE_URL_NAME = re.compile(r"video|source|link|original|post|url", re.I)
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 PHONE_RE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
 

@@ -13,9 +13,11 @@ Each fillable Notion property becomes one field:
 | status | one of the existing options (`enum`): the API cannot create status options |
 | multi_select | array of strings; existing options preferred, new ones allowed |
 
-relation, people, files and the read-only types (formula, rollup, created_time, ...) are not
-the model's to fill and are left out. The field's description is the property's own
-description when the database has one, else its name.
+relation becomes an array of the related entries' titles (the writer finds them). people, files
+and the read-only types (formula, rollup, created_time, ...) are not the model's to fill and
+are left out, as is the property that marks a page for review (the pipeline sets it). The
+field's description is the property's own description when the database has one, else its
+name.
 
 Shapes: one item is a flat object of the fields (plus `SUMMARY_KEY`); with `many` the object is
 `{SUMMARY_KEY: str, "items": [ {fields...}, ... ]}`. `strict=True` gives the variant OpenAI's
@@ -28,7 +30,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from svp.summary.targets import Schema
+from svp.summary.targets import Schema, review_mark
 
 OPTION_TYPES = ("select", "multi_select", "status")
 ITEMS_KEY = "items"
@@ -93,12 +95,26 @@ def field_for(prop: dict[str, Any]) -> dict[str, Any] | None:
             else " (short tags without commas)"
         )
         return {"type": "array", "items": {"type": "string"}, "description": description + hint}
-    return None  # relation, people, files, formulas...: not for the model to fill
+    if kind == "relation":
+        return {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": f"{description} (titles of entries of the database it relates to, "
+            "as written there)",
+        }
+    return None  # people, files, formulas...: not for the model to fill
 
 
 def fillable(schema: Schema) -> dict[str, dict[str, Any]]:
-    """Property name -> JSON field, for the properties the model fills."""
-    return {name: f for name, prop in schema.items() if (f := field_for(prop)) is not None}
+    """Property name -> JSON field, for the properties the model fills (not the one that
+    marks a page for review: the pipeline sets that)."""
+    mark = review_mark(schema)
+    skip = mark.name if mark and mark.kind != "status" else None
+    return {
+        name: f
+        for name, prop in schema.items()
+        if name != skip and (f := field_for(prop)) is not None
+    }
 
 
 def title_name(schema: Schema) -> str | None:

@@ -25,7 +25,7 @@ from svp.summary.content import Content
 from svp.summary.evidence import evidence_for
 from svp.summary.json_schema import response_schema
 from svp.summary.prompt import build_prompt
-from svp.summary.targets import Schema
+from svp.summary.targets import Schema, source_property
 from svp.summary.validate import AnswerError, Checked, check_answer, parse_json
 
 log = logging.getLogger("svp.summary")
@@ -111,13 +111,11 @@ def summarize(
 def _pin_source(item: dict[str, Any], schema: Schema, content: Content) -> dict[str, Any]:
     """The property holding the video's link gets the link, never a model's guess."""
     item = dict(item)
-    for name, prop in schema.items():
-        if prop["type"] == "url" and extractive.SOURCE_URL_NAME.search(name):
-            if content.url:
-                item[name] = content.url
-            else:
-                item.pop(name, None)
-            break
+    if name := source_property(schema):
+        if content.url:
+            item[name] = content.url
+        else:
+            item.pop(name, None)
     return item
 
 

@@ -349,7 +349,18 @@ def _multi_select(prop: dict, value: Any) -> list[str]:
     return list(result.values())[:MULTI_LIMIT]
 
 
+def _titles(prop: dict, value: Any) -> list[str]:
+    """A relation's value: the related entries' titles (the writer finds their pages)."""
+    parts = value if isinstance(value, list) else [value]
+    titles = [str(part).strip() for part in parts if isinstance(part, str | int | float)]
+    titles = list(dict.fromkeys(t for t in titles if t))
+    if not titles:
+        raise ValueError("no entry titles")
+    return titles[:MULTI_LIMIT]
+
+
 _COERCERS = {
+    "relation": _titles,
     "title": _text,
     "rich_text": _text,
     "number": _number,
