@@ -396,7 +396,7 @@ def _check(
         error = notion.plain(shown, "error") or ""
         if status == "failed" and error:
             continue
-        if status != "done" or not result:
+        if status not in ("done", "done (needs review)") or not result:
             verdict.violate("link not ended", f"{clip}/{form}/{tag} shows {status!r} {error!r}")
             continue
         page = url_of[tag].get(result)
