@@ -53,11 +53,12 @@ STAGE = textwrap.dedent(
     from svp.messages import JobMessage
     from svp.runtime import jobs
     from svp.runtime.context import Runtime
+    from svp.wiring import build_runtime
     from svp.runtime.runner import StageContext
     from svp.media.probe import probe
 
     data = Path(tempfile.mkdtemp())
-    runtime = Runtime(Settings(data_dir=data))
+    runtime = build_runtime(Settings(data_dir=data))
     clip = Path({clip!r})
     info = probe(clip)
     uri = runtime.blobs.put_file("jobs/b/downloader/media.mp4", clip)

@@ -21,13 +21,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 
-from svp.config import load_settings  # noqa: E402
+from svp.accounts import notion_for  # noqa: E402
+from svp.config import LOCAL_USER, load_settings  # noqa: E402
 from svp.notion import gateway  # noqa: E402
 from svp.notion.registry import Registry  # noqa: E402
-from svp.notion.status import link_status  # noqa: E402
 from svp.runtime.context import Runtime  # noqa: E402
-from svp.runtime.dispatch import Dispatcher, Runners, run_until_settled  # noqa: E402
+from svp.runtime.dispatch import run_until_settled  # noqa: E402
 from svp.stages import poller  # noqa: E402
+from svp.stages.status import link_status  # noqa: E402
+from svp.wiring import build_runtime  # noqa: E402
+from svp.wiring import dispatcher as local_dispatcher  # noqa: E402
 from tests.fakes.notion import FakeNotion  # noqa: E402
 
 LINK_SCHEMA = {
@@ -55,7 +58,7 @@ def runtime_for(fake: FakeNotion, data: str, status_updates: str) -> Runtime:
     os.environ.update(NOTION_TOKEN=fake.token, NOTION_BASE_URL=fake.base_url,
                       SVP_DATA_DIR=data, SVP_STATUS_UPDATES=status_updates,
                       SVP_NOTION_RPS="1000")  # fmt: skip
-    return Runtime(load_settings(dotenv=None))
+    return build_runtime(load_settings(dotenv=None))
 
 
 def per_link(status_updates: str, links: int = 6, seconds: float = 0.0) -> tuple[float, Counter]:
@@ -84,8 +87,7 @@ def per_link(status_updates: str, links: int = 6, seconds: float = 0.0) -> tuple
                     },
                 )
             poller.poll(runtime, status)
-            runners = Runners(runtime, works, status)
-            dispatcher = Dispatcher(runtime.bus, runners, concurrency=links, lease=60)
+            dispatcher = local_dispatcher(runtime, works, concurrency=links)
             run_until_settled(runtime, dispatcher)
             dispatcher.close()
 
@@ -104,10 +106,11 @@ def finding(pending: int = 1000) -> tuple[int, Counter]:
             fake.add_page(link_source, {"Name": str(i), "tag": "cooking", "status": "pending",
                                         "url": f"https://youtu.be/{i}"})  # fmt: skip
         runtime = runtime_for(fake, data, "all")
-        assert runtime.notion is not None
-        source = runtime.notion.data_source_id(link_source)
-        schema = runtime.notion.schema(source)
-        found = sum(1 for _ in runtime.notion.query(source, poller.pending_filter(schema)))
+        notion = notion_for(runtime, LOCAL_USER)
+        assert notion is not None
+        source = notion.data_source_id(link_source)
+        schema = notion.schema(source)
+        found = sum(1 for _ in notion.query(source, poller.pending_filter(schema)))
         assert found == pending, found
         made = Counter(f"{r.method} {r.path.split('/')[2]}" for r in fake.requests)
         return sum(made.values()), made

@@ -423,7 +423,7 @@ def _check_dead_letters(verdict: Verdict, data: Path) -> None:
     if not queue.exists() or not state.exists():
         return
     with sqlite3.connect(queue) as q, sqlite3.connect(state) as s:
-        for (attributes,) in q.execute("SELECT attributes FROM dead_letters"):
+        for (attributes,) in q.execute("SELECT attributes FROM messages WHERE dead_at IS NOT NULL"):
             job_id = json.loads(attributes).get("job_id", "")
             row = s.execute(
                 "SELECT json_extract(body, '$.status') FROM documents"

@@ -13,6 +13,7 @@ import pytest
 
 from svp.config import Settings, load_settings
 from svp.runtime.context import Runtime
+from svp.wiring import build_runtime
 from tests.clipgen import make_clip
 
 pytest_plugins = ["tests.emulators", "tests.fakes.fixtures"]
@@ -55,7 +56,7 @@ def settings(env: dict[str, str]) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Runtime:
-    return Runtime(settings)
+    return build_runtime(settings)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,9 @@ from typing import Any
 from svp.messages import JobMessage
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
-from svp.runtime.dispatch import Dispatcher, Runners
+from svp.runtime.dispatch import Dispatcher
 from svp.runtime.runner import StageWork
+from svp.wiring import dispatcher as local_dispatcher
 
 
 def enqueue(runtime: Runtime, job_id: str, link: dict[str, Any], target: dict | None = None):
@@ -21,10 +22,7 @@ def enqueue(runtime: Runtime, job_id: str, link: dict[str, Any], target: dict | 
 def drain(runtime: Runtime, works: dict[str, StageWork] | None = None) -> Dispatcher:
     """Deliver every queued message (retries included) until the queue is empty; each job's
     status goes to Notion as in production."""
-    from svp.notion.status import link_status
-
-    runners = Runners(runtime, works, status=link_status(runtime))
-    dispatcher = Dispatcher(runtime.bus, runners, concurrency=5, lease=30)
+    dispatcher = local_dispatcher(runtime, works, concurrency=5)
     dispatcher.run(idle_exit=True)
     dispatcher.close()
     return dispatcher

@@ -15,8 +15,8 @@ from svp import accounts
 from svp.api import create_app
 from svp.cli import main as svp
 from svp.config import load_settings
-from svp.runtime.context import Runtime
 from svp.stages.poller import poll
+from svp.wiring import build_runtime
 from tests.api_helpers import (
     REDIRECT_URI,
     Flaky,
@@ -39,7 +39,7 @@ def make_app(env, monkeypatch, fake_notion: FakeNotion):
     def make(**extra: str):
         for name, value in {**oauth_env(fake_notion), **extra}.items():
             monkeypatch.setenv(name, value)
-        runtime = Runtime(load_settings(dotenv=None))
+        runtime = build_runtime(load_settings(dotenv=None))
         return create_app(runtime), runtime
 
     return make
@@ -321,7 +321,7 @@ def test_signed_out_page_and_unconfigured_sign_in(make_app, fake_notion, monkeyp
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
 
     monkeypatch.delenv("NOTION_CLIENT_SECRET")
-    bare = create_app(Runtime(load_settings(dotenv=None)))
+    bare = create_app(build_runtime(load_settings(dotenv=None)))
     assert "NOTION_CLIENT_SECRET" in text(bare.test_client().get("/"))
     assert bare.test_client().get("/auth/notion/login").status_code == 503
 

@@ -18,8 +18,8 @@ import pytest
 
 from svp.api import create_app, serving
 from svp.config import load_settings
-from svp.runtime.context import Runtime
 from svp.stages.poller import poll
+from svp.wiring import build_runtime
 from tests.api_helpers import Flaky, oauth_env, person, stub_works
 from tests.pipeline_helpers import drain
 
@@ -67,7 +67,7 @@ def served(env, monkeypatch, fake_notion):
     base = f"http://127.0.0.1:{port}"
     for name, value in oauth_env(fake_notion, f"{base}/auth/notion/callback").items():
         monkeypatch.setenv(name, value)
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     server = serving.make(create_app(runtime), port)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -105,4 +105,4 @@ def test_bad_links_do_not_disturb_a_good_one_processed_alongside(runtime, media_
     drain(runtime)
     assert job(runtime, "good")["status"] == "done"
     assert job(runtime, "bad1")["status"] == job(runtime, "bad2")["status"] == "failed"
-    assert runtime.bus.pending() == 0 and runtime.bus.dead_letters() == []
+    assert runtime.bus.waiting() == 0 and runtime.bus.dead_letters() == []

@@ -17,15 +17,17 @@ import pytest
 from svp.config import load_settings
 from svp.messages import JobMessage
 from svp.notion.registry import Registry
-from svp.notion.status import link_status
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
-from svp.runtime.dispatch import Dispatcher, Runners, run_until_settled
+from svp.runtime.dispatch import run_until_settled
 from svp.runtime.envelope import parse_delivery
 from svp.runtime.reconciler import reconcile
 from svp.runtime.runner import StageContext, StageRunner
 from svp.stages.downloader import settle_identity
 from svp.stages.poller import poll
+from svp.stages.status import link_status
+from svp.wiring import build_runtime
+from svp.wiring import dispatcher as local_dispatcher
 from tests.fakes._server import Fault, Reply
 from tests.fakes.notion import FakeNotion, plain
 from tests.test_runtime import push_body
@@ -58,7 +60,7 @@ def world(notion: FakeNotion):
     _, links = notion.add_database("Links", LINK_SCHEMA)
     _, recipes = notion.add_database("Recipes", CONTENT_SCHEMA)
     _, places = notion.add_database("Places", CONTENT_SCHEMA)
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     registry = Registry(runtime)
     registry.save({"kind": "link", "data_source_id": links, "database_id": "", "title": "L"})
     for tag, source in (("cooking", recipes), ("places", places)):
@@ -119,9 +121,7 @@ def run_once(runtime: Runtime, works: dict | None = None):
     """What `svp run --once` does, with stand-in media stages."""
     status = link_status(runtime)
     report = poll(runtime, status)
-    dispatcher = Dispatcher(
-        runtime.bus, Runners(runtime, works or stub_works(), status), concurrency=5, lease=60
-    )
+    dispatcher = local_dispatcher(runtime, works or stub_works())
     run_until_settled(runtime, dispatcher)
     dispatcher.close()
     return report
@@ -288,9 +288,7 @@ def test_4_a_busy_delivery_on_the_last_attempt_never_leaves_the_job_behind(notio
     body = push_body(JobMessage(job_id, "poller"), attempt=runtime.settings.max_deliveries)
     assert runner.handle(parse_delivery({}, body)).ack  # busy: the last delivery is acked
     time.sleep(1.2)  # the dead worker's lease runs out
-    dispatcher = Dispatcher(
-        runtime.bus, Runners(runtime, stub_works(), status), concurrency=2, lease=60
-    )
+    dispatcher = local_dispatcher(runtime, stub_works())
     run_until_settled(runtime, dispatcher)
     dispatcher.close()
     (page,) = notion.pages_in(dbs["cooking"])
@@ -433,7 +431,7 @@ def test_8_the_poll_loop_survives_a_failing_poll(notion, world, monkeypatch):
 
     monkeypatch.setattr("svp.stages.poller.poll", failing_poll)
     monkeypatch.setenv("SVP_POLL_INTERVAL", "1")
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     cli.poll_forever(runtime, None, stop)
     assert len(calls) == 2
 
@@ -491,7 +489,7 @@ def test_11_a_transient_notion_error_while_resolving_the_tag_leaves_the_link_pen
     recipes_db, _ = notion.add_database("Recipes", CONTENT_SCHEMA)
     monkeypatch.setenv("SVP_LINK_DATABASES", links)
     monkeypatch.setenv("SVP_CONTENT_DATABASES", f"cooking={recipes_db}")
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     link = add_link(notion, links, "https://www.tiktok.com/@a/video/7000000000000000011")
     busy = Reply(
         429,

@@ -13,7 +13,7 @@ import pytest
 
 import svp.functions
 from svp.messages import JobMessage
-from svp.runtime.context import Runtime
+from svp.wiring import build_runtime
 from tests.pipeline_helpers import enqueue, job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ def post_cloudevent(client, message: JobMessage):
 def test_each_stage_function_runs_its_stage_and_publishes_the_next(
     client_for, settings, media_server
 ):
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     enqueue(runtime, "fn1", {"url": f"{media_server}/pasta.mp4", "tag": "cooking"},
             {"tag": "cooking", "schema": json.loads(
                 (ROOT / "shared/svp/schemas/cooking.json").read_text())})  # fmt: skip
@@ -87,7 +87,7 @@ def test_each_stage_function_runs_its_stage_and_publishes_the_next(
 
 
 def test_a_redelivered_message_is_acked_without_running_again(client_for, settings):
-    runtime = Runtime(settings)
+    runtime = build_runtime(settings)
     enqueue(runtime, "fn2", {"url": "not a url at all"})
     client = client_for("downloader")
     first = post_push(client, JobMessage("fn2", "poller"))

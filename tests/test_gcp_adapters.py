@@ -333,11 +333,11 @@ def test_publish_returns_id_and_message_arrives(
 ) -> None:
     topic = _name("transcribe")
     sub = pubsub_env.add_subscription(_name("transcribe-push"), f"svp-{topic}")
-    bus = PubSubBus(PROJECT, topic_prefix="svp-")
+    bus = PubSubBus(PROJECT)
     attrs = {"job_id": "j1", "stage": "transcribe"}
-    message_id = bus.publish(topic, b'{"job": "j1"}', attrs)
+    message_id = bus.publish(f"svp-{topic}", b'{"job": "j1"}', attrs)
     assert isinstance(message_id, str) and message_id
-    assert bus.publish(topic, b"", {"only": "attributes"}) != message_id
+    assert bus.publish(f"svp-{topic}", b"", {"only": "attributes"}) != message_id
 
     response = subscriber.pull(request={"subscription": sub, "max_messages": 10}, timeout=10)
     got = [rm.message for rm in response.received_messages]

@@ -241,11 +241,11 @@ def test_gallery_dl_runs_behind_the_guard(admitted, tmp_path):
 
 
 def test_an_image_post_is_read_and_summarized_without_transcription(admitted, capsys):
-    from svp.runtime.context import Runtime
     from svp.summary.targets import bundled_schemas, normalize_schema
+    from svp.wiring import build_runtime
     from tests.pipeline_helpers import drain, enqueue, job
 
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     target = {"tag": "cooking", "schema": normalize_schema(bundled_schemas()["cooking"])}
     enqueue(runtime, "img", {"url": f"{admitted['base']}/post.html", "tag": "cooking"}, target)
     drain(runtime)

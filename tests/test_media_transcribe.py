@@ -168,9 +168,9 @@ def _job_output(capsys, stage: str) -> dict:
 
 def _transcript(env, output: dict) -> dict:
     from svp.config import load_settings
-    from svp.runtime.context import Runtime
+    from svp.wiring import build_runtime
 
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     return json.loads(runtime.blobs.get_bytes(output["artifacts"]["transcript"]))
 
 

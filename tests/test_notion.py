@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from svp.accounts import notion_for
 from svp.cli import main as svp
-from svp.config import load_settings
+from svp.config import LOCAL_USER, load_settings
 from svp.messages import JobMessage
 from svp.notion.gateway import NotionGateway
 from svp.notion.properties import encode_properties
@@ -23,6 +24,7 @@ from svp.runtime.context import Runtime
 from svp.runtime.envelope import parse_delivery
 from svp.runtime.runner import StageRunner
 from svp.stages.writer import run as write
+from svp.wiring import build_runtime
 from tests.fakes.notion import FakeNotion, plain
 from tests.test_runtime import push_body
 
@@ -160,7 +162,7 @@ def test_every_property_type_is_written_within_notions_limits(notion_env):
 
 
 def test_a_writer_crash_after_notion_created_the_page_makes_no_second_page(notion_env):
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     _, source = notion_env.add_database("Recipes", {"name": "title", "video_link": "url"})
     target = {"tag": "cooking", "data_source_id": source}
     link = {"url": "https://www.tiktok.com/@chef/video/7", "tag": "cooking"}
@@ -187,7 +189,7 @@ def test_a_writer_crash_after_notion_created_the_page_makes_no_second_page(notio
 
 
 def test_several_items_become_several_pages_with_their_evidence(notion_env):
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     _, source = notion_env.add_database("Places", {"name": "title", "video_link": "url",
                                                    "address": "rich_text"})  # fmt: skip
     items = [{"name": f"Café {n}", "address": f"Rua {n}"} for n in ("A", "B", "C")]
@@ -202,11 +204,12 @@ def test_several_items_become_several_pages_with_their_evidence(notion_env):
 
 
 def test_a_renamed_property_refreshes_the_cached_schema_and_the_write_succeeds(notion_env):
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     _, source = notion_env.add_database("Recipes", {"name": "title", "steps": "rich_text"})
-    assert runtime.notion is not None
-    runtime.notion.schema(source)  # cached now
-    runtime.notion.client.data_sources.update(  # the user renames a property in Notion
+    notion = notion_for(runtime, LOCAL_USER)
+    assert notion is not None
+    notion.schema(source)  # cached now
+    notion.client.data_sources.update(  # the user renames a property in Notion
         data_source_id=source, properties={"steps": {"name": "method"}}
     )
     writer_ready_job(runtime, "r1", {"tag": "cooking", "data_source_id": source}, {"url": ""},
@@ -308,12 +311,13 @@ def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env
     assert plain(notion_env.page(page), "status") == "queued"
     again = client.post("/", data=body, headers=headers)
     assert again.get_json()["status"] == "duplicate"
-    assert runtime.bus.pending() == 1  # one message for the downloader
+    assert runtime.bus.waiting() == 1  # one message for the downloader
     functions.reset()
 
 
 def test_webhook_tokens_that_arrive_are_listed_and_only_an_accepted_one_is_trusted(runtime, capsys):
-    from svp.notion.webhook import handle, stored_token
+    from svp.notion.webhook import stored_token
+    from svp.stages.webhook import handle
 
     def verification(token: str) -> int:
         return handle(runtime, {}, json.dumps({"verification_token": token}).encode()).status
@@ -343,11 +347,19 @@ def test_webhook_tokens_that_arrive_are_listed_and_only_an_accepted_one_is_trust
 def test_on_google_cloud_only_notion_webhook_token_is_trusted(runtime, capsys):
     import dataclasses
 
-    from svp.notion.webhook import handle
-    from svp.runtime.context import Runtime
+    from svp.stages.webhook import handle
+
+    def same_ports(settings) -> Runtime:
+        return Runtime(
+            settings,
+            state=lambda: runtime.state,
+            blobs=lambda: runtime.blobs,
+            bus=lambda: runtime.bus,
+            dead_letters=lambda: runtime.dead_letters,
+        )
 
     gcp = dataclasses.replace(runtime.settings, backend="gcp", project="p", bucket="b")
-    cloud = Runtime(gcp, state=runtime.state, blobs=runtime.blobs, bus=runtime.bus)
+    cloud = same_ports(gcp)
     body = json.dumps({"verification_token": "tok_first_comer"}).encode()
     reply = handle(cloud, {}, body)
     assert reply.status == 200 and "NOTION_WEBHOOK_TOKEN" in reply.body["status"]
@@ -362,12 +374,7 @@ def test_on_google_cloud_only_notion_webhook_token_is_trusted(runtime, capsys):
     assert cmd_webhook_token(accept, gcp) == 2
     assert "Secret Manager" in capsys.readouterr().err
 
-    configured = Runtime(
-        dataclasses.replace(gcp, notion_webhook_token="tok_secret_manager"),
-        state=runtime.state,
-        blobs=runtime.blobs,
-        bus=runtime.bus,
-    )
+    configured = same_ports(dataclasses.replace(gcp, notion_webhook_token="tok_secret_manager"))
     assert handle(configured, headers, signed).status == 401
     headers, signed = _signed("tok_secret_manager", event)
     past = handle(configured, headers, signed)  # past the signature check, on to Notion
@@ -443,7 +450,7 @@ def test_a_slow_link_database_does_not_hold_up_the_others(notion_env, monkeypatc
                                        "tag": "cooking", "status": "pending"})  # fmt: skip
     notion_env.slow_down(f"/data_sources/{slow}/query", 3.0)
 
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     polling = threading.Thread(target=poll, args=(runtime,))
     started = time.monotonic()
     polling.start()

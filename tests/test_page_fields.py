@@ -13,6 +13,7 @@ from svp.cli import main as svp
 from svp.config import load_settings
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
+from svp.wiring import build_runtime
 from tests.fakes._notion_schema import FAKE_USER_ID
 from tests.fakes.notion import FakeNotion, plain
 from tests.test_notion import deliver_to_writer
@@ -55,7 +56,7 @@ def ready(runtime: Runtime, job_id: str, source: str, items: list, *, review: bo
 def test_a_page_that_needs_review_says_so_in_a_property_people_can_filter_on(
     notion_env, review_property, needed, unneeded
 ):
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     _, source = notion_env.add_database("Recipes", {"name": "title", **review_property})
     (name,) = review_property
     ready(runtime, "r1", source, [{"name": "Pasta"}], review=True)
@@ -88,7 +89,7 @@ def test_registering_a_content_database_offers_a_review_checkbox(notion_env, cap
 
 
 def test_relations_are_found_by_title_and_people_get_whoever_saved_the_link(notion_env):
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     _, ingredients = notion_env.add_database("Ingredients", {"Name": "title"})
     tomato = notion_env.add_page(ingredients, {"Name": "Tomato"})
     basil = notion_env.add_page(ingredients, {"Name": "Basil"})
@@ -111,7 +112,7 @@ def test_relations_are_found_by_title_and_people_get_whoever_saved_the_link(noti
 def test_a_person_notion_does_not_know_leaves_the_people_property_empty(notion_env):
     """The row was added by an integration (a bot) or someone who left: Notion refuses them
     as people, and the page is written without."""
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     _, source = notion_env.add_database("Recipes", {"name": "title", "Saved by": "people"})
     stranger = "11111111-1111-4111-8111-111111111111"
     ready(runtime, "p2", source, [{"name": "Soup"}], review=False, saved_by=stranger)

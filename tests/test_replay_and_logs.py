@@ -143,7 +143,7 @@ def test_a_stage_that_gives_up_on_gcp_dead_letters_the_message_for_replay(
 
     from svp import functions
     from svp.runtime import jobs
-    from svp.runtime.dispatch import Runners
+    from svp.wiring import runners
 
     prefix = gcp_env
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
@@ -158,7 +158,7 @@ def test_a_stage_that_gives_up_on_gcp_dead_letters_the_message_for_replay(
     def failing(ctx):
         raise TimeoutError("vision timed out")
 
-    functions._runners = Runners(runtime, {"ocr": failing})  # the stage's code, failing
+    functions._runners = runners(runtime, {"ocr": failing})  # the stage's code, failing
     message = JobMessage(job_id, "downloader", {"media": "gs://artifacts/m.mp4"})
     body = {
         "message": {

@@ -14,7 +14,6 @@ from svp.errors import PermanentError
 from svp.messages import BadMessage, JobMessage
 from svp.runtime import jobs
 from svp.runtime.envelope import parse_delivery
-from svp.runtime.replay import replay_local
 from svp.runtime.runner import StageContext, StageRunner
 from tests.pipeline_helpers import drain, enqueue, job
 
@@ -182,11 +181,11 @@ def test_an_always_failing_message_is_dead_lettered_and_replay_brings_it_back(ru
     assert "vision timed out" in dead.last_error
 
     # Dry run first: nothing moves.
-    assert [r.job_id for r in replay_local(runtime.bus, dry_run=True)] == ["j1"]
+    assert [r.job_id for r in runtime.dead_letters.replay(dry_run=True)] == ["j1"]
     assert len(runtime.bus.dead_letters()) == 1
 
     # The outage is over: replay, and the job finishes.
-    replayed = replay_local(runtime.bus, job_id="j1")
+    replayed = runtime.dead_letters.replay(job_id="j1")
     assert [(r.job_id, r.stage) for r in replayed] == [("j1", "ocr")]
     drain(runtime, counting_works(calls))
     assert job(runtime, "j1")["status"] == "done"

@@ -10,8 +10,8 @@ import pytest
 from svp.cli import main as svp
 from svp.config import load_settings
 from svp.runtime import jobs
-from svp.runtime.context import Runtime
 from svp.summary import cost
+from svp.wiring import build_runtime
 from tests.pipeline_helpers import drain, enqueue, job
 from tests.summary_helpers import THREE_PLACES, seed_schema
 
@@ -43,7 +43,7 @@ def test_svp_process_with_an_openai_compatible_llm_records_usage_and_cost(
 
     (call,) = fake_openai.requests_to("/chat/completions")
     assert call.json["response_format"]["json_schema"]["strict"] is True
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     (done,) = runtime.state.list(jobs.JOBS)
     output = done["stages"]["summarizer"]["output"]
     assert output["engine"] == "openai" and output["model"] == "local-model"
@@ -61,7 +61,7 @@ def test_a_video_listing_three_places_yields_three_pages_with_many(
 ):
     monkeypatch.setenv("GEMINI_API_KEY", "test-key")
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
-    runtime = Runtime(load_settings(dotenv=None))
+    runtime = build_runtime(load_settings(dotenv=None))
     fake_gemini.responder = lambda request: THREE_PLACES
     uri = runtime.blobs.put_file(runtime.artifact_key("j3", "input", "pasta.mp4"),
                                  clips / "pasta.mp4")  # fmt: skip

@@ -115,10 +115,10 @@ def test_schema_from_the_fake_notion_data_source(monkeypatch, env, fake_notion):
     monkeypatch.setenv("NOTION_TOKEN", fake_notion.token)
     monkeypatch.setenv("NOTION_BASE_URL", fake_notion.base_url)
     from svp.config import load_settings
-    from svp.runtime.context import Runtime
-    from svp.summary.targets import schema_of
+    from svp.stages.targets import schema_of
+    from svp.wiring import build_runtime
 
-    schema = schema_of(Runtime(load_settings(dotenv=None)), {"data_source_id": source})
+    schema = schema_of(build_runtime(load_settings(dotenv=None)), {"data_source_id": source})
     fields = response_schema(schema)["properties"]
     assert fields["Stage"]["enum"] == ["To try", "Cooked"]
     assert "Main, Dessert" in fields["Course"]["description"]

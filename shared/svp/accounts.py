@@ -22,13 +22,17 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from svp.config import ConfigError, Settings
+from svp.config import LOCAL_USER, ConfigError, Settings
 from svp.errors import PermanentError
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
+
+if TYPE_CHECKING:
+    from svp.notion.gateway import NotionGateway
 
 log = logging.getLogger("svp.accounts")
 
@@ -40,12 +44,77 @@ class NotionAccessError(PermanentError):
 
 
 API_KEYS = "api_keys"
-LOCAL_USER = "local"
 KEY_TOUCH_SECONDS = 3600  # `last_used_at` of an API key is written at most this often
 _refreshing: dict[str, threading.Lock] = {}  # one refresh per user at a time, per process
 _refreshing_lock = threading.Lock()
 
 
+# -- Notion clients ----------------------------------------------------------------------------
+USER_CLIENT_TTL_SECONDS = 300
+
+
+class _NotionClients:
+    """A runtime's Notion clients: the configured integration's (NOTION_TOKEN) and one per
+    signed-in person, dropped after a while so a warm instance picks up a reconnected token."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.lock = threading.Lock()
+        self.people: dict[str, tuple[float, NotionGateway]] = {}
+        self.integration: NotionGateway | None = None
+
+    def gateway(self, token: str) -> NotionGateway:
+        from svp.notion.gateway import NotionGateway
+
+        settings = self.runtime.settings
+        return NotionGateway(
+            token,
+            settings.notion_base_url or None,
+            settings.notion_requests_per_second,
+            settings.notion_retry_seconds,
+        )
+
+    def for_user(self, user: str | None) -> NotionGateway | None:
+        if not user or user == LOCAL_USER:
+            if self.integration is None and self.runtime.settings.notion_token:
+                self.integration = self.gateway(self.runtime.settings.notion_token)
+            return self.integration
+        with self.lock:
+            cached = self.people.get(user)
+            if cached is None or time.monotonic() - cached[0] > USER_CLIENT_TTL_SECONDS:
+                cached = self.people[user] = (
+                    time.monotonic(),
+                    self.gateway(notion_token(self.runtime, user)),
+                )
+            return cached[1]
+
+
+_clients: weakref.WeakKeyDictionary[Runtime, _NotionClients] = weakref.WeakKeyDictionary()
+_clients_lock = threading.Lock()
+
+
+def _clients_of(runtime: Runtime) -> _NotionClients:
+    with _clients_lock:
+        if runtime not in _clients:
+            _clients[runtime] = _NotionClients(runtime)
+        return _clients[runtime]
+
+
+def notion_for(runtime: Runtime, user: str | None) -> NotionGateway | None:
+    """The Notion client acting for `user` (their OAuth token), or the configured integration
+    (NOTION_TOKEN) for the local user; None when that has no token. Raises NotionAccessError
+    when a person's token is missing or unreadable."""
+    return _clients_of(runtime).for_user(user)
+
+
+def forget_notion(runtime: Runtime, user: str) -> None:
+    """Drop a person's cached client (their token changed)."""
+    clients = _clients_of(runtime)
+    with clients.lock:
+        clients.people.pop(user, None)
+
+
+# -- tokens ------------------------------------------------------------------------------------
 def _key_file(settings: Settings) -> Path:
     return settings.data_dir / "token.key"
 
@@ -101,7 +170,7 @@ def save_user(runtime: Runtime, oauth: dict[str, Any]) -> dict[str, Any]:
         return doc, doc
 
     doc = runtime.state.update(USERS, user_id, upsert)
-    runtime.forget_notion(user_id)
+    forget_notion(runtime, user_id)
     return public(doc)
 
 
@@ -149,7 +218,7 @@ def refresh_notion_token(runtime: Runtime, user_id: str) -> str:
     here), "refused" (Notion refused it: spent or revoked) or "unreachable"."""
     from cryptography.fernet import InvalidToken
 
-    from svp.api import oauth
+    from svp.notion import oauth
 
     settings = runtime.settings
     user = runtime.state.get(USERS, user_id) or {}

@@ -11,13 +11,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from svp.config import ConfigError, Settings, load_settings
+from svp.config import LOCAL_USER, ConfigError, Settings, load_settings
 from svp.errors import StageError
 from svp.log import setup_logging
 from svp.messages import JobMessage
 from svp.runtime import jobs
-from svp.runtime.context import Runtime, build_runtime
+from svp.runtime.context import Runtime
 from svp.topology import PIPELINE
+from svp.wiring import build_runtime, dispatcher
 
 
 def _local_runtime(settings: Settings) -> Runtime:
@@ -26,21 +27,9 @@ def _local_runtime(settings: Settings) -> Runtime:
     return build_runtime(settings)
 
 
-def _dispatcher(runtime: Runtime):
-    from svp.notion.status import link_status
-    from svp.runtime.dispatch import Dispatcher, Runners
-
-    return Dispatcher(
-        runtime.bus,
-        Runners(runtime, status=link_status(runtime)),
-        concurrency=runtime.settings.concurrency,
-        lease=runtime.settings.lease_seconds,
-    )
-
-
 # -- process -------------------------------------------------------------------------------
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
-    from svp.summary.targets import target_for_tag
+    from svp.stages.targets import target_for_tag
 
     runtime = _local_runtime(settings)
     job_id = f"cli-{uuid.uuid4().hex[:12]}"
@@ -59,17 +48,17 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
     runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, target, time.time()))
     runtime.publish_from("poller", JobMessage(job_id, "poller"))
 
-    dispatcher = _dispatcher(runtime)
+    local = dispatcher(runtime)
     finished = threading.Event()
     worker = threading.Thread(
-        target=dispatcher.run, kwargs={"stop": finished, "idle_exit": True}, daemon=True
+        target=local.run, kwargs={"stop": finished, "idle_exit": True}, daemon=True
     )
     started = time.monotonic()
     worker.start()
     job = _follow(runtime, job_id, worker, quiet=args.json)
     finished.set()
     worker.join()
-    dispatcher.close()
+    local.close()
     if job["status"] != "done":
         print(f"svp: failed: {job.get('error') or 'the job did not finish'}", file=sys.stderr)
         return 1
@@ -111,26 +100,29 @@ def _progress_line(stage: str, record: dict) -> str:
 
 # -- run -----------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from svp.accounts import users
+    from svp.accounts import notion_for, users
     from svp.runtime.dispatch import run_until_settled
     from svp.stages.poller import poll
 
     runtime = _local_runtime(settings)
-    if runtime.notion is None and not users(runtime):
-        print("svp: NOTION_TOKEN is not set and nobody connected Notion through `svp serve`: "
-              "`svp run` has no Link Database to poll", file=sys.stderr)  # fmt: skip
+    if notion_for(runtime, LOCAL_USER) is None and not users(runtime):
+        print(
+            "svp: NOTION_TOKEN is not set and nobody connected Notion through `svp serve`: "
+            "`svp run` has no Link Database to poll",
+            file=sys.stderr,
+        )
         return 2
-    dispatcher = _dispatcher(runtime)
-    status = dispatcher.runners.status
+    local = dispatcher(runtime)
+    status = local.runners.status
     try:
         if args.once:
             report = poll(runtime, status)
-            run_until_settled(runtime, dispatcher)
+            run_until_settled(runtime, local)
             print(json.dumps(report.as_dict()))
             return 1 if report.errors else 0
         stop = threading.Event()
         worker = threading.Thread(
-            target=dispatcher.run, kwargs={"stop": stop, "idle_exit": False}, daemon=True
+            target=local.run, kwargs={"stop": stop, "idle_exit": False}, daemon=True
         )
         worker.start()
         try:
@@ -140,7 +132,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             worker.join()
         return 0
     finally:
-        dispatcher.close()
+        local.close()
 
 
 def poll_forever(runtime: Runtime, status, stop: threading.Event) -> None:
@@ -194,9 +186,10 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- replay --------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = build_runtime(settings)
     try:
-        replayed = (
-            _replay_gcp(args, settings) if settings.uses_gcp else _replay_local(args, settings)
+        replayed = runtime.dead_letters.replay(
+            job_id=args.job, stage=args.stage, limit=args.limit, dry_run=args.dry_run
         )
     except Exception as exc:  # e.g. Pub/Sub refused the publish: nothing was acked
         print(
@@ -208,35 +201,11 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         detail = f": {item.last_error}" if item.last_error else ""
         print(f"{verb} {item.stage} for job {item.job_id} (after {item.attempts} attempts{detail})")
     print(f"{len(replayed)} message(s) {verb}")
+    if replayed and not (args.dry_run or args.no_run or settings.uses_gcp):
+        local = dispatcher(runtime)
+        local.run(idle_exit=True)
+        local.close()
     return 0
-
-
-def _replay_gcp(args: argparse.Namespace, settings: Settings) -> list:
-    from svp.runtime.replay import replay_pubsub
-
-    runtime = build_runtime(settings)
-    stages = [args.stage] if args.stage else list(PIPELINE)
-    replayed: list = []
-    for stage in stages:
-        left = None if args.limit is None else args.limit - len(replayed)
-        if left == 0:
-            break
-        replayed += replay_pubsub(runtime.bus, settings.topic_prefix, stage, job_id=args.job,
-                                  limit=left, dry_run=args.dry_run)  # fmt: skip
-    return replayed
-
-
-def _replay_local(args: argparse.Namespace, settings: Settings) -> list:
-    from svp.runtime.replay import replay_local
-
-    runtime = _local_runtime(settings)
-    replayed = replay_local(runtime.bus, job_id=args.job, stage=args.stage, limit=args.limit,
-                            dry_run=args.dry_run)  # fmt: skip
-    if replayed and not args.dry_run and not args.no_run:
-        dispatcher = _dispatcher(runtime)
-        dispatcher.run(idle_exit=True)
-        dispatcher.close()
-    return replayed
 
 
 # -- register ------------------------------------------------------------------------------
@@ -262,17 +231,20 @@ def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _register_add(runtime: Runtime, args: argparse.Namespace) -> list[str]:
+    from svp.accounts import notion_for
     from svp.notion import register
 
     if args.what == "link-db":
-        saved, warnings = register.register_link_database(runtime, args.ref, fix=args.fix)
+        saved, warnings = register.register_link_database(
+            runtime, args.ref, fix=args.fix, notion=notion_for(runtime, LOCAL_USER)
+        )
         print(f"registered Link Database {saved['title']!r} ({saved['data_source_id']})")
         return warnings
     if not args.tag:
         raise StageError("content-db needs --tag TAG")
     saved, warnings = register.register_content_database(
         runtime, args.ref, args.tag, prompt=args.prompt or "", many=args.many,
-        language=args.language or "", fix=args.fix,
+        language=args.language or "", fix=args.fix, notion=notion_for(runtime, LOCAL_USER),
     )  # fmt: skip
     print(f"registered Content Database {saved['title']!r} for tag {saved['tag']!r} "
           f"({len(saved['properties'])} properties)")  # fmt: skip
@@ -366,8 +338,8 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """The API and status page on 127.0.0.1 (the app the api Cloud Function runs)."""
     from svp.api import create_app
-    from svp.api.oauth import missing_settings
     from svp.api.serving import serve
+    from svp.notion.oauth import missing_settings
 
     runtime = _local_runtime(settings)
     app = create_app(runtime)
@@ -380,18 +352,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)  # fmt: skip
     stop = threading.Event()
     workers: list[threading.Thread] = []
-    dispatcher = None
+    local = None
     if args.worker:
-        dispatcher = _dispatcher(runtime)
+        local = dispatcher(runtime)
         workers.append(
             threading.Thread(
-                target=dispatcher.run, kwargs={"stop": stop, "idle_exit": False}, daemon=True
+                target=local.run, kwargs={"stop": stop, "idle_exit": False}, daemon=True
             )
         )
         workers.append(
             threading.Thread(
                 target=poll_forever,
-                args=(runtime, dispatcher.runners.status, stop),
+                args=(runtime, local.runners.status, stop),
                 daemon=True,
             )
         )
@@ -408,8 +380,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         stop.set()
         for worker in workers:
             worker.join(timeout=10)
-        if dispatcher is not None:
-            dispatcher.close()
+        if local is not None:
+            local.close()
     return 0
 
 

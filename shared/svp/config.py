@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 BACKENDS = ("local", "gcp")
+# Whose the configured integration (NOTION_TOKEN) and its databases are, beside the people
+# who sign in with their own Notion.
+LOCAL_USER = "local"
 OCR_ENGINES = ("tesseract", "vision")
 LLM_PROVIDERS = ("gemini", "openai", "extractive")
 LLM_RESPONSE_FORMATS = ("strict", "json_schema", "json_object")

@@ -13,7 +13,8 @@ from typing import Any
 
 from svp.config import load_settings
 from svp.log import log_context, setup_logging, trace_from_header
-from svp.runtime.context import Runtime, build_runtime
+from svp.runtime.context import Runtime
+from svp.wiring import build_runtime, runners
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
@@ -43,10 +44,7 @@ def _stage_runners():
     rt = runtime()
     with _lock:
         if _runners is None:
-            from svp.notion.status import link_status
-            from svp.runtime.dispatch import Runners
-
-            _runners = Runners(rt, status=link_status(rt))
+            _runners = runners(rt)
         return _runners
 
 
@@ -132,7 +130,7 @@ def dead_letter_handler(rt: Runtime, headers: dict[str, str], body: bytes) -> st
 
 def webhook_handler(request: Any) -> tuple[str, int, dict[str, str]]:
     """Notion's integration webhooks (public endpoint; every event is signature-checked)."""
-    from svp.notion.webhook import handle
+    from svp.stages.webhook import handle
 
     rt = runtime()
     with log_context(stage="webhook"):

@@ -6,6 +6,7 @@ Pub/Sub caps a message at 10 MB; media and long text travel as artifacts in the 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,3 +64,23 @@ class JobMessage:
         if not isinstance(artifacts, dict):
             raise BadMessage("message field artifacts must be an object")
         return cls(job_id, source, dict(artifacts), int(body.get("replays") or 0))
+
+
+# Attributes Pub/Sub adds to a dead-lettered message, and the error a stage that gave up on it
+# adds: a replayed message goes out without them.
+DEAD_LETTER_ATTRIBUTES = (
+    "CloudPubSubDeadLetterSourceDeliveryCount",
+    "CloudPubSubDeadLetterSourceSubscription",
+    "CloudPubSubDeadLetterSourceSubscriptionProject",
+    "CloudPubSubDeadLetterSourceTopicPublishTime",
+    "svp_error",
+)
+
+
+def revived(data: bytes, attributes: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+    """A dead letter's message to publish again: one more replay (so the failed job reopens),
+    without the dead-letter attributes. Raises BadMessage for an unreadable one."""
+    message = JobMessage.decode(data)
+    again = JobMessage(message.job_id, message.source, message.artifacts, message.replays + 1)
+    kept = {k: v for k, v in attributes.items() if k not in DEAD_LETTER_ATTRIBUTES}
+    return again.encode(), {**kept, **again.attributes()}

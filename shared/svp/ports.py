@@ -1,11 +1,12 @@
-"""The three ports every stage talks through; each has a local and a Google Cloud adapter.
+"""The ports every stage talks through; each has a local and a Google Cloud adapter.
 
 Adapters import their SDKs lazily so that a function only pays for the clients it uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -61,3 +62,61 @@ class Bus(Protocol):
     """Publishes a message to a topic and returns its id once the broker has confirmed it."""
 
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> str: ...
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A dead-lettered message published again (or, on a dry run, that would be)."""
+
+    job_id: str
+    stage: str
+    attempts: int
+    last_error: str
+    message_id: str = ""
+
+
+class DeadLetters(Protocol):
+    """Messages a stage gave up on (or the broker dead-lettered), kept until replayed."""
+
+    def job_ids(self) -> set[str] | None:
+        """Jobs with a dead-lettered message; None where that is not cheap to know (Pub/Sub's
+        dead-letter subscriptions can only be pulled)."""
+
+    def replay(
+        self,
+        *,
+        job_id: str | None = None,
+        stage: str | None = None,
+        limit: int | None = None,
+        dry_run: bool = False,
+    ) -> list[Replayed]:
+        """Publish them again to their stage, one more replay each (the job reopens); a dead
+        letter is removed only once its new copy is confirmed. A dry run only lists them."""
+
+
+class Pushed(Protocol):
+    """A message the local queue delivers: what the dispatcher needs of it."""
+
+    subscription: str
+    attempts: int
+    attributes: dict[str, str]
+
+    def push_envelope(self) -> dict[str, Any]: ...
+
+
+class PushQueue(Protocol):
+    """The delivery side of the local queue, with Pub/Sub push subscriptions' semantics."""
+
+    def lease(self, limit: int, lease_seconds: float) -> list[Any]:
+        """Up to `limit` due messages (Pushed), each counting as a delivery attempt."""
+
+    def extend(self, messages: Sequence[Any], lease_seconds: float) -> None: ...
+
+    def ack(self, message: Any) -> None: ...
+
+    def nack(self, message: Any, error: str) -> bool:
+        """Redeliver later with backoff; True when that was the last delivery (dead-lettered)."""
+
+    def dead_letter(self, message: Any, error: str) -> None: ...
+
+    def next_due_in(self) -> float | None: ...

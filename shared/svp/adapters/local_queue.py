@@ -1,15 +1,17 @@
 """A durable local queue with Pub/Sub push-subscription semantics, on SQLite.
 
 Publishing copies the message to every subscription of its topic. Each copy is delivered at
-least once: it is leased while a handler runs (the ack deadline), redelivered after a nack with
-exponential backoff, and moved to the dead-letter table with its last error after
-`max_attempts` deliveries. Dead letters stay until replayed.
+least once: it is leased while a handler runs (the ack deadline, extended while the handler
+lives), redelivered after a nack with exponential backoff, and dead-lettered with its last
+error after `max_attempts` deliveries (or when the handler gives up on it). Dead letters are
+rows with `dead_at` set; they stay until replayed.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-import threading
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from svp.adapters.sqlite_db import connect, write_transaction
+from svp.adapters.sqlite_db import SqliteFile
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS messages (
@@ -31,21 +33,12 @@ _SCHEMA = (
       attempts INTEGER NOT NULL DEFAULT 0,
       next_attempt_at REAL NOT NULL DEFAULT 0,
       lease_until REAL NOT NULL DEFAULT 0,
-      last_error TEXT
-    )""",
-    "CREATE INDEX IF NOT EXISTS messages_due ON messages (next_attempt_at, lease_until)",
-    """CREATE TABLE IF NOT EXISTS dead_letters (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      message_id TEXT NOT NULL,
-      topic TEXT NOT NULL,
-      subscription TEXT NOT NULL,
-      data BLOB NOT NULL,
-      attributes TEXT NOT NULL,
-      publish_time TEXT NOT NULL,
-      attempts INTEGER NOT NULL,
       last_error TEXT,
-      dead_at TEXT NOT NULL
+      dead_at TEXT
     )""",
+)
+_COLUMNS = (
+    "id, message_id, topic, subscription, data, attributes, publish_time, attempts, last_error"
 )
 
 
@@ -61,10 +54,16 @@ class QueuedMessage:
     attempts: int
     last_error: str | None = None
 
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | tuple, delivered: int = 0) -> QueuedMessage:
+        """From a row of _COLUMNS; `delivered` counts a delivery the row does not show yet."""
+        fields = list(row)
+        fields[5] = json.loads(fields[5])  # attributes
+        fields[7] += delivered  # attempts
+        return cls(*fields)
+
     def push_envelope(self) -> dict:
         """The JSON body Pub/Sub POSTs to a push endpoint with a dead-letter policy set."""
-        import base64
-
         return {
             "message": {
                 "data": base64.b64encode(self.data).decode(),
@@ -77,8 +76,36 @@ class QueuedMessage:
         }
 
 
+def _migrate(db: SqliteFile) -> None:
+    """Queues made before dead letters were rows of `messages` kept them in a table of their
+    own: move them over."""
+    with db.write() as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+        if "dead_at" not in columns:
+            conn.execute("ALTER TABLE messages ADD COLUMN dead_at TEXT")
+        old = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dead_letters'"
+        ).fetchone()
+        if old:
+            conn.execute(
+                "INSERT INTO messages (message_id, topic, subscription, data, attributes,"
+                " publish_time, attempts, last_error, dead_at) SELECT message_id, topic,"
+                " subscription, data, attributes, publish_time, attempts, last_error, dead_at"
+                " FROM dead_letters"
+            )
+            conn.execute("DROP TABLE dead_letters")
+        conn.execute(
+            "CREATE INDEX IF NOT EXISTS messages_due"
+            " ON messages (dead_at, next_attempt_at, lease_until)"
+        )
+
+
 def backoff_seconds(attempts: int, minimum: float, maximum: float) -> float:
     return min(maximum, minimum * 2 ** max(0, attempts - 1))
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class LocalQueue:
@@ -92,65 +119,47 @@ class LocalQueue:
         retry_max_seconds: float = 600.0,
         clock: Callable[[], float] = time.time,
     ):
-        self.path = path
+        self.db = SqliteFile(path, _SCHEMA)
+        _migrate(self.db)
         self.subscriptions = {topic: tuple(subs) for topic, subs in subscriptions.items()}
         self.max_attempts = max_attempts
         self.retry_min_seconds = retry_min_seconds
         self.retry_max_seconds = retry_max_seconds
         self.clock = clock
-        self._local = threading.local()
-        with write_transaction(self._conn()) as conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-
-    def _conn(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        return conn
 
     # -- Bus ---------------------------------------------------------------------------------
     def publish(self, topic: str, data: bytes, attributes: Mapping[str, str]) -> str:
         if topic not in self.subscriptions:
             raise ValueError(f"unknown topic {topic!r}; known: {', '.join(self.subscriptions)}")
         message_id = uuid.uuid4().hex
-        published = datetime.now(UTC).isoformat(timespec="milliseconds")
-        with write_transaction(self._conn()) as conn:
+        with self.db.write() as conn:
             for subscription in self.subscriptions[topic]:
-                conn.execute(
-                    "INSERT INTO messages (message_id, topic, subscription, data, attributes,"
-                    " publish_time) VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        message_id,
-                        topic,
-                        subscription,
-                        data,
-                        json.dumps(dict(attributes)),
-                        published,
-                    ),
-                )
+                self._insert(conn, message_id, topic, subscription, data, attributes)
         return message_id
 
-    # -- delivery ----------------------------------------------------------------------------
+    @staticmethod
+    def _insert(conn, message_id, topic, subscription, data, attributes) -> None:
+        conn.execute(
+            "INSERT INTO messages (message_id, topic, subscription, data, attributes,"
+            " publish_time) VALUES (?, ?, ?, ?, ?, ?)",
+            (message_id, topic, subscription, data, json.dumps(dict(attributes)), _now_iso()),
+        )
+
+    # -- delivery (svp.ports.PushQueue) ------------------------------------------------------
     def lease(self, limit: int, lease_seconds: float) -> list[QueuedMessage]:
         """Take up to `limit` due messages, counting this as a delivery attempt."""
         now = self.clock()
-        with write_transaction(self._conn()) as conn:
+        with self.db.write() as conn:
             rows = conn.execute(
-                "SELECT id, message_id, topic, subscription, data, attributes, publish_time,"
-                " attempts, last_error FROM messages"
-                " WHERE next_attempt_at <= ? AND lease_until <= ? ORDER BY id LIMIT ?",
+                f"SELECT {_COLUMNS} FROM messages WHERE dead_at IS NULL"
+                " AND next_attempt_at <= ? AND lease_until <= ? ORDER BY id LIMIT ?",
                 (now, now, limit),
             ).fetchall()
-            for row in rows:
-                conn.execute(
-                    "UPDATE messages SET attempts = attempts + 1, lease_until = ? WHERE id = ?",
-                    (now + lease_seconds, row[0]),
-                )
-        return [
-            QueuedMessage(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7] + 1, r[8])
-            for r in rows
-        ]
+            conn.executemany(
+                "UPDATE messages SET attempts = attempts + 1, lease_until = ? WHERE id = ?",
+                [(now + lease_seconds, row[0]) for row in rows],
+            )
+        return [QueuedMessage.from_row(row, delivered=1) for row in rows]
 
     def extend(self, messages: Sequence[QueuedMessage], lease_seconds: float) -> None:
         """Keep in-flight messages leased (Pub/Sub's modifyAckDeadline): a delivery whose
@@ -158,91 +167,71 @@ class LocalQueue:
         if not messages:
             return
         until = self.clock() + lease_seconds
-        with write_transaction(self._conn()) as conn:
+        with self.db.write() as conn:
             conn.executemany(
-                "UPDATE messages SET lease_until = ? WHERE id = ? AND lease_until > 0",
+                "UPDATE messages SET lease_until = ? WHERE id = ? AND dead_at IS NULL",
                 [(until, m.id) for m in messages],
             )
 
     def ack(self, message: QueuedMessage) -> None:
-        with write_transaction(self._conn()) as conn:
-            conn.execute("DELETE FROM messages WHERE id = ?", (message.id,))
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM messages WHERE id = ? AND dead_at IS NULL", (message.id,))
 
     def nack(self, message: QueuedMessage, error: str) -> bool:
         """Schedule a redelivery, or dead-letter after max attempts. True when dead-lettered."""
         if message.attempts >= self.max_attempts:
             self.dead_letter(message, error)
             return True
-        now = self.clock()
-        with write_transaction(self._conn()) as conn:
-            delay = backoff_seconds(
-                message.attempts, self.retry_min_seconds, self.retry_max_seconds
-            )
+        delay = backoff_seconds(message.attempts, self.retry_min_seconds, self.retry_max_seconds)
+        with self.db.write() as conn:
             conn.execute(
                 "UPDATE messages SET next_attempt_at = ?, lease_until = 0, last_error = ?"
-                " WHERE id = ?",
-                (now + delay, error, message.id),
+                " WHERE id = ? AND dead_at IS NULL",
+                (self.clock() + delay, error, message.id),
             )
-            return False
+        return False
 
     def dead_letter(self, message: QueuedMessage, error: str) -> None:
-        """Move a delivered message to the dead-letter table with its last error."""
-        with write_transaction(self._conn()) as conn:
+        """Keep a delivered message as a dead letter, with its last error."""
+        with self.db.write() as conn:
             conn.execute(
-                "INSERT INTO dead_letters (message_id, topic, subscription, data, attributes,"
-                " publish_time, attempts, last_error, dead_at)"
-                " SELECT message_id, topic, subscription, data, attributes, publish_time,"
-                " attempts, ?, ? FROM messages WHERE id = ?",
-                (error, datetime.now(UTC).isoformat(timespec="seconds"), message.id),
+                "UPDATE messages SET dead_at = ?, last_error = ?, attempts = ?, lease_until = 0"
+                " WHERE id = ?",
+                (_now_iso(), error, message.attempts, message.id),
             )
-            conn.execute("DELETE FROM messages WHERE id = ?", (message.id,))
 
     def next_due_in(self) -> float | None:
         """Seconds until the next message is due (0 if one is due now), None when empty."""
         row = (
-            self._conn()
-            .execute("SELECT MIN(MAX(next_attempt_at, lease_until)) FROM messages")
+            self.db.conn()
+            .execute(
+                "SELECT MIN(MAX(next_attempt_at, lease_until)) FROM messages WHERE dead_at IS NULL"
+            )
             .fetchone()
         )
         return None if row[0] is None else max(0.0, row[0] - self.clock())
 
-    def pending(self) -> int:
-        return self._conn().execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    def waiting(self) -> int:
+        """Messages not yet delivered for good (dead letters aside)."""
+        query = "SELECT COUNT(*) FROM messages WHERE dead_at IS NULL"
+        return self.db.conn().execute(query).fetchone()[0]
 
     # -- dead letters ------------------------------------------------------------------------
     def dead_letters(self, subscription: str | None = None) -> list[QueuedMessage]:
-        sql = (
-            "SELECT id, message_id, topic, subscription, data, attributes, publish_time,"
-            " attempts, last_error FROM dead_letters"
-        )
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE dead_at IS NOT NULL"
         params: tuple = ()
         if subscription:
-            sql += " WHERE subscription = ?"
+            sql += " AND subscription = ?"
             params = (subscription,)
-        rows = self._conn().execute(sql + " ORDER BY id", params).fetchall()
-        return [
-            QueuedMessage(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8])
-            for r in rows
-        ]
+        rows = self.db.conn().execute(sql + " ORDER BY id", params).fetchall()
+        return [QueuedMessage.from_row(row) for row in rows]
 
     def requeue_dead_letter(
         self, dead: QueuedMessage, data: bytes, attributes: Mapping[str, str]
     ) -> str:
         """Move a dead letter back to its subscription (only) as a new message."""
         message_id = uuid.uuid4().hex
-        published = datetime.now(UTC).isoformat(timespec="milliseconds")
-        with write_transaction(self._conn()) as conn:
-            conn.execute(
-                "INSERT INTO messages (message_id, topic, subscription, data, attributes,"
-                " publish_time) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    dead.topic,
-                    dead.subscription,
-                    data,
-                    json.dumps(dict(attributes)),
-                    published,
-                ),
-            )
-            conn.execute("DELETE FROM dead_letters WHERE id = ?", (dead.id,))
+        with self.db.write() as conn:
+            self._insert(conn, message_id, dead.topic, dead.subscription, data, attributes)
+            conn.execute("DELETE FROM messages WHERE id = ?", (dead.id,))
         return message_id

@@ -1,7 +1,7 @@
 """`Bus` on Cloud Pub/Sub, plus the synchronous pull used to replay dead letters.
 
 One PublisherClient and one SubscriberClient per process, created lazily under a lock (creating
-publishers concurrently can hang). Topics are `projects/{project}/topics/{topic_prefix}{topic}`.
+publishers concurrently can hang). Topics are `projects/{project}/topics/{topic}`.
 Subscriptions are named as given: a full `projects/.../subscriptions/...` path, or a short name
 in `project` (the topic prefix is not applied to them).
 """
@@ -46,17 +46,15 @@ class PubSubBus:
     def __init__(
         self,
         project: str,
-        topic_prefix: str = "",
         publisher: Any = None,
         subscriber: Any = None,
     ):
         self.project = project
-        self.topic_prefix = topic_prefix
         self._publisher = publisher
         self._subscriber = subscriber
 
     def topic_path(self, topic: str) -> str:
-        return f"projects/{self.project}/topics/{self.topic_prefix}{topic}"
+        return f"projects/{self.project}/topics/{topic}"
 
     def subscription_path(self, subscription: str) -> str:
         if subscription.startswith("projects/"):

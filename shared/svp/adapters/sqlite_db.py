@@ -1,14 +1,46 @@
-"""SQLite connections set up for several threads and processes sharing one file."""
+"""One SQLite file shared by threads (a connection each) and processes."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 BUSY_TIMEOUT_SECONDS = 30
+
+
+class SqliteFile:
+    """A database file and its schema (created if absent); each thread gets its own connection
+    (sqlite3 connections must not cross threads)."""
+
+    def __init__(self, path: Path, schema: Sequence[str] = ()):
+        self.path = path
+        self._local = threading.local()
+        with self.write() as conn:
+            for statement in schema:
+                conn.execute(statement)
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE takes the write lock up front, so read-modify-write cannot
+        interleave with another writer."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -33,15 +65,3 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-@contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE takes the write lock up front, so read-modify-write cannot interleave."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

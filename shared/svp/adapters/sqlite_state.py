@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from svp.adapters.sqlite_db import connect, write_transaction
+from svp.adapters.sqlite_db import SqliteFile
 from svp.ports import Doc, Mutation, T
 
 _SCHEMA = """
@@ -24,20 +23,10 @@ CREATE TABLE IF NOT EXISTS documents (
 
 class SqliteStateStore:
     def __init__(self, path: Path):
-        self.path = path
-        self._local = threading.local()
-        with write_transaction(self._conn()) as conn:
-            conn.execute(_SCHEMA)
-
-    def _conn(self):
-        # One connection per thread: sqlite3 connections must not cross threads.
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        return conn
+        self.db = SqliteFile(path, (_SCHEMA,))
 
     def create(self, collection: str, key: str, doc: Doc) -> bool:
-        with write_transaction(self._conn()) as conn:
+        with self.db.write() as conn:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO documents VALUES (?, ?, ?, ?)",
                 (collection, key, json.dumps(doc), doc.get("updated_at", "")),
@@ -46,7 +35,7 @@ class SqliteStateStore:
 
     def get(self, collection: str, key: str) -> Doc | None:
         row = (
-            self._conn()
+            self.db.conn()
             .execute(
                 "SELECT body FROM documents WHERE collection = ? AND key = ?", (collection, key)
             )
@@ -55,20 +44,20 @@ class SqliteStateStore:
         return json.loads(row[0]) if row else None
 
     def put(self, collection: str, key: str, doc: Doc) -> None:
-        with write_transaction(self._conn()) as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?)",
                 (collection, key, json.dumps(doc), doc.get("updated_at", "")),
             )
 
     def delete(self, collection: str, key: str) -> None:
-        with write_transaction(self._conn()) as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "DELETE FROM documents WHERE collection = ? AND key = ?", (collection, key)
             )
 
     def update(self, collection: str, key: str, mutation: Mutation[T]) -> T:
-        with write_transaction(self._conn()) as conn:
+        with self.db.write() as conn:
             row = conn.execute(
                 "SELECT body FROM documents WHERE collection = ? AND key = ?", (collection, key)
             ).fetchone()
@@ -94,4 +83,4 @@ class SqliteStateStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [json.loads(row[0]) for row in self._conn().execute(sql, params)]
+        return [json.loads(row[0]) for row in self.db.conn().execute(sql, params)]

@@ -35,11 +35,13 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from svp import accounts
-from svp.api import oauth, sessions
+from svp.api import sessions
 from svp.api.health import Health
 from svp.api.ratelimit import RateLimiter
 from svp.config import ConfigError, Settings, load_settings
-from svp.runtime.context import Runtime, build_runtime
+from svp.notion import oauth
+from svp.runtime.context import Runtime
+from svp.wiring import build_runtime
 
 log = logging.getLogger("svp.api")
 

@@ -15,9 +15,10 @@ from typing import Any
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, session
 
 from svp import accounts
-from svp.api import oauth, sessions, views
+from svp.api import sessions, views
 from svp.api.app import svp, wants_html
 from svp.errors import StageError, TransientError
+from svp.notion import oauth
 from svp.notion.gateway import NotionRequestError, normalize_id
 from svp.notion.registry import Registry
 from svp.runtime import jobs
@@ -101,7 +102,7 @@ def _register(call: Callable[[], tuple[dict, list]]) -> tuple[dict, list]:
         except NotionRequestError as exc:
             if exc.status != 401 or not accounts.mark_needs_reconnect(runtime, user_id, exc.reason):
                 raise
-            runtime.forget_notion(user_id)  # refreshed: once more, with the new token
+            accounts.forget_notion(runtime, user_id)  # refreshed: once more, with the new token
             return call()
     except NotionRequestError as exc:
         if exc.status == 401:
@@ -122,7 +123,13 @@ def register_link_database():
     if not ref:
         raise Refused(400, "database: give the Link Database's Notion URL or id")
     saved, warnings = _register(
-        lambda: register(svp().runtime, ref, fix=_flag(data.get("fix")), user=user["user_id"])
+        lambda: register(
+            svp().runtime,
+            ref,
+            fix=_flag(data.get("fix")),
+            user=user["user_id"],
+            notion=accounts.notion_for(svp().runtime, user["user_id"]),
+        )
     )
     message = f"Registered Link Database {saved['title'] or saved['data_source_id']!r}."
     _notes(warnings)
@@ -151,6 +158,7 @@ def register_content_database():
             language=_text(data, "language", 50),
             fix=_flag(data.get("fix")),
             user=user["user_id"],
+            notion=accounts.notion_for(svp().runtime, user["user_id"]),
         )
     )
     message = f"Registered Content Database {saved['title']!r} for tag {saved['tag']!r}."

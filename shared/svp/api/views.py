@@ -65,27 +65,14 @@ def job_view(job: dict[str, Any], dead_lettered: bool | None = None) -> dict[str
 
 
 def dead_lettered_jobs(runtime: Runtime) -> set[str] | None:
-    """Jobs with a message in the local dead-letter store; None where that is not cheap to
-    know (Pub/Sub dead-letter subscriptions can only be pulled)."""
-    if runtime.settings.uses_gcp:
-        return None
-    return {d.attributes.get("job_id", "") for d in runtime.bus.dead_letters()}
+    """Jobs with a dead-lettered message; None where that is not cheap to know."""
+    return runtime.dead_letters.job_ids()
 
 
 def replay(runtime: Runtime, job: dict[str, Any]) -> list:
-    """Re-queue the job's dead-lettered messages (svp.runtime.replay); the job reopens when
-    its stage runs again (Pub/Sub pushes it on gcp; `svp serve --worker` or `svp run` locally)."""
-    job_id = job["job_id"]
-    if runtime.settings.uses_gcp:
-        from svp.runtime.replay import replay_pubsub
-
-        stage = job.get("failed_stage")
-        replayed: list = []
-        for name in [stage] if stage in PIPELINE else PIPELINE:
-            replayed += replay_pubsub(
-                runtime.bus, runtime.settings.topic_prefix, name, job_id=job_id
-            )
-        return replayed
-    from svp.runtime.replay import replay_local
-
-    return replay_local(runtime.bus, job_id=job_id)
+    """Re-queue the job's dead-lettered messages; the job reopens when its stage runs again
+    (Pub/Sub pushes it on gcp; `svp serve --worker` or `svp run` locally)."""
+    stage = job.get("failed_stage")
+    return runtime.dead_letters.replay(
+        job_id=job["job_id"], stage=stage if stage in PIPELINE else None
+    )

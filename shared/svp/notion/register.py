@@ -18,10 +18,9 @@ class RegistrationError(PermanentError):
     """The database cannot be registered as it is; the reason lists what to change."""
 
 
-def _notion(runtime: Runtime, user: str) -> NotionGateway:
-    """The Notion client acting for `user`: their OAuth token, or NOTION_TOKEN for the local
-    user (the `svp register` commands)."""
-    notion = runtime.notion_for(user)
+def _require(notion: NotionGateway | None) -> NotionGateway:
+    """The Notion client acting for the person registering (NOTION_TOKEN's integration for the
+    `svp register` commands, their OAuth token through the api)."""
     if notion is None:
         raise RegistrationError("NOTION_TOKEN is not set: registration needs a Notion integration")
     return notion
@@ -39,11 +38,16 @@ def _check_writable(notion: NotionGateway, data_source_id: str, title: str) -> N
 
 
 def register_link_database(
-    runtime: Runtime, ref: str, *, fix: bool = False, user: str = LOCAL_USER
+    runtime: Runtime,
+    ref: str,
+    *,
+    notion: NotionGateway | None,
+    fix: bool = False,
+    user: str = LOCAL_USER,
 ) -> tuple[dict, list]:
     """Returns (registration, warnings); raises RegistrationError with what is wrong.
-    `user`: whose Notion token checks the database and whose registrations it joins."""
-    notion = _notion(runtime, user)
+    `user`: whose registrations it joins; `notion`: their client, which checks the database."""
+    notion = _require(notion)
     found = notion.resolve(ref)
     schema = notion.schema(found["data_source_id"], refresh=True)
     if fix and (additions := fix_properties(schema)):
@@ -71,8 +75,9 @@ def register_content_database(
     language: str = "",
     fix: bool = False,
     user: str = LOCAL_USER,
+    notion: NotionGateway | None,
 ) -> tuple[dict, list]:
-    notion = _notion(runtime, user)
+    notion = _require(notion)
     tag = tag.strip().lower()
     if not tag or "," in tag:
         raise RegistrationError(f"invalid tag {tag!r}: a tag is one word or phrase, no commas")

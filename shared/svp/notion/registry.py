@@ -10,11 +10,11 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from svp.config import LOCAL_USER
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
 
 REGISTRATIONS = "registrations"
-LOCAL_USER = "local"
 
 
 def link_key(data_source_id: str, user: str = LOCAL_USER) -> str:

@@ -65,10 +65,3 @@ class LinkStatus:
                 log.warning("the link's row refused its status %r: %s", status, exc.reason)
         self.state.update(jobs.JOBS, job_id, lambda d: jobs.mark_sent(d, want, now=time.time()))
         return True
-
-
-def link_status(runtime) -> LinkStatus:  # runtime: svp.runtime.context.Runtime
-    """The LinkStatus of this process's runtime (its Notion clients and status mode)."""
-    return LinkStatus(
-        runtime.state, runtime.notion_for, runtime.settings.status_updates == "minimal"
-    )

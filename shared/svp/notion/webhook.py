@@ -3,8 +3,9 @@
 Notion first POSTs `{"verification_token": ...}` (unsigned); the operator pastes that token into
 the integration's settings to confirm the endpoint. Every event after that is signed:
 `X-Notion-Signature: sha256=<HMAC-SHA256 of the raw body, keyed by the token>`. Events are
-signals only (they may come late, twice or never): the page is fetched and queued through the
-poller's own path, which claims each link once.
+signals only (they may come late, twice or never): the caller's `link_event` fetches the page
+and queues it through the poller's own path, which claims each link once
+(svp.stages.webhook).
 
 Whoever reaches the public endpoint can send a "verification token" too, so an unsigned
 request never sets the token events are checked with:
@@ -23,10 +24,10 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from svp.errors import StageError
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
 
@@ -105,7 +106,13 @@ def signature_ok(token: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), header.strip().encode())
 
 
-def handle(runtime: Runtime, headers: dict[str, str], body: bytes) -> WebhookReply:
+LinkEvent = Callable[[Runtime, dict[str, Any]], WebhookReply]
+
+
+def handle(
+    runtime: Runtime, headers: dict[str, str], body: bytes, link_event: LinkEvent
+) -> WebhookReply:
+    """Check and dedupe one request; a page event of a link goes to `link_event`."""
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
         payload = json.loads(body)
@@ -134,7 +141,7 @@ def handle(runtime: Runtime, headers: dict[str, str], body: bytes) -> WebhookRep
         return WebhookReply(200, {"status": "duplicate"})
     if payload.get("type") not in LINK_EVENTS:
         return WebhookReply(200, {"status": "ignored"})
-    return _link_event(runtime, payload)
+    return link_event(runtime, payload)
 
 
 def _no_token_reason(runtime: Runtime) -> str:
@@ -166,52 +173,3 @@ def _verification(runtime: Runtime, token: str) -> WebhookReply:
     )
     where = "NOTION_WEBHOOK_TOKEN" if runtime.settings.uses_gcp else "`svp webhook-token --accept`"
     return WebhookReply(200, {"status": f"verification token received, not trusted until {where}"})
-
-
-def _link_event(runtime: Runtime, payload: dict[str, Any]) -> WebhookReply:
-    from svp.notion.links import PENDING, read_entry
-    from svp.notion.status import link_status
-    from svp.stages.poller import PollReport, enqueue
-
-    notion = runtime.notion
-    if notion is None:
-        return WebhookReply(503, {"error": "NOTION_TOKEN is not set"})
-    parent = (payload.get("data") or {}).get("parent") or {}
-    parent_id = str(parent.get("data_source_id") or parent.get("id") or "").replace("-", "")
-    page_id = str((payload.get("entity") or {}).get("id") or "")
-    try:
-        source = _link_source(runtime, parent_id)
-        if source is None:
-            return WebhookReply(200, {"status": "not a Link Database"})
-        page = notion.retrieve_page(page_id)
-        if _status(page) != PENDING:
-            return WebhookReply(200, {"status": "not pending"})
-        report = PollReport()
-        enqueue(runtime, link_status(runtime), read_entry(page, source), report)
-    except StageError as exc:
-        # Polling will pick the link up; a 5xx would only make Notion resend the signal.
-        log.error("webhook event %s not handled: %s", payload.get("id"), exc)
-        return WebhookReply(200, {"status": "left to polling", "reason": exc.reason})
-    return WebhookReply(200, {"status": "queued" if report.queued else "known"})
-
-
-def _link_source(runtime: Runtime, parent_id: str) -> str | None:
-    """The registered Link Database's data source the event's parent is (or contains)."""
-    from svp.notion.registry import Registry
-
-    assert runtime.notion is not None
-    for ref in Registry(runtime).link_databases():
-        found = runtime.notion.resolve(ref)
-        if parent_id in (found["data_source_id"].replace("-", ""),
-                         found["database_id"].replace("-", "")):  # fmt: skip
-            return found["data_source_id"]
-    return None
-
-
-def _status(page: dict[str, Any]) -> str:
-    from svp.notion.links import find_property
-    from svp.notion.properties import plain
-
-    props = page.get("properties", {})
-    name = find_property(props, "status")
-    return (plain(props[name]) or "") if name else ""

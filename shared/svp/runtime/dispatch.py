@@ -1,4 +1,8 @@
-"""Deliver queued messages to stage runners in this process, as Pub/Sub push would over HTTP."""
+"""Deliver queued messages to stage runners in this process, as Pub/Sub push would over HTTP.
+
+The queue is svp.ports.PushQueue (the local queue); which work each stage runs comes from the
+caller (svp.wiring), so this layer knows no stage.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from svp.adapters.local_queue import LocalQueue, QueuedMessage
 from svp.messages import BadMessage
+from svp.ports import Pushed, PushQueue
 from svp.runtime import jobs
 from svp.runtime.context import Runtime
 from svp.runtime.envelope import parse_delivery
@@ -22,17 +26,18 @@ log = logging.getLogger("svp.dispatch")
 
 
 class Runners:
-    """One StageRunner per stage, created on first delivery. `status` shows each job's status
-    in Notion, except from the stages that hold no Notion credentials (NOTION_FREE)."""
+    """One StageRunner per stage, created on first delivery with the work `load(stage)` gives.
+    `status` shows each job's status where its link lives, except from the stages that hold
+    no Notion credentials (NOTION_FREE)."""
 
     def __init__(
         self,
         runtime: Runtime,
-        works: dict[str, StageWork] | None = None,
+        load: Callable[[str], StageWork],
         status: StatusSink | None = None,
     ):
         self.runtime = runtime
-        self.works = works or {}
+        self.load = load
         self.status = status
         self._runners: dict[str, StageRunner] = {}
         self._lock = threading.Lock()
@@ -40,11 +45,8 @@ class Runners:
     def get(self, stage: str) -> StageRunner:
         with self._lock:
             if stage not in self._runners:
-                from svp.stages import load_work
-
-                work = self.works.get(stage) or load_work(stage)
                 status = None if stage in NOTION_FREE else self.status
-                self._runners[stage] = StageRunner(stage, self.runtime, work, status)
+                self._runners[stage] = StageRunner(stage, self.runtime, self.load(stage), status)
             return self._runners[stage]
 
     def deliver(self, stage: str, headers: dict[str, str], body: bytes) -> Outcome:
@@ -60,17 +62,17 @@ class Runners:
 class Dispatcher:
     """Pulls due messages from the local queue and runs up to `concurrency` at a time."""
 
-    def __init__(self, queue: LocalQueue, runners: Runners, *, concurrency: int, lease: float):
+    def __init__(self, queue: PushQueue, runners: Runners, *, concurrency: int, lease: float):
         self.queue = queue
         self.runners = runners
         self.concurrency = concurrency
         # Deliveries in flight are re-leased every lease/3 s while this process lives.
         self.lease = lease
         self._pool = ThreadPoolExecutor(concurrency, thread_name_prefix="svp-stage")
-        self._in_flight: dict[Future, QueuedMessage] = {}
+        self._in_flight: dict[Future, Pushed] = {}
         self._extended_at = time.monotonic()
 
-    def _deliver(self, message: QueuedMessage) -> None:
+    def _deliver(self, message: Pushed) -> None:
         body = json.dumps(message.push_envelope()).encode()
         try:
             outcome = self.runners.deliver(message.subscription, {}, body)
@@ -82,7 +84,7 @@ class Dispatcher:
         except Exception:  # the lease runs out and the message is delivered again
             log.exception("could not settle a delivery to %s", message.subscription)
 
-    def _settle(self, message: QueuedMessage, outcome: Outcome) -> None:
+    def _settle(self, message: Pushed, outcome: Outcome) -> None:
         if outcome.dead_letter:
             self.queue.dead_letter(message, outcome.detail)
         elif outcome.ack:
@@ -90,7 +92,7 @@ class Dispatcher:
         elif self.queue.nack(message, outcome.detail):
             self._dead_lettered(message, outcome.detail)
 
-    def _dead_lettered(self, message: QueuedMessage, error: str) -> None:
+    def _dead_lettered(self, message: Pushed, error: str) -> None:
         job_id = message.attributes.get("job_id", "")
         log.error(
             "message dead-lettered after %d deliveries: %s",

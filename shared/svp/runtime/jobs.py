@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from svp.config import LOCAL_USER
 from svp.topology import JOIN, OUTPUT_TOPIC, PIPELINE, STATUS_LABEL
 
 JOBS = "jobs"
@@ -45,7 +46,7 @@ def new_job(job_id: str, link: Doc, target: Doc, now: float, video: str | None =
     `video`: the video's identity when known before downloading (svp.media.identity)."""
     doc = {
         "job_id": job_id,
-        "user": link.get("user", "local"),
+        "user": link.get("user", LOCAL_USER),
         "link": link,
         "target": target,
         "video": video,

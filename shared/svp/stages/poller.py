@@ -14,17 +14,34 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from svp.accounts import (
+    NotionAccessError,
+    forget_notion,
+    mark_needs_reconnect,
+    notion_for,
+    users,
+)
+from svp.config import LOCAL_USER
 from svp.errors import PermanentError
 from svp.messages import JobMessage
 from svp.notion.gateway import NotionGateway, NotionRequestError
-from svp.notion.links import LinkEntry, in_progress_filter, pending_filter, read_entry
+from svp.notion.links import (
+    PENDING,
+    LinkEntry,
+    in_progress_filter,
+    pending_filter,
+    read_entry,
+    update_link,
+)
 from svp.notion.linkschema import REPROCESS
-from svp.notion.registry import LOCAL_USER, Registry
-from svp.notion.status import LinkStatus, link_status
+from svp.notion.registry import Registry
+from svp.notion.status import LinkStatus
 from svp.runtime import jobs
 from svp.runtime.admission import settle
 from svp.runtime.context import Runtime
 from svp.runtime.reconciler import reconcile
+from svp.stages.status import link_status
+from svp.stages.targets import target_for_tag
 
 log = logging.getLogger("svp.poller")
 PARALLEL_DATABASES = 4
@@ -51,15 +68,13 @@ class PollReport:
 def poll(runtime: Runtime, status: LinkStatus | None = None) -> PollReport:
     """Reconcile, then poll every Link Database: the configured integration's and each
     signed-in person's."""
-    from svp.accounts import users
-
     status = status or link_status(runtime)
     report = PollReport()
     reconciled = reconcile(runtime, status)
     report.errors += reconciled.errors
     work: list[tuple[str, str]] = []
     try:
-        if runtime.notion is not None:
+        if notion_for(runtime, LOCAL_USER) is not None:
             work += [(LOCAL_USER, ref) for ref in Registry(runtime).link_databases()]
         for user in users(runtime):
             if not user.get("needs_reconnect"):
@@ -95,7 +110,7 @@ def poll(runtime: Runtime, status: LinkStatus | None = None) -> PollReport:
 def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str) -> PollReport:
     report = PollReport()
     try:
-        notion = runtime.notion_for(user)
+        notion = notion_for(runtime, user)
         if notion is None:
             raise PermanentError("NOTION_TOKEN is not set")
         source = notion.data_source_id(database)
@@ -113,14 +128,12 @@ def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str
 
 def _reconnect(runtime: Runtime, user: str, reason: str, report: PollReport) -> None:
     """Notion refused the person's token: refresh it, else ask them to sign in again."""
-    from svp.accounts import mark_needs_reconnect
-
     try:
         mark_needs_reconnect(runtime, user, reason)
     except Exception as exc:  # the next poll tries again
         report.errors.append(f"could not mark {user} as needing to reconnect: {_reason(exc)}")
         log.exception(report.errors[-1])
-    runtime.forget_notion(user)
+    forget_notion(runtime, user)
 
 
 def _enqueue_one(
@@ -144,8 +157,7 @@ def enqueue(
     """Queue one pending link: a new job, a restarted one, or the end of a known one shown
     again. Notion shows `queued` before the downloader can start, so `queued` can never
     overwrite a later status."""
-    from svp.media.identity import video_key_from_url
-    from svp.summary.targets import target_for_tag
+    from svp.media.identity import video_key_from_url  # yt-dlp: loaded on the first link
 
     job_id = entry.page_id.replace("-", "")
     link = {
@@ -230,8 +242,6 @@ def _correct_rows(
         job_id = page["id"].replace("-", "")
         job = runtime.state.get(jobs.JOBS, job_id)
         if job is None:
-            from svp.notion.links import PENDING, update_link
-
             update_link(notion, {"page_id": page["id"], "data_source_id": source}, PENDING)
         elif jobs.is_terminal(job):
             runtime.state.update(jobs.JOBS, job_id, lambda d: jobs.resend(d, now=time.time()))
@@ -242,8 +252,6 @@ def _correct_rows(
 
 
 def _needs_reconnect(exc: Exception) -> bool:
-    from svp.accounts import NotionAccessError
-
     return isinstance(exc, NotionAccessError) or (
         isinstance(exc, NotionRequestError) and exc.status == 401
     )

@@ -38,9 +38,9 @@ from dataclasses import asdict
 from typing import Any
 
 from svp.runtime.runner import StageContext
+from svp.stages.targets import schema_of
 from svp.summary.content import load_content
 from svp.summary.summarize import deadline_for, summarize
-from svp.summary.targets import schema_of
 
 log = logging.getLogger("svp.summarizer")
 

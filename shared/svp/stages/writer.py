@@ -14,18 +14,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from svp.accounts import notion_for
 from svp.notion import body
 from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.properties import RELATION_LIMIT, encode_properties, plain
 from svp.runtime import jobs, videos
 from svp.runtime.runner import StageContext
-from svp.summary.targets import (
-    Schema,
-    review_mark,
-    schema_of,
-    source_property,
-    title_property,
-)
+from svp.stages.targets import schema_of
+from svp.summary.targets import Schema, review_mark, source_property, title_property
 
 log = logging.getLogger("svp.writer")
 # Notion rounds created_time down to the minute: look that far (and a little) back.
@@ -88,7 +84,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     markdown_uri = ctx.save("page.md", "\n---\n\n".join(documents).encode(), "text/markdown")
 
     if "data_source_id" in target:
-        notion = ctx.runtime.notion_for(target.get("user"))
+        notion = notion_for(ctx.runtime, target.get("user"))
         assert notion is not None
         written = _Written(ctx, notion, target["data_source_id"], summary, source)
         pages = [written.item(i, values, evidence[i]) for i, values in enumerate(items)]

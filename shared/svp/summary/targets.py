@@ -1,4 +1,5 @@
-"""Which Content Database a job writes to, and that database's schema."""
+"""Content Database schemas: the bundled examples, their normalized form, and the properties
+with a role (the video's link, the title, the review mark)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from importlib import resources
 from typing import Any
 
 from svp.errors import PermanentError
-from svp.runtime.context import Runtime
 
 Schema = dict[str, dict[str, Any]]
 
@@ -84,45 +84,3 @@ def normalize_schema(schema: Any) -> Schema:
     if not any(p["type"] == "title" for p in normalized.values()):
         raise PermanentError("the schema has no title property")
     return normalized
-
-
-def target_for_tag(
-    runtime: Runtime, tag: str, schema_override: Any = None, user: str | None = None
-) -> dict[str, Any]:
-    """The job's `target`: a Notion data source (of `user`'s registrations, when given), or
-    an inline schema for local output."""
-    tag = tag.strip().lower()
-    if schema_override is not None:
-        return {"tag": tag, "schema": normalize_schema(schema_override)}
-    notion = runtime.notion_for(user)
-    if notion is not None:
-        from svp.notion.registry import LOCAL_USER, Registry
-
-        registry = Registry(runtime, user or LOCAL_USER)
-        found = registry.content(tag)
-        if found is None:
-            raise PermanentError(
-                f"no Content Database is registered for tag {tag!r}; registered tags: "
-                f"{', '.join(registry.tags()) or 'none'}"
-            )
-        source = found.get("data_source_id") or notion.data_source_id(found["database"])
-        options = {k: found[k] for k in ("prompt", "many", "language") if found.get(k)}
-        if user and user != LOCAL_USER:
-            options["user"] = user
-        return {"tag": tag, "data_source_id": source, **options}
-    bundled = bundled_schemas()
-    if tag in bundled:
-        return {"tag": tag, "schema": normalize_schema(bundled[tag])}
-    raise PermanentError(
-        f"no Content Database is registered for tag {tag!r}; registered tags: "
-        f"{', '.join(sorted(bundled))} (bundled examples; or pass --schema)"
-    )
-
-
-def schema_of(runtime: Runtime, target: dict[str, Any]) -> Schema:
-    if "schema" in target:
-        return target["schema"]
-    notion = runtime.notion_for(target.get("user"))
-    if notion is None:
-        raise PermanentError("this job writes to Notion but NOTION_TOKEN is not set")
-    return notion.schema(target["data_source_id"])

@@ -20,7 +20,7 @@ from svp.config import Settings
 
 NOTION_API = "https://api.notion.com"
 EXCHANGE_TIMEOUT_MS = 10_000
-log = logging.getLogger("svp.api.oauth")
+log = logging.getLogger("svp.notion.oauth")
 
 
 class OAuthError(Exception):
@@ -93,7 +93,7 @@ def _token_request(settings: Settings, **body: str) -> dict[str, Any]:
         base_url=base_url(settings),
         timeout_ms=EXCHANGE_TIMEOUT_MS,
         retry=False,
-        logger=logging.getLogger("svp.api.oauth.client"),
+        logger=logging.getLogger("svp.notion.oauth.client"),
         log_level=logging.CRITICAL,
     )
     try:
