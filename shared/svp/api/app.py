@@ -93,7 +93,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     settings = runtime.settings
     secret = session_secret(settings)
     secure = secure_cookies(settings)
-    app = Flask("svp.api")
+    # The status page's templates: svp/api/templates/, beside this package's modules.
+    app = Flask("svp.api", template_folder="templates")
     app.config.update(
         SECRET_KEY=secret,
         SESSION_COOKIE_NAME=SESSION_COOKIE,
@@ -119,10 +120,10 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
-    from svp.api import templates
+    from svp.api import rendering
     from svp.api.routes import api, pages
 
-    templates.install(app)
+    rendering.install(app)
     app.before_request(_before)
     app.after_request(_after)
     app.register_blueprint(api)
