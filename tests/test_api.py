@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import logging
 import socket
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from svp import accounts
 from svp.api import create_app
 from svp.cli import main as svp
 from svp.config import load_settings
+from svp.errors import PermanentError
+from svp.runtime.runner import StageContext
 from svp.stages.poller import poll
 from svp.wiring import build_runtime
 from tests.api_helpers import (
@@ -47,6 +50,40 @@ def make_app(env, monkeypatch, fake_notion: FakeNotion):
 
 def text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
+
+
+class Parsed(HTMLParser):
+    """A page as a browser parses it: its elements, links (href, text), texts, and its forms'
+    actions, each with whether it carries a CSRF token."""
+
+    def __init__(self, markup: str):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.links: list[tuple[str, str]] = []
+        self.texts: list[str] = []
+        self.forms: dict[str, bool] = {}
+        self._form = ""
+        self._href: str | None = None
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        values = dict(attrs)
+        if tag == "a":
+            self._href = values.get("href") or ""
+        if tag == "form":
+            self._form = values.get("action") or ""
+            self.forms[self._form] = False
+        if tag == "input" and values.get("name") == "csrf_token" and values.get("value"):
+            self.forms[self._form] = values.get("type") == "hidden"
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self.links.append((self._href, data))
+            self._href = None
+        if data.strip():
+            self.texts.append(data.strip())
 
 
 def add_link(fake: FakeNotion, who, url: str) -> str:
@@ -205,6 +242,31 @@ def test_a_dead_lettered_link_is_replayed_by_its_owner_only(make_app, fake_notio
     assert plain(fake_notion.page(link), "status") == "done"
     again = a.post(f"/api/jobs/{job_id}/replay", headers={"X-CSRF-Token": csrf_of(a)})
     assert again.status_code == 409 and "only failed links" in again.get_json()["error"]
+
+
+def test_a_link_s_url_and_error_are_shown_as_text_never_as_markup(make_app, fake_notion):
+    app, runtime = make_app()
+    mallory = person(fake_notion, "Mallory")
+    client = app.test_client()
+    sign_in_and_register(client, fake_notion, mallory, mallory.links, mallory.recipes_db)
+    url = "https://www.tiktok.com/@m/video/1?x=\"><script>alert('url')</script>"
+    link = add_link(fake_notion, mallory, url)
+    job_id = link.replace("-", "")
+
+    def refuse(ctx: StageContext) -> dict:
+        raise PermanentError(f'no video at {ctx.job["link"]["url"]} <script>alert("err")</script>')
+
+    poll(runtime)
+    drain(runtime, {**stub_works(), "downloader": refuse})
+
+    page = Parsed(client.get("/").get_data(as_text=True))
+    # What a browser builds from the page: no script element, the URL whole in the link's
+    # href (its quote did not end the attribute) and in its text, the error as text.
+    assert "script" not in page.tags
+    assert (url, url) in page.links
+    assert f'no video at {url} <script>alert("err")</script>' in page.texts
+    assert f"/api/jobs/{job_id}/replay" in page.forms
+    assert len(page.forms) > 5 and all(page.forms.values())  # each with its CSRF token
 
 
 # -- CSRF, sessions and sign-in ------------------------------------------------------------------

@@ -17,7 +17,6 @@ import hmac
 import logging
 import os
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,9 +34,11 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from svp import accounts
-from svp.api import sessions
+from svp.api import rendering, sessions
+from svp.api.current import EXTENSION, ApiState, api_state, wants_html
 from svp.api.health import Health
 from svp.api.ratelimit import RateLimiter
+from svp.api.routes import api, pages
 from svp.config import ConfigError, Settings, load_settings
 from svp.notion import oauth
 from svp.runtime.context import Runtime
@@ -51,16 +52,6 @@ STATE_MAX_AGE = 600  # seconds a sign-in may take
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IP_LIMIT_FACTOR = 2  # a client address gets twice a user's budget (a few people behind a NAT)
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
-
-
-@dataclass
-class ApiState:
-    runtime: Runtime
-    by_user: RateLimiter
-    by_ip: RateLimiter
-    health: Health
-    state_signer: URLSafeTimedSerializer
-    secure_cookies: bool
 
 
 def session_secret(settings: Settings) -> bytes:
@@ -95,7 +86,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     settings = runtime.settings
     secret = session_secret(settings)
     secure = secure_cookies(settings)
-    app = Flask("svp.api")
+    # The status page's templates: svp/api/templates/, beside this package's modules.
+    app = Flask("svp.api", template_folder="templates")
     app.config.update(
         SECRET_KEY=secret,
         SESSION_COOKIE_NAME=SESSION_COOKIE,
@@ -107,7 +99,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     limit = settings.api_requests_per_minute
-    app.extensions["svp"] = ApiState(
+    app.extensions[EXTENSION] = ApiState(
         runtime=runtime,
         by_user=RateLimiter(limit),
         by_ip=RateLimiter(limit * IP_LIMIT_FACTOR),
@@ -121,10 +113,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
-    from svp.api import templates
-    from svp.api.routes import api, pages
-
-    templates.install(app)
+    rendering.install(app)
     app.before_request(_before)
     app.after_request(_after)
     app.register_blueprint(api)
@@ -132,12 +121,6 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     _auth_routes(app)
     _error_handlers(app)
     return app
-
-
-def svp() -> ApiState:
-    from flask import current_app
-
-    return current_app.extensions["svp"]
 
 
 # -- every request -------------------------------------------------------------------------
@@ -166,7 +149,7 @@ def _before():
 def _identify() -> None:
     """g.user (public fields, never the token) and g.auth: "session", "key" or None."""
     g.user, g.auth = None, None
-    runtime = svp().runtime
+    runtime = api_state().runtime
     header = request.headers.get("Authorization")
     if header is not None:
         scheme, _, key = header.partition(" ")
@@ -189,7 +172,7 @@ def _identify() -> None:
 
 
 def _rate_limited() -> int:
-    state = svp()
+    state = api_state()
     retry = state.by_ip.hit(f"ip:{request.remote_addr}")
     if not retry and g.user:
         retry = state.by_user.hit(f"user:{g.user['user_id']}")
@@ -198,7 +181,7 @@ def _rate_limited() -> int:
 
 def _cors_origin() -> str | None:
     origin = request.headers.get("Origin")
-    return origin if origin and origin in svp().runtime.settings.cors_origins else None
+    return origin if origin and origin in api_state().runtime.settings.cors_origins else None
 
 
 def _is_preflight() -> bool:
@@ -244,11 +227,6 @@ def _after(response):
     return response
 
 
-def wants_html() -> bool:
-    """A form post from the status page (answered with a redirect), not a JSON client."""
-    return request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
 def _refuse(status: int, message: str):
     if request.path.startswith("/api/") and not wants_html():
         return jsonify(error=message), status
@@ -259,7 +237,7 @@ def _refuse(status: int, message: str):
 def _auth_routes(app: Flask) -> None:
     @app.get("/auth/notion/login")
     def login():
-        settings = svp().runtime.settings
+        settings = api_state().runtime.settings
         if not oauth.configured(settings):
             message = "Notion sign-in is not configured on this server: set " + ", ".join(
                 oauth.missing_settings(settings)
@@ -269,12 +247,12 @@ def _auth_routes(app: Flask) -> None:
         response = redirect(oauth.authorize_url(settings, state), 302)
         response.set_cookie(
             STATE_COOKIE,
-            svp().state_signer.dumps(state),
+            api_state().state_signer.dumps(state),
             max_age=STATE_MAX_AGE,
             path="/auth/notion/",
             httponly=True,
             samesite="Lax",
-            secure=svp().secure_cookies,
+            secure=api_state().secure_cookies,
         )
         return response
 
@@ -286,20 +264,20 @@ def _auth_routes(app: Flask) -> None:
             path="/auth/notion/",
             httponly=True,
             samesite="Lax",
-            secure=svp().secure_cookies,
+            secure=api_state().secure_cookies,
         )
         return response
 
     @app.post("/auth/logout")
     def logout():
-        sessions.end(svp().runtime, session.get("sid"))
+        sessions.end(api_state().runtime, session.get("sid"))
         session.clear()
         return redirect("/", 303)
 
     @app.post("/auth/logout-everywhere")
     def logout_everywhere():
         if g.user is not None:
-            ended = sessions.end_all(svp().runtime, g.user["user_id"])
+            ended = sessions.end_all(api_state().runtime, g.user["user_id"])
             labels = {"user": g.user["user_id"], "sessions": str(ended)}
             log.info(
                 "signed out everywhere", extra={"event": "session.ended_all", "labels": labels}
@@ -309,7 +287,7 @@ def _auth_routes(app: Flask) -> None:
 
     @app.get("/health")
     def health():
-        answer, status = svp().health.check()
+        answer, status = api_state().health.check()
         return jsonify(answer), status
 
 
@@ -335,7 +313,7 @@ def _finish_sign_in():
     code = params.get("code")
     if not code:
         return failed(400, "Notion sent no authorization code: start again")
-    runtime = svp().runtime
+    runtime = api_state().runtime
     try:
         answer = oauth.exchange_code(runtime.settings, code)
     except oauth.OAuthError as exc:
@@ -362,7 +340,7 @@ def _state_from_cookie() -> str | None:
     if not cookie:
         return None
     try:
-        return svp().state_signer.loads(cookie, max_age=STATE_MAX_AGE)
+        return api_state().state_signer.loads(cookie, max_age=STATE_MAX_AGE)
     except BadSignature:  # SignatureExpired is one too
         return None
 

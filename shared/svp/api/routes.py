@@ -16,7 +16,7 @@ from flask import Blueprint, flash, g, jsonify, redirect, render_template, reque
 
 from svp import accounts
 from svp.api import sessions, views
-from svp.api.app import svp, wants_html
+from svp.api.current import api_state, wants_html
 from svp.errors import StageError, TransientError
 from svp.notion import oauth
 from svp.notion.gateway import NotionRequestError, normalize_id
@@ -95,7 +95,7 @@ def _done(message: str, status: int = 200, **payload: Any):
 # -- registrations ---------------------------------------------------------------------------
 def _register(call: Callable[[], tuple[dict, list]]) -> tuple[dict, list]:
     """Run a registration with the user's token; Notion's refusals become answers."""
-    user_id, runtime = _user()["user_id"], svp().runtime
+    user_id, runtime = _user()["user_id"], api_state().runtime
     try:
         try:
             return call()
@@ -124,11 +124,11 @@ def register_link_database():
         raise Refused(400, "database: give the Link Database's Notion URL or id")
     saved, warnings = _register(
         lambda: register(
-            svp().runtime,
+            api_state().runtime,
             ref,
             fix=_flag(data.get("fix")),
             user=user["user_id"],
-            notion=accounts.notion_for(svp().runtime, user["user_id"]),
+            notion=accounts.notion_for(api_state().runtime, user["user_id"]),
         )
     )
     message = f"Registered Link Database {saved['title'] or saved['data_source_id']!r}."
@@ -150,7 +150,7 @@ def register_content_database():
         )
     saved, warnings = _register(
         lambda: register(
-            svp().runtime,
+            api_state().runtime,
             ref,
             tag,
             prompt=_text(data, "prompt"),
@@ -158,7 +158,7 @@ def register_content_database():
             language=_text(data, "language", 50),
             fix=_flag(data.get("fix")),
             user=user["user_id"],
-            notion=accounts.notion_for(svp().runtime, user["user_id"]),
+            notion=accounts.notion_for(api_state().runtime, user["user_id"]),
         )
     )
     message = f"Registered Content Database {saved['title']!r} for tag {saved['tag']!r}."
@@ -168,13 +168,13 @@ def register_content_database():
 
 @api.get("/databases")
 def list_databases():
-    registry = Registry(svp().runtime, _user()["user_id"])
+    registry = Registry(api_state().runtime, _user()["user_id"])
     return jsonify(databases=[views.registration_view(r) for r in registry.all()])
 
 
 @api.post("/databases/unregister")
 def unregister_content_database():
-    registry = Registry(svp().runtime, _user()["user_id"])
+    registry = Registry(api_state().runtime, _user()["user_id"])
     tag = _text(_input(), "tag", 100).lower()
     if not tag or not registry.remove_content(tag):
         raise Refused(404, f"no Content Database is registered for tag {tag!r}")
@@ -183,7 +183,7 @@ def unregister_content_database():
 
 @api.post("/link-database/unregister")
 def unregister_link_database():
-    registry = Registry(svp().runtime, _user()["user_id"])
+    registry = Registry(api_state().runtime, _user()["user_id"])
     ref = _text(_input(), "database")
     try:
         key = normalize_id(ref)
@@ -208,14 +208,14 @@ def unregister_link_database():
 def _own_job(job_id: str) -> dict[str, Any]:
     """The user's job, or 404 for a job that is missing or someone else's (same answer)."""
     user = _user()
-    job = svp().runtime.state.get(jobs.JOBS, job_id) if JOB_ID.fullmatch(job_id) else None
+    job = api_state().runtime.state.get(jobs.JOBS, job_id) if JOB_ID.fullmatch(job_id) else None
     if job is None or job.get("user", accounts.LOCAL_USER) != user["user_id"]:
         raise Refused(404, "no such job")
     return job
 
 
 def _recent_jobs(user_id: str, limit: int) -> list[dict[str, Any]]:
-    return svp().runtime.state.list(jobs.JOBS, where={"user": user_id}, limit=limit)
+    return api_state().runtime.state.list(jobs.JOBS, where={"user": user_id}, limit=limit)
 
 
 @api.get("/jobs")
@@ -228,7 +228,7 @@ def list_jobs():
     found = _recent_jobs(user["user_id"], limit)
     if status := request.args.get("status"):
         found = [j for j in found if j["status"] == status]
-    dead = views.dead_lettered_jobs(svp().runtime)
+    dead = views.dead_lettered_jobs(api_state().runtime)
     return jsonify(
         jobs=[views.job_view(j, None if dead is None else j["job_id"] in dead) for j in found]
     )
@@ -237,7 +237,7 @@ def list_jobs():
 @api.get("/jobs/<job_id>")
 def get_job(job_id: str):
     job = _own_job(job_id)
-    dead = views.dead_lettered_jobs(svp().runtime)
+    dead = views.dead_lettered_jobs(api_state().runtime)
     return jsonify(job=views.job_view(job, None if dead is None else job_id in dead))
 
 
@@ -246,7 +246,7 @@ def replay_job(job_id: str):
     job = _own_job(job_id)
     if job["status"] != "failed":
         raise Refused(409, f"this link is {job['status']}: only failed links can be replayed")
-    replayed = views.replay(svp().runtime, job)
+    replayed = views.replay(api_state().runtime, job)
     if not replayed:
         raise Refused(
             409,
@@ -281,7 +281,7 @@ def me():
 @api.post("/keys")
 def create_key():
     user = _user()
-    key = accounts.create_api_key(svp().runtime, user["user_id"])
+    key = accounts.create_api_key(api_state().runtime, user["user_id"])
     log.info(
         "API key created", extra={"event": "api.key_created", "labels": {"user": user["user_id"]}}
     )
@@ -292,14 +292,14 @@ def create_key():
 
 @api.get("/keys")
 def list_keys():
-    return jsonify(keys=accounts.api_keys(svp().runtime, _user()["user_id"]))
+    return jsonify(keys=accounts.api_keys(api_state().runtime, _user()["user_id"]))
 
 
 @api.post("/keys/<key_id>/revoke")
 def revoke_key(key_id: str):
     user = _user()
     found = PUBLIC_ID.fullmatch(key_id) and accounts.revoke_api_key(
-        svp().runtime, user["user_id"], key_id
+        api_state().runtime, user["user_id"], key_id
     )
     if not found:
         raise Refused(404, "no such API key")
@@ -315,17 +315,17 @@ def _this_session() -> str | None:
 
 @api.get("/sessions")
 def list_sessions():
-    found = sessions.listing(svp().runtime, _user()["user_id"], _this_session())
+    found = sessions.listing(api_state().runtime, _user()["user_id"], _this_session())
     return jsonify(sessions=found)
 
 
 @api.post("/sessions/<public_id>/revoke")
 def revoke_session(public_id: str):
     user = _user()
-    listed = sessions.listing(svp().runtime, user["user_id"], _this_session())
+    listed = sessions.listing(api_state().runtime, user["user_id"], _this_session())
     current = any(s["current"] and s["session"] == public_id for s in listed)
     if not PUBLIC_ID.fullmatch(public_id) or not sessions.end_one(
-        svp().runtime, user["user_id"], public_id
+        api_state().runtime, user["user_id"], public_id
     ):
         raise Refused(404, "no such session")
     if current:
@@ -336,7 +336,7 @@ def revoke_session(public_id: str):
 
 @api.post("/sessions/revoke-all")
 def revoke_all_sessions():
-    ended = sessions.end_all(svp().runtime, _user()["user_id"])
+    ended = sessions.end_all(api_state().runtime, _user()["user_id"])
     if g.auth == "session":
         session.clear()
     return _done(f"Signed out everywhere ({ended} session{'s' if ended != 1 else ''}).")
@@ -345,14 +345,14 @@ def revoke_all_sessions():
 # -- the status page -----------------------------------------------------------------------------
 @pages.get("/")
 def status_page(new_key: str | None = None):
-    settings = svp().runtime.settings
+    settings = api_state().runtime.settings
     if g.user is None or g.auth != "session":
         return render_template(
             "signed_out.html",
             oauth_ready=oauth.configured(settings),
             missing=oauth.missing_settings(settings),
         )
-    runtime = svp().runtime
+    runtime = api_state().runtime
     user = g.user
     found = _recent_jobs(user["user_id"], RECENT_JOBS)
     dead = views.dead_lettered_jobs(runtime)
