@@ -137,12 +137,16 @@ def test_importing_a_function_loads_no_heavy_library(name):
     main = str(FUNCTIONS / name / "main.py")
     code = (
         f"import sys, runpy; sys.path[:0] = {paths!r}; runpy.run_path({main!r}); "
-        f"print(','.join(m for m in {sorted(HEAVY)!r} if m in sys.modules))"
+        f"print(','.join(m for m in {sorted(HEAVY)!r} if m in sys.modules)); "
+        "from functions_framework import _function_registry as r; "
+        "print(r.REGISTRY_MAP.get('handle'))"
     )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True).stdout.strip()  # fmt: skip
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded, registered = run.stdout.splitlines()
     unexpected = {m for m in loaded.split(",") if m} - ALLOWED[name]
     assert not unexpected, f"{name} imports {[HEAVY[m] for m in sorted(unexpected)]} at start"
+    # The name Terraform deploys (entry_point = "handle") is the one registered as http.
+    assert registered == "http"
 
 
 def test_a_key_stored_as_none_counts_as_not_set(env, monkeypatch):

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from svp.notion.properties import encode_properties
-from svp.summary import providers
+from svp.summary import llm
 from svp.summary.providers import choose, resolve
 from svp.summary.summarize import summarize
 from tests.summary_helpers import THREE_PLACES, pasta, seed_schema, settings_with, three_cafes
@@ -31,7 +31,7 @@ def waits(monkeypatch):
         seen.append(seconds)
         time.sleep(seconds)
 
-    monkeypatch.setattr(providers, "sleep", sleep)
+    monkeypatch.setattr(llm, "sleep", sleep)
     return seen
 
 

@@ -4,4 +4,7 @@ import functions_framework
 
 from svp.functions import api_handler
 
-handle = functions_framework.http(api_handler)
+
+@functions_framework.http
+def handle(request):  # the entry point Terraform deploys (build_config.entry_point)
+    return api_handler(request)

@@ -4,4 +4,9 @@ import functions_framework
 
 from svp.functions import stage_handler
 
-handle = functions_framework.http(stage_handler("ocr"))
+_handle_ocr = stage_handler("ocr")
+
+
+@functions_framework.http
+def handle(request):  # the entry point Terraform deploys (build_config.entry_point)
+    return _handle_ocr(request)

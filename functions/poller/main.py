@@ -4,4 +4,7 @@ import functions_framework
 
 from svp.functions import poller_handler
 
-handle = functions_framework.http(poller_handler)
+
+@functions_framework.http
+def handle(request):  # the entry point Terraform deploys (build_config.entry_point)
+    return poller_handler(request)

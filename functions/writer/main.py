@@ -4,4 +4,9 @@ import functions_framework
 
 from svp.functions import stage_handler
 
-handle = functions_framework.http(stage_handler("writer"))
+_handle_writer = stage_handler("writer")
+
+
+@functions_framework.http
+def handle(request):  # the entry point Terraform deploys (build_config.entry_point)
+    return _handle_writer(request)

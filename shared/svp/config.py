@@ -6,6 +6,7 @@ Every bad value is reported at once, each with the variable's name and what it e
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,12 +172,28 @@ def _flag(value: str) -> bool:
     return lowered in ("1", "true", "yes", "on")
 
 
-def _host_list(value: str) -> tuple[str, ...]:
-    from svp.media.urlguard import parse_host_entry  # checks host[:port]; loaded only when set
+def host_entry(entry: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address, as written in
+    SVP_ALLOWED_HOSTS; ValueError if not. The host is checked as a name or an address where
+    it is used (svp.media.urlguard)."""
+    entry = entry.strip()
+    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", entry) or re.fullmatch(
+        r"([^:\[\]/]+)(?::(\d+))?", entry
+    )
+    if not match and entry.count(":") > 1:  # a bare IPv6 address
+        match = re.fullmatch(r"([0-9a-fA-F:.]+)()", entry)
+    if not match:
+        raise ValueError(f"expects host or host:port entries separated by commas, got {entry!r}")
+    port = int(match.group(2)) if match.group(2) else None
+    if port is not None and not 0 < port < 65536:
+        raise ValueError(f"port out of range in {entry!r}")
+    return match.group(1), port
 
+
+def _host_list(value: str) -> tuple[str, ...]:
     hosts = _id_list(value)
     for host in hosts:
-        parse_host_entry(host)
+        host_entry(host)
     return hosts
 
 

@@ -68,7 +68,6 @@ def stage_handler(stage: str) -> Callable[[Any], tuple[str, int]]:
                 _dead_letter(runners.runtime, stage, dict(request.headers), body, outcome.detail)
         return (outcome.detail, 200) if outcome.ack else (outcome.detail, 500)
 
-    handle.__name__ = f"handle_{stage}"
     return handle
 
 

@@ -60,6 +60,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from svp.config import host_entry
 from svp.errors import PermanentError, TransientError
 from svp.media.addresses import IPAddress, address_problem, name_problem
 
@@ -196,24 +197,13 @@ class Policy:
 
 
 def parse_host_entry(entry: str) -> tuple[str, int | None]:
-    """`host`, `host:port`, `[v6]` or `[v6]:port` (as in SVP_ALLOWED_HOSTS); ValueError if not."""
-    entry = entry.strip()
-    match = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", entry) or re.fullmatch(
-        r"([^:\[\]/]+)(?::(\d+))?", entry
-    )
-    if not match and entry.count(":") > 1:  # a bare IPv6 address
-        match = re.fullmatch(r"([0-9a-fA-F:.]+)()", entry)
-    if not match:
-        raise ValueError(f"expects host or host:port entries separated by commas, got {entry!r}")
-    host, port = match.group(1), match.group(2)
+    """`host`, `host:port`, `[v6]` or `[v6]:port` (as in SVP_ALLOWED_HOSTS), its host
+    normalized; ValueError if not."""
+    host, port = host_entry(entry)
     try:
-        host = normalize_host(host)
+        return normalize_host(host), port
     except Refused as exc:
         raise ValueError(exc.reason.removeprefix("not a supported link: ")) from None
-    number = int(port) if port else None
-    if number is not None and not 0 < number < 65536:
-        raise ValueError(f"port out of range in {entry!r}")
-    return host, number
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from svp import retrying
 from svp.errors import PermanentError, StageError, TransientError
 from svp.notion.ratelimit import limiter_for
 
@@ -65,6 +66,29 @@ def translate_error(exc: Exception) -> StageError:
 
 RATE_LIMITED = (429, 529)
 ATTEMPTS = 5
+BACKOFF_CAP_SECONDS = 30.0
+
+
+def _from_notion(exc: BaseException | None) -> bool:
+    """An answer (or the silence) of Notion's API, as the SDK and httpx raise it."""
+    import httpx
+    from notion_client.errors import HTTPResponseError, RequestTimeoutError
+
+    return isinstance(exc, HTTPResponseError | RequestTimeoutError | httpx.TransportError)
+
+
+def _judge(exc: BaseException, idempotent: bool) -> retrying.Verdict:
+    """Retry 429/529 (after Retry-After), and 5xx, timeouts and dropped connections of a call
+    that is safe to repeat; anything else is Notion's final answer."""
+    if not _from_notion(exc):
+        return retrying.Verdict(False, f"{type(exc).__name__}: {exc}")
+    status = getattr(exc, "status", 0)
+    unanswered = not status
+    if status in RATE_LIMITED:
+        wait = retrying.retry_after(getattr(exc, "headers", None))
+        return retrying.Verdict(True, f"Notion answered {status}", wait)
+    retry = idempotent and (status >= 500 or unanswered)
+    return retrying.Verdict(retry, f"Notion answered {status or type(exc).__name__}")
 
 
 class NotionGateway:
@@ -107,23 +131,18 @@ class NotionGateway:
 
         A connection reset or timeout may hide a request Notion applied: only idempotent calls
         are retried then; the others raise TransientError (the writer finds its page again)."""
-        import httpx
-        from notion_client.errors import HTTPResponseError, RequestTimeoutError
-
-        for attempt in range(1, ATTEMPTS + 1):
-            self.limiter.acquire()
-            try:
-                return fn(*args, **kwargs)
-            except (HTTPResponseError, RequestTimeoutError, httpx.TransportError) as exc:
-                status = getattr(exc, "status", 0)
-                unanswered = isinstance(exc, (RequestTimeoutError, httpx.TransportError))
-                retryable = status in RATE_LIMITED or (idempotent and (status >= 500 or unanswered))
-                if not retryable or attempt == ATTEMPTS:
-                    raise translate_error(exc) from exc
-                delay = _retry_after(exc) if status in RATE_LIMITED else None
-                backoff = min(30.0, self.retry_seconds * 2**attempt)
-                time.sleep(delay if delay is not None else backoff)
-        raise AssertionError("unreachable")
+        try:
+            return retrying.call(
+                lambda: fn(*args, **kwargs),
+                judge=lambda exc: _judge(exc, idempotent),
+                attempts=ATTEMPTS,
+                backoff=retrying.exponential(2 * self.retry_seconds, BACKOFF_CAP_SECONDS),
+                before=self.limiter.acquire,
+            )
+        except retrying.GaveUp as exc:
+            if not _from_notion(exc.cause):
+                raise exc.cause from None  # a bug, not Notion's answer
+            raise translate_error(exc.cause) from exc.cause
 
     def data_source_id(self, database_or_source: str) -> str:
         """Accept a database id or URL (its first data source) or a data source id."""
@@ -231,12 +250,3 @@ def plain_title(rich: list[dict] | None) -> str:
     return "".join(
         part.get("plain_text") or part.get("text", {}).get("content", "") for part in rich or []
     )
-
-
-def _retry_after(exc: Exception) -> float | None:
-    headers = getattr(exc, "headers", None) or {}
-    value = headers.get("retry-after") if hasattr(headers, "get") else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

@@ -8,9 +8,10 @@ from __future__ import annotations
 import importlib
 
 from svp.runtime.runner import StageWork
+from svp.topology import PIPELINE
 
 
 def load_work(stage: str) -> StageWork:
-    if stage not in ("downloader", "transcriber", "ocr", "summarizer", "writer"):
+    if stage not in PIPELINE:
         raise ValueError(f"unknown stage {stage!r}")
     return importlib.import_module(f"svp.stages.{stage}").run

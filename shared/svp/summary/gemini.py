@@ -12,16 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from svp.summary.providers import (
-    RETRY_STATUS,
-    Answer,
-    Provider,
-    Turns,
-    Verdict,
-    retry_after,
-    transport_errors,
-)
-from svp.summary.providers import retry_delay as parse_retry_delay
+from svp.retrying import Verdict, retry_after
+from svp.retrying import retry_delay as parse_retry_delay
+from svp.summary.llm import RETRY_STATUS, Answer, Provider, Turns, transport_errors
 
 
 @dataclass

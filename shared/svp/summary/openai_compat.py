@@ -18,17 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from svp.config import Settings
+from svp.retrying import Verdict, retry_after
 from svp.summary.json_schema import strictly
-from svp.summary.providers import (
-    RETRY_STATUS,
-    Answer,
-    Provider,
-    Rejected,
-    Turns,
-    Verdict,
-    retry_after,
-    transport_errors,
-)
+from svp.summary.llm import RETRY_STATUS, Answer, Provider, Rejected, Turns, transport_errors
 
 DEFAULT_MODEL = "gpt-4.1-mini"  # used when SVP_LLM_MODEL is not set
 FORMATS = ("strict", "json_schema", "json_object")

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from svp.config import Settings
-from svp.summary import extractive, providers
+from svp.summary import extractive, llm, providers
 from svp.summary.content import Content
 from svp.summary.evidence import evidence_for
 from svp.summary.json_schema import response_schema
@@ -73,7 +73,7 @@ def summarize(
         failure = ""
         try:
             checked = ask_and_verify(provider, prompt, schema, many, notes, usage)
-        except providers.ProviderError as exc:
+        except llm.ProviderError as exc:
             failure = f"{provider.label} failed ({exc}); filled without an LLM"
         except AnswerError as exc:
             failure = f"{provider.label} failed: {exc}; filled without an LLM"
@@ -127,7 +127,7 @@ def fallback_summary(content: Content) -> str:
 
 
 def ask_and_verify(
-    provider: providers.Provider,
+    provider: llm.Provider,
     prompt: Any,
     schema: Schema,
     many: bool,
@@ -136,7 +136,7 @@ def ask_and_verify(
 ) -> Checked:
     """The checked answer, after at most one repair; raises AnswerError or ProviderError."""
     answer_schema = response_schema(schema, many=many)
-    turns: providers.Turns = [("user", prompt.user)]
+    turns: llm.Turns = [("user", prompt.user)]
 
     def ask() -> Checked:
         answer = provider.ask(prompt.system, turns, answer_schema)
@@ -158,7 +158,7 @@ def ask_and_verify(
     turns.append(("user", REPAIR.format(errors=errors)))
     try:
         second = ask()
-    except (AnswerError, providers.ProviderError) as exc:
+    except (AnswerError, llm.ProviderError) as exc:
         if first is None:
             raise AnswerError(f"{errors}; the repair failed too: {exc}") from exc
         notes.append(f"the repair failed ({exc}): kept the first answer's valid values")
