@@ -46,7 +46,7 @@ def stub(stage: str, seconds: float = 0.0):
         if stage != "summarizer":
             return {}
         summary = {
-            "values": {"name": f"Dish {ctx.job_id[:6]}", "steps": "Boil."},
+            "items": [{"name": f"Dish {ctx.job_id[:6]}", "steps": "Boil."}],
             "content": {"caption": "", "transcript": "", "screen_lines": []},
         }
         return {"artifacts": {"summary": ctx.save("summary.json", json.dumps(summary).encode())}}

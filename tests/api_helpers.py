@@ -113,7 +113,6 @@ def stub_works(flaky: Flaky | None = None) -> dict:
         values = {"name": f"Recipe from {url.rsplit('/', 1)[-1]}", "steps": "Boil, then eat."}
         summary = {
             "items": [values],
-            "values": values,
             "evidence": [{}],
             "engine": "stand-in",
             "needs_review": False,

@@ -99,7 +99,6 @@ def stub_works(resolve: dict[str, tuple[str, str]] | None = None, hold=None) -> 
         values = {"name": "Tomato pasta", "steps": "Boil, then eat."}
         summary = {
             "items": [values],
-            "values": values,
             "evidence": [{}],
             "engine": "stand-in",
             "needs_review": False,

@@ -33,7 +33,7 @@ def ready(runtime: Runtime, job_id: str, source: str, items: list, *, review: bo
             "saved_by": saved_by}  # fmt: skip
     job = jobs.new_job(job_id, link, {"tag": "cooking", "data_source_id": source}, time.time())
     notes = ["Gemini failed (503); filled without an LLM"] if review else []
-    summary = {"items": items, "values": items[0], "evidence": [{} for _ in items],
+    summary = {"items": items, "evidence": [{} for _ in items],
                "engine": "extractive" if review else "gemini", "needs_review": review,
                "notes": notes, "summary": "A summary.",
                "content": {"caption": "", "transcript": "", "screen_lines": []}}  # fmt: skip

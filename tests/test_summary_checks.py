@@ -65,7 +65,7 @@ def test_values_are_coerced_where_the_meaning_is_clear(name, given, expected):
         ("Stage", "Abandoned", "not an existing status option (options: To try, Cooked)"),
         ("Course", ["Main", "Dessert"], "one option expected"),
         ("Notes", {"text": "x"}, "not text"),
-        ("Photos", ["https://x.example/a.jpg"], "a files property is not filled"),
+        ("Photos", ["a photo of the dish"], "no http(s) URL"),
     ],
 )
 def test_values_that_cannot_be_made_valid_are_refused_with_a_reason(name, given, why):
@@ -248,7 +248,7 @@ def test_cost_estimate_from_a_job_document(monkeypatch, env):
         "stages": {
             "transcriber": {"output": {"engine": "faster-whisper", "minutes": 1.5}},
             "ocr": {"output": {"frames": 6}},  # settings say tesseract
-            "summarizer": {"output": {"engine": "extractive", "tokens": {"input": 0}}},
+            "summarizer": {"output": {"engine": "extractive", "usage": {"input_tokens": 0}}},
         }
     }
     assert cost.estimate(local, settings)["total_usd"] == 0

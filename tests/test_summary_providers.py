@@ -100,7 +100,7 @@ def test_gemini_request_carries_the_schema_and_a_good_answer_becomes_properties(
     assert summary["needs_review"] is False and summary["notes"] == []
     assert summary["summary"] == "A quick tomato pasta with garlic and basil."
     (item,) = summary["items"]
-    assert item == summary["values"]
+    assert item == summary["items"][0]
     assert item["video_link"] == pasta().url  # the link, not the model's guess
     assert encode_properties(schema, item) == {
         "name": {"title": [{"type": "text", "text": {"content": "Tomato pasta"}}]},
@@ -211,7 +211,6 @@ def test_three_places_in_one_video_yield_three_items_with_many(gemini, fake_gemi
     assert [item["name"] for item in summary["items"]] == ["Café Alfama", "Fábrica Coffee", "Grão"]
     assert summary["items"][2]["is_popup"] is True  # "yes" coerced
     assert all(item["video_link"] == three_cafes().url for item in summary["items"])
-    assert summary["values"] == summary["items"][0]
     assert len(summary["evidence"]) == 3
     assert summary["evidence"][0]["name"] == "on-screen text at 0:01"
     assert summary["evidence"][1]["address"] == "transcript at 0:04"

@@ -37,7 +37,7 @@ from svp import accounts
 from svp.api import rendering, sessions
 from svp.api.current import EXTENSION, ApiState, api_state, wants_html
 from svp.api.health import Health
-from svp.api.ratelimit import RateLimiter
+from svp.api.ratelimit import RequestBudgets
 from svp.api.routes import api, pages
 from svp.config import ConfigError, Settings, load_settings
 from svp.notion import oauth
@@ -101,8 +101,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     limit = settings.api_requests_per_minute
     app.extensions[EXTENSION] = ApiState(
         runtime=runtime,
-        by_user=RateLimiter(limit),
-        by_ip=RateLimiter(limit * IP_LIMIT_FACTOR),
+        by_user=RequestBudgets(limit),
+        by_ip=RequestBudgets(limit * IP_LIMIT_FACTOR),
         health=Health(runtime),
         state_signer=URLSafeTimedSerializer(secret, salt="svp-oauth-state"),
         secure_cookies=secure,

@@ -13,7 +13,7 @@ from flask import current_app, request
 from itsdangerous import URLSafeTimedSerializer
 
 from svp.api.health import Health
-from svp.api.ratelimit import RateLimiter
+from svp.api.ratelimit import RequestBudgets
 from svp.runtime.context import Runtime
 
 EXTENSION = "svp"  # the key of the ApiState in app.extensions
@@ -25,8 +25,8 @@ class ApiState:
     bus), the rate limiters, the health check and the signer of the OAuth state cookie."""
 
     runtime: Runtime
-    by_user: RateLimiter
-    by_ip: RateLimiter
+    by_user: RequestBudgets
+    by_ip: RequestBudgets
     health: Health
     state_signer: URLSafeTimedSerializer
     secure_cookies: bool

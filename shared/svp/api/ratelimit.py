@@ -16,7 +16,7 @@ from collections.abc import Callable
 MAX_KEYS = 10_000  # past this, buckets that are full again are forgotten
 
 
-class RateLimiter:
+class RequestBudgets:
     """`per_minute` requests per key, in bursts of up to `per_minute`."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):

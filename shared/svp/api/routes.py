@@ -32,14 +32,14 @@ JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 PUBLIC_ID = re.compile(r"[0-9a-f]{12}")
 
 
-class Refused(Exception):
+class ApiError(Exception):
     def __init__(self, status: int, message: str, **extra: Any):
         super().__init__(message)
         self.status, self.message, self.extra = status, message, extra
 
 
-@api.errorhandler(Refused)
-def _refused(exc: Refused):
+@api.errorhandler(ApiError)
+def _refused(exc: ApiError):
     if wants_html():
         flash(exc.message, "error")
         return redirect("/", 303)
@@ -48,7 +48,7 @@ def _refused(exc: Refused):
 
 def _user() -> dict[str, Any]:
     if g.user is None:
-        raise Refused(
+        raise ApiError(
             401,
             "sign in with Notion (GET /auth/notion/login) or send Authorization: Bearer <API key>",
         )
@@ -59,7 +59,7 @@ def _input() -> dict[str, Any]:
     if request.is_json:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            raise Refused(400, "the body must be a JSON object")
+            raise ApiError(400, "the body must be a JSON object")
         return data
     return request.form.to_dict()
 
@@ -73,9 +73,9 @@ def _text(data: dict[str, Any], name: str, limit: int = 2000) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise Refused(400, f"{name} must be a string")
+        raise ApiError(400, f"{name} must be a string")
     if len(value) > limit:
-        raise Refused(400, f"{name} is longer than {limit} characters")
+        raise ApiError(400, f"{name} is longer than {limit} characters")
     return value.strip()
 
 
@@ -106,12 +106,12 @@ def _register(call: Callable[[], tuple[dict, list]]) -> tuple[dict, list]:
             return call()
     except NotionRequestError as exc:
         if exc.status == 401:
-            raise Refused(409, exc.reason, needs_reconnect=True) from None
-        raise Refused(400, exc.reason) from None
+            raise ApiError(409, exc.reason, needs_reconnect=True) from None
+        raise ApiError(400, exc.reason) from None
     except TransientError as exc:
-        raise Refused(503, exc.reason) from None
+        raise ApiError(503, exc.reason) from None
     except StageError as exc:  # RegistrationError, a bad id: what to change
-        raise Refused(400, exc.reason) from None
+        raise ApiError(400, exc.reason) from None
 
 
 @api.post("/link-database/register")
@@ -121,7 +121,7 @@ def register_link_database():
     user, data = _user(), _input()
     ref = _text(data, "database")
     if not ref:
-        raise Refused(400, "database: give the Link Database's Notion URL or id")
+        raise ApiError(400, "database: give the Link Database's Notion URL or id")
     saved, warnings = _register(
         lambda: register(
             api_state().runtime,
@@ -143,7 +143,7 @@ def register_content_database():
     user, data = _user(), _input()
     ref, tag = _text(data, "database"), _text(data, "tag", 100)
     if not ref or not tag:
-        raise Refused(
+        raise ApiError(
             400,
             "database and tag are required: the Content Database's Notion URL "
             "or id, and the tag whose links go to it",
@@ -177,7 +177,7 @@ def unregister_content_database():
     registry = Registry(api_state().runtime, _user()["user_id"])
     tag = _text(_input(), "tag", 100).lower()
     if not tag or not registry.remove_content(tag):
-        raise Refused(404, f"no Content Database is registered for tag {tag!r}")
+        raise ApiError(404, f"no Content Database is registered for tag {tag!r}")
     return _done(f"Removed the Content Database of tag {tag!r}.")
 
 
@@ -188,7 +188,7 @@ def unregister_link_database():
     try:
         key = normalize_id(ref)
     except StageError:
-        raise Refused(400, f"not a Notion id or URL: {ref!r}") from None
+        raise ApiError(400, f"not a Notion id or URL: {ref!r}") from None
     links = [r for r in registry.all() if r["kind"] == "link"]
     match = next(
         (
@@ -200,7 +200,7 @@ def unregister_link_database():
         None,
     )
     if match is None or not registry.remove_link(match):
-        raise Refused(404, "no such Link Database is registered")
+        raise ApiError(404, "no such Link Database is registered")
     return _done("Removed the Link Database.")
 
 
@@ -210,7 +210,7 @@ def _own_job(job_id: str) -> dict[str, Any]:
     user = _user()
     job = api_state().runtime.state.get(jobs.JOBS, job_id) if JOB_ID.fullmatch(job_id) else None
     if job is None or job.get("user", accounts.LOCAL_USER) != user["user_id"]:
-        raise Refused(404, "no such job")
+        raise ApiError(404, "no such job")
     return job
 
 
@@ -224,7 +224,7 @@ def list_jobs():
     try:
         limit = min(MAX_JOBS, max(1, int(request.args.get("limit", RECENT_JOBS))))
     except ValueError:
-        raise Refused(400, "limit must be a whole number") from None
+        raise ApiError(400, "limit must be a whole number") from None
     found = _recent_jobs(user["user_id"], limit)
     if status := request.args.get("status"):
         found = [j for j in found if j["status"] == status]
@@ -245,10 +245,10 @@ def get_job(job_id: str):
 def replay_job(job_id: str):
     job = _own_job(job_id)
     if job["status"] != "failed":
-        raise Refused(409, f"this link is {job['status']}: only failed links can be replayed")
+        raise ApiError(409, f"this link is {job['status']}: only failed links can be replayed")
     replayed = views.replay(api_state().runtime, job)
     if not replayed:
-        raise Refused(
+        raise ApiError(
             409,
             "nothing to replay: this link failed for good ("
             + (job.get("error") or "no reason recorded")
@@ -302,7 +302,7 @@ def revoke_key(key_id: str):
         api_state().runtime, user["user_id"], key_id
     )
     if not found:
-        raise Refused(404, "no such API key")
+        raise ApiError(404, "no such API key")
     labels = {"user": user["user_id"]}
     log.info("API key revoked", extra={"event": "api.key_revoked", "labels": labels})
     return _done("Revoked the API key: it no longer works.")
@@ -327,7 +327,7 @@ def revoke_session(public_id: str):
     if not PUBLIC_ID.fullmatch(public_id) or not sessions.end_one(
         api_state().runtime, user["user_id"], public_id
     ):
-        raise Refused(404, "no such session")
+        raise ApiError(404, "no such session")
     if current:
         session.clear()
         return _done("Signed out of this browser.")

@@ -1,8 +1,8 @@
 """Images: fetched through the egress proxy, read from a web page, decoded for OCR.
 
-`fetch` speaks HTTP to the guard's proxy with http.client (absolute-form requests for http,
-CONNECT tunnels for https) and follows redirects itself, so every hop is checked by the proxy
-and no proxy variable of the environment can route around it.
+`fetch` speaks HTTP to the guard's proxy with httpx (absolute-form requests for http, CONNECT
+tunnels for https), redirects capped, the body capped while it streams, and no proxy variable
+of the environment: every hop is checked before it is sent, and by the proxy.
 
 `page_post` reads a page of images on an admitted host (self-hosted media; gallery-dl's generic
 extractor cannot address a host with a port): its og:image / <img> images, in page order, and
@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import html
-import http.client
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,70 +52,75 @@ class Response:
 def fetch(
     url: str, proxy_url: str, *, max_bytes: int, timeout: float = 20.0, redirects: int = 5
 ) -> Response:
-    """GET `url` through the proxy at `proxy_url`, following up to `redirects` redirects."""
-    proxy = urlsplit(proxy_url)
-    for _ in range(redirects + 1):
-        scheme, host, port, path = _request_parts(url)
-        if scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                proxy.hostname, proxy.port, timeout=timeout
-            )
-            conn.set_tunnel(host, port)
-            target = path
-        else:
-            conn = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=timeout)
-            shown = f"[{host}]" if ":" in host else host
-            target = f"http://{shown}:{port}{path}"
-        try:
-            conn.request("GET", target, headers={"User-Agent": "Mozilla/5.0 svp", "Accept": "*/*"})
-            response = conn.getresponse()
-            location = response.getheader("Location")
-            if response.status in (301, 302, 303, 307, 308) and location:
-                try:
-                    url = urljoin(url, location)
-                except ValueError as exc:
-                    raise FetchError(f"not a supported link: {location[:200]!r} ({exc})") from None
-                continue
-            body = response.read(max_bytes + 1)
-            if len(body) > max_bytes:
-                raise FetchError(f"over {max_bytes // (1024 * 1024)} MB: {url}")
-            if response.status >= 400:
-                reason = body[:300].decode(errors="replace") if response.status == 403 else ""
-                raise FetchError(
-                    f"HTTP Error {response.status}: {response.reason} {reason}".strip(),
-                    response.status,
-                )
-            kind = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
-            return Response(url, response.status, kind, body)
-        except OSError as exc:  # tunnel refused, connection reset, timeout
-            raise FetchError(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            conn.close()
-    raise FetchError(f"too many redirects: {url}")
+    """GET `url` through the proxy at `proxy_url`, following up to `redirects` redirects;
+    every hop is checked here before it is sent (and again by the proxy), and the body is
+    read up to `max_bytes`."""
+    import httpx
+
+    def check(request: httpx.Request) -> None:
+        _check_hop(str(request.url))
+
+    client = httpx.Client(
+        proxy=proxy_url,
+        trust_env=False,  # no proxy variable of the environment can route around the guard
+        follow_redirects=True,
+        max_redirects=redirects,
+        timeout=timeout,
+        headers={"User-Agent": "Mozilla/5.0 svp", "Accept": "*/*"},
+        event_hooks={"request": [check]},
+    )
+    try:
+        with client, client.stream("GET", _check_hop(url)) as response:
+            return _read(response, max_bytes)
+    except httpx.TooManyRedirects:
+        raise FetchError(f"too many redirects: {url}") from None
+    except httpx.ProxyError as exc:  # the proxy refused the tunnel (CONNECT ... 403)
+        raise FetchError(f"refused by the egress proxy: {exc}", 403) from None
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, UnicodeError) as exc:
+        raise FetchError(f"not a supported link: {url[:200]!r} ({exc})") from None
+    except httpx.RemoteProtocolError as exc:
+        if "location header" in str(exc) or "illegal header" in str(exc):
+            # A crafted redirect or answer that httpx cannot even read: refused.
+            raise FetchError(f"not a supported link: {str(exc)[:200]}") from None
+        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
+    except httpx.HTTPError as exc:  # connection reset, timeout
+        raise FetchError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _request_parts(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, path?query) of a link to fetch, the host in the canonical form
-    the guard checks (IDNA, plain address); FetchError for anything else, so a crafted
-    Location never reaches http.client (which asserts on some)."""
+def _read(response, max_bytes: int) -> Response:
+    if response.status_code >= 400:
+        reason = ""
+        if response.status_code == 403:  # the proxy's refusal says why
+            reason = next(response.iter_bytes(300), b"")[:300].decode(errors="replace")
+        text = f"HTTP Error {response.status_code}: {response.reason_phrase} {reason}"
+        raise FetchError(text.strip(), response.status_code)
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            raise FetchError(f"over {max_bytes // (1024 * 1024)} MB: {response.url}")
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return Response(str(response.url), response.status_code, kind, bytes(body))
+
+
+def _check_hop(url: str) -> str:
+    """`url` if it may be fetched: http(s), no credentials, a host the guard can read (IDNA,
+    a plain address); FetchError otherwise, before anything is sent."""
     from svp.media.urlguard import Refused, normalize_host
 
     try:
         parts = urlsplit(url)
-        scheme, port = parts.scheme.lower(), parts.port
-        if scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise FetchError(f"refused: {url[:200]!r} is not an http(s) link")
         if parts.username is not None or parts.password is not None:
             raise FetchError(f"refused: {url[:200]!r} carries credentials")
-        host = normalize_host(parts.hostname)
+        normalize_host(parts.hostname)
+        _ = parts.port  # raises ValueError for a port out of range
     except Refused as exc:
         raise FetchError(exc.reason) from None
     except ValueError as exc:  # a crafted Location: refused like the guard refuses it
         raise FetchError(f"not a supported link: {url[:200]!r} ({exc})") from None
-    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~") + (
-        "?" + quote(parts.query, safe="/%:@!$&'()*+,;=~?") if parts.query else ""
-    )
-    return scheme, host, port or (443 if scheme == "https" else 80), path
+    return url
 
 
 class _PageParser(HTMLParser):

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from svp.config import LOCAL_USER
+from svp.ports import Doc
 from svp.topology import JOIN, OUTPUT_TOPIC, PIPELINE, STATUS_LABEL
 
 JOBS = "jobs"
@@ -33,7 +34,6 @@ RETENTION_SECONDS = 30 * 24 * 3600
 TERMINAL = ("done", "failed")
 # A job that waits for another job processing the same video (svp.runtime.videos).
 WAITING = "waiting"
-Doc = dict[str, Any]
 ClaimOutcome = Literal["run", "done", "busy", "closed", "missing"]
 
 

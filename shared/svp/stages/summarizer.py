@@ -5,7 +5,6 @@ It writes `summary.json`, the writer's input:
     {
       "items":    [{property name: plain value, ...}, ...],  # one per item the video presents;
                                                              # exactly one unless target["many"]
-      "values":   items[0],                                  # kept for compatibility
       "evidence": [{property name: "caption" | "transcript at 0:12" |
                     "on-screen text at 0:04 and 0:08" | "the video's link" |
                     "not found in the sources (the model's wording)" | ...}, ...],
@@ -71,5 +70,4 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "needs_review": summary["needs_review"],
         "items": len(summary["items"]),
         "usage": usage,
-        "tokens": {"input": usage["input_tokens"], "output": usage["output_tokens"]},
     }

@@ -60,7 +60,7 @@ def pipeline_values(schema: Schema, summary: dict, link: dict) -> dict[str, Any]
 def run(ctx: StageContext) -> dict[str, Any]:
     summary_uri = ctx.output_of("summarizer")["artifacts"]["summary"]
     summary = json.loads(ctx.runtime.blobs.get_bytes(summary_uri))
-    items: list[dict] = summary.get("items") or [summary["values"]]
+    items: list[dict] = summary["items"]
     evidence: list[dict] = summary.get("evidence") or [{} for _ in items]
     evidence += [{} for _ in range(len(items) - len(evidence))]
     target = ctx.job["target"]

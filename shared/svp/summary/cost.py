@@ -26,11 +26,7 @@ def _output(job: dict[str, Any], stage: str) -> dict[str, Any]:
 
 def tokens_of(summarizer_output: dict[str, Any]) -> tuple[int, int]:
     usage = summarizer_output.get("usage") or {}
-    legacy = summarizer_output.get("tokens") or {}
-    return (
-        int(usage.get("input_tokens", legacy.get("input", 0)) or 0),
-        int(usage.get("output_tokens", legacy.get("output", 0)) or 0),
-    )
+    return int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
 
 
 def estimate(job: dict[str, Any], settings: Settings) -> dict[str, Any]:

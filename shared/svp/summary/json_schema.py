@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from svp.summary.targets import Schema, review_mark
+from svp.summary.targets import Schema, review_mark, title_property
 
 OPTION_TYPES = ("select", "multi_select", "status")
 ITEMS_KEY = "items"
@@ -117,10 +117,6 @@ def fillable(schema: Schema) -> dict[str, dict[str, Any]]:
     }
 
 
-def title_name(schema: Schema) -> str | None:
-    return next((name for name, p in schema.items() if p["type"] == "title"), None)
-
-
 def summary_key(schema: Schema) -> str:
     """A key for the one-paragraph summary that no property of the schema uses."""
     key = "_summary"
@@ -130,7 +126,7 @@ def summary_key(schema: Schema) -> str:
 
 
 def item_schema(schema: Schema) -> dict[str, Any]:
-    title = title_name(schema)
+    title = title_property(schema)
     return {"type": "object", "properties": fillable(schema), "required": [title] if title else []}
 
 

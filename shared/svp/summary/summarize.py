@@ -97,7 +97,6 @@ def summarize(
     items = [_pin_source(item, schema, content) for item in items]
     return {
         "items": items,
-        "values": items[0],
         "evidence": evidence_for(items, content),
         "engine": engine,
         "model": model,

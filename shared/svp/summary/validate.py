@@ -12,17 +12,18 @@ again (once) or to drop the values with a note.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from svp.summary.json_schema import ITEMS_KEY, field_for, options_of, summary_key, title_name
-from svp.summary.targets import Schema
+from svp.summary.json_schema import ITEMS_KEY, field_for, options_of, summary_key
+from svp.summary.targets import Schema, title_property
 
 MAX_ITEMS = 20
-TEXT_LIMIT = 20000  # characters; Notion allows 100 objects of 2000 characters
+TEXT_VALUE_LIMIT = 20000  # characters; Notion allows 100 objects of 2000 characters
 OPTION_LIMIT = 100
 URL_LIMIT = 2000
 SHORT_LIMIT = 200  # email and phone_number
@@ -70,7 +71,7 @@ def check_answer(data: Any, schema: Schema, many: bool = False) -> Checked:
     else:
         raw_items = [{k: v for k, v in data.items() if k != key}]
     checked = Checked(items=[], summary=summary.strip())
-    title = title_name(schema)
+    title = title_property(schema)
     for index, raw in enumerate(raw_items[:MAX_ITEMS]):
         where = f"item {index + 1}: " if many else ""
         if not isinstance(raw, dict):
@@ -137,8 +138,9 @@ def _text(prop: dict, value: Any) -> str:
     text = text.strip()
     if prop["type"] == "title":
         text = re.sub(r"\s+", " ", text)
-    if len(text) > TEXT_LIMIT:
-        text = text[: text.rfind(" ", 0, TEXT_LIMIT) if " " in text else TEXT_LIMIT] + "…"
+    if len(text) > TEXT_VALUE_LIMIT:
+        cut = text.rfind(" ", 0, TEXT_VALUE_LIMIT) if " " in text else TEXT_VALUE_LIMIT
+        text = text[:cut] + "…"
     return text
 
 
@@ -349,6 +351,25 @@ def _multi_select(prop: dict, value: Any) -> list[str]:
     return list(result.values())[:MULTI_LIMIT]
 
 
+def _files(prop: dict, value: Any) -> list[str]:
+    """Files by their http(s) URLs; entries that are not one are left out."""
+    urls = []
+    for entry in value if isinstance(value, list) else [value]:
+        with contextlib.suppress(ValueError):
+            urls.append(_url(prop, entry))
+    if not urls:
+        raise ValueError("no http(s) URL")
+    return urls[:MULTI_LIMIT]
+
+
+def _ids(prop: dict, value: Any) -> list[str]:
+    """People: user ids (the pipeline's own value: whoever saved the link)."""
+    ids = [str(v).strip() for v in (value if isinstance(value, list) else [value]) if v]
+    if not ids:
+        raise ValueError("no user ids")
+    return ids[:MULTI_LIMIT]
+
+
 def _titles(prop: dict, value: Any) -> list[str]:
     """A relation's value: the related entries' titles (the writer finds their pages)."""
     parts = value if isinstance(value, list) else [value]
@@ -361,6 +382,8 @@ def _titles(prop: dict, value: Any) -> list[str]:
 
 _COERCERS = {
     "relation": _titles,
+    "people": _ids,
+    "files": _files,
     "title": _text,
     "rich_text": _text,
     "number": _number,
