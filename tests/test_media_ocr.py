@@ -82,13 +82,12 @@ def test_the_lines_of_the_frames_sent_are_all_read_by_tesseract_too(moving_clip)
         assert text.lower() in read, read
 
 
-def test_one_still_line_over_moving_footage_is_read_once_and_stays_content(tmp_path):
+def test_one_still_line_over_moving_footage_is_read_once_and_is_content(tmp_path):
     clip = make_clip(tmp_path / "still.mp4", overlays=[(0, 20, "Only one line")], duration=20,
                      size=(360, 640), moving=True)  # fmt: skip
     changes = TextChanges()
     sent = [s.seconds for s in text_samples(clip, 0.3, changes)]
-    # Read when it appears, and once more at the end to see whether it stayed all along.
-    assert sent[0] == 0.0 and sent[1:] == [changes.duration] and changes.seen > 60
+    assert sent == [0.0] and changes.seen > 60
     screen = ScreenText(Settings(ocr_engine="tesseract"))
     screen.read_video(clip)
     # On screen all along, but large and in the middle: a title, not a watermark.

@@ -55,8 +55,8 @@ def read(marked_clip: Path) -> ScreenText:
 def test_short_overlays_are_read_word_for_word(read):
     lines = [line.text for line in read.lines()]
     assert lines == [overlay.text for overlay in OVERLAYS]
-    # Only frames with new text are read: the first (the marks), one per overlay, and a closing
-    # look at most, of about 23 looked at.
+    # Only frames with new text are read: the first (the marks) and one per overlay, of about
+    # 23 looked at (a time code's tens of seconds may tick once more).
     assert read.frames_sent <= 6 < 20 < read.frames
 
 
@@ -90,3 +90,17 @@ def test_the_page_shows_marks_apart_and_keeps_them_out_of_properties(env, marked
     throughout = body.split("## On screen throughout\n", 1)[1]
     assert "@chefmia" in throughout
     assert "(changing: a counter or clock)" in throughout
+
+
+def test_rapidocr_reads_with_the_network_unreachable(marked_clip, monkeypatch):
+    """Its models ship inside the wheel and are named by path: nothing is fetched at run time
+    (an engine left to its defaults downloads a missing model)."""
+    from svp.media import ocr
+    from svp.media.frames import sample_frames
+
+    monkeypatch.setattr(ocr, "_rapid", [])  # a fresh engine, built here
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    frame = next(s.frame for s in sample_frames(marked_clip, 1.0) if s.seconds >= 3.9)
+    assert "MINT 14" in [line.text for line in ocr.rapidocr_lines(frame)]

@@ -238,6 +238,7 @@ class TextChanges:
     """
 
     min_new: int = 40  # new still-edge pixels in one region
+    min_moved: int = 40  # of which this many more than a pixel away from the last look's edges
     min_share: float = 0.3  # of the region's still-edge pixels
     min_height: float = 0.012  # a region is at least this share of the frame height
     max_height: float = 0.15  # and at most this (taller: pictures, not a line of text)
@@ -298,13 +299,6 @@ class TextChanges:
         self._reference = cv2.bitwise_and(self._reference, cv2.dilate(still, _kernel(3, 3)))
         return False
 
-    def read_anyway(self, small: np.ndarray, companion: np.ndarray | None) -> None:
-        """Counts a sample read although its text did not change (the closing look)."""
-        import numpy as np
-
-        self.sent += 1
-        self._read.append(np.packbits(self.still_edges(small, companion) > 0))
-
     def steady_share(self, read: int, box: tuple[float, float, float, float]) -> float:
         """Of the still edges inside `box` (left, top, width, height as shares of the frame)
         on the `read`-th frame read, the share that stood still at the same pixel on most
@@ -347,14 +341,17 @@ class TextChanges:
     def _has_new_text(self, still: np.ndarray, new: np.ndarray, exact: np.ndarray) -> bool:
         import cv2
 
-        if cv2.countNonZero(new) < self.min_new:
+        if cv2.countNonZero(new) < self.min_moved:
             return False
-        for x, y, w, h in self.regions(new):
-            if cv2.countNonZero(new[y : y + h, x : x + w]) < self.min_new:
+        for x, y, w, h in self.regions(exact):
+            # Pixels new even allowing for a pixel of drift: footage drifting slowly has none.
+            if cv2.countNonZero(new[y : y + h, x : x + w]) < self.min_moved:
                 continue
             # The rest of the line counts too: one new digit beside unchanged ones is a tick.
             left, right = max(0, x - h), x + w + h
             added = cv2.countNonZero(exact[y : y + h, left:right])
+            if added < self.min_new:
+                continue
             if added >= self.min_share * cv2.countNonZero(still[y : y + h, left:right]):
                 return True
         return False
@@ -374,31 +371,17 @@ def _kernel(width: int, height: int):
 
 # -- the frames the OCR stage reads --------------------------------------------------------------
 MAX_LAG = 0.3  # companion at most this much later (overlays shown for 0.8 s stay still that long)
-CLOSING_LOOK = 0.75  # a last frame is read when nothing was read after this share of the video
 
 
 def text_samples(video: Path, every: float, changes: TextChanges) -> Iterator[Sample]:
     """The samples of `video` that show new text, looked at every `every` seconds.
 
     Below a second apart, each look's companion is the next look and frames no other frame
-    needs are not decoded. The last frame is read too when nothing was read in the last
-    quarter of the video: text that stayed in place until the end (a watermark, a handle) is
-    then seen at both ends and can be told apart from content (svp.media.screen).
-    `changes.duration` is set to the time of the last look.
+    needs are not decoded. `changes.duration` is set to the time of the last look.
     """
     lag = min(every, MAX_LAG)
-    last: Sample | None = None
-    last_sent: float | None = None
     for sample in sample_frames(video, every, lag=lag, analysis=True, refs_only=every < 1):
-        last = sample
         assert sample.small is not None
+        changes.duration = sample.seconds
         if changes.changed(sample.small, sample.companion):
-            last_sent = sample.seconds
             yield sample
-    if last is None:
-        return
-    changes.duration = last.seconds
-    if last_sent is not None and last_sent < CLOSING_LOOK * last.seconds:
-        assert last.small is not None
-        changes.read_anyway(last.small, last.companion)
-        yield last
