@@ -125,6 +125,22 @@ def _rows(words: list[Word]) -> list[tuple[str, tuple[float, float, float, float
     return lines
 
 
+def _at_reading_size(frame: np.ndarray) -> np.ndarray:
+    """The frame READING_SIDE px on its short side (720x1280 for a phone video), the size the
+    engine was measured at (bench/ocr_quality.py): smaller frames lose spaces between words
+    ("Servewarm"), larger ones only cost time."""
+    import cv2
+
+    scale = READING_SIDE / min(frame.shape[:2])
+    if abs(scale - 1) < 0.05:
+        return frame
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(frame, None, fx=scale, fy=scale, interpolation=method)
+
+
+READING_SIDE = 720
+
+
 def _confident(text: str, chars: Any) -> str:
     """`text` without the characters read with low confidence: the multilingual recognizer
     sometimes ends a Latin line with CJK characters made of the box's edge ("FLOUR4示品验")."""
@@ -227,6 +243,7 @@ def _rapidocr() -> Any:
 
 def rapidocr_lines(frame: np.ndarray) -> list[Seen]:
     """Lines of text with their boxes (overlay text is upright: no orientation model)."""
+    frame = _at_reading_size(frame)
     result = _rapidocr()(frame, return_word_box=True, return_single_char_box=True)
     if result.txts is None or result.boxes is None:
         return []
