@@ -79,7 +79,10 @@ def test_a_corner_counter_and_a_handle_are_on_screen_throughout(read):
     assert "phone" not in values and "made_on" not in values and "servings" not in values
 
 
-def test_the_page_shows_marks_apart_and_keeps_them_out_of_properties(env, marked_clip, capsys):
+def test_the_page_shows_marks_apart_and_keeps_them_out_of_properties(
+    env, marked_clip, capsys, monkeypatch
+):
+    monkeypatch.delenv("SVP_OCR")  # the default engine, as a user gets it
     assert svp(["process", str(marked_clip), "--tag", "cooking"]) == 0
     page = capsys.readouterr().out
     properties, body = page.split("\n## ", 1)
