@@ -70,8 +70,10 @@ STAGE = textwrap.dedent(
     if mode == "ocr-imports":
         import av, cv2, numpy  # noqa
         import svp.stages.ocr, svp.media.frames, svp.media.screen  # noqa
-        from svp.media.ocr import _rapidocr
-        _rapidocr()
+        from svp.media.ocr import rapidocr_lines
+        words = numpy.zeros((720, 1280, 3), numpy.uint8)  # RapidOCR loads its models on use
+        cv2.putText(words, "Tomato soup", (100, 360), cv2.FONT_HERSHEY_SIMPLEX, 3, (255,) * 3, 6)
+        rapidocr_lines(words)
     elif mode == "transcriber-imports":
         import svp.stages.transcriber  # noqa
         from svp.media.transcribe import _whisper, bundled_model_path
