@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("poller", "downloader", "transcriber", "ocr", "summarizer", "writer", "webhook", "api")
 HEAVY = ("cv2", "yt_dlp", "faster_whisper", "ctranslate2", "google.genai", "openai",
          "google.cloud.vision", "google.cloud.storage", "google.cloud.firestore",
-         "google.cloud.pubsub_v1", "pytesseract", "notion_client", "numpy")  # fmt: skip
+         "google.cloud.pubsub_v1", "pytesseract", "rapidocr", "onnxruntime", "notion_client",
+         "numpy")  # fmt: skip
 
 
 def timed(code: str) -> tuple[float, str]:

@@ -3,8 +3,9 @@
 Each stage's work function runs alone in a fresh interpreter (the local runtime, the clip as the
 downloader's artifact); the figure is that process's peak resident set (ru_maxrss), and
 separately the largest child process (ffmpeg, tesseract). Baselines, measured in the same run:
-- the same interpreter after importing the stage's libraries (and loading the speech model),
-  without processing anything: what the stage adds over its fixed cost;
+- the same interpreter after importing the stage's libraries and loading its models (the speech
+  model; RapidOCR's, the default OCR engine), without processing anything: what the stage adds
+  over its fixed cost;
 - for OCR, the naive pattern of collecting the 2-second samples in a list before reading them.
 Target: each stage under 512 MiB. Usage: python bench/memory.py
 """
@@ -68,18 +69,22 @@ STAGE = textwrap.dedent(
         "has_video": info.has_video, "has_audio": info.has_audio}}
     mode = {mode!r}
     if mode == "ocr-imports":
-        import av, cv2, numpy, pytesseract  # noqa
-        import svp.stages.ocr, svp.media.frames, svp.media.ocr  # noqa
+        import av, cv2, numpy  # noqa
+        import svp.stages.ocr, svp.media.frames, svp.media.screen  # noqa
+        from svp.media.ocr import rapidocr_lines
+        words = numpy.zeros((720, 1280, 3), numpy.uint8)  # RapidOCR loads its models on use
+        cv2.putText(words, "Tomato soup", (100, 360), cv2.FONT_HERSHEY_SIMPLEX, 3, (255,) * 3, 6)
+        rapidocr_lines(words)
     elif mode == "transcriber-imports":
         import svp.stages.transcriber  # noqa
         from svp.media.transcribe import _whisper, bundled_model_path
         _whisper(bundled_model_path())
     elif mode == "ocr-naive":
         from svp.media.frames import sample_frames
-        from svp.media.ocr import tesseract_lines
+        from svp.media.ocr import rapidocr_lines
         frames = [s.frame for s in sample_frames(clip, 2.0)]  # all held, then read
         for frame in frames[:3]:
-            tesseract_lines(frame)
+            rapidocr_lines(frame)
     else:
         import importlib
         work = importlib.import_module("svp.stages." + mode).run
@@ -116,7 +121,7 @@ def main() -> None:
         print(f"{stage:<12} peak {run['self']:6.0f} MiB ({verdict} the 512 MiB target); "
               f"largest child {run['children']:5.0f} MiB")  # fmt: skip
         print(
-            f"{'':<12} baseline, libraries{' + model' if stage == 'transcriber' else ''} "
+            f"{'':<12} baseline, libraries + model{'s' if stage == 'ocr' else ''} "
             f"loaded, nothing processed: {base['self']:6.0f} MiB -> the stage adds "
             f"{run['self'] - base['self']:.0f} MiB ({run['self'] / base['self']:.2f}x)"
         )

@@ -3,11 +3,12 @@
 Generates (once, cached in the temp folder) a set of clips whose backgrounds move every frame
 (ffmpeg testsrc2) and whose overlay text changes at irregular intervals (3-12 s), some with a
 title that stays on screen while the line below it changes. For each clip it counts the frames
-the OCR stage sends (svp.media.frames.TextChanges) and the naive baseline's (every 2 s sample),
-measured in the same run, and reads both sets of frames with Tesseract to count how many of the
-distinct overlay lines each recovers.
+the OCR stage reads (svp.media.screen.ScreenText: looks every SVP_OCR_INTERVAL, 0.3 s, and
+reads only frames with new text) and the naive baseline's (a sample every 2 s), measured in the
+same run, and reads both sets of frames with the engine (the default, RapidOCR, unless
+--engine) to count how many of the distinct overlay lines each recovers.
 Targets: at most one third of the naive frames; at least 95 % of the lines.
-Usage: python bench/ocr_calls.py [--clips N] [--no-ocr]
+Usage: python bench/ocr_calls.py [--clips N] [--no-ocr] [--engine rapidocr|tesseract]
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 
 from svp.config import Settings  # noqa: E402
-from svp.media.frames import TextChanges, changed_samples, sample_frames  # noqa: E402
-from svp.media.ocr import LAG_SECONDS, merge_lines, read_frames  # noqa: E402
+from svp.media.frames import TextChanges, sample_frames, text_samples  # noqa: E402
+from svp.media.ocr import LineMerger, read_frames  # noqa: E402
+from svp.media.screen import ScreenText  # noqa: E402
 from tests.clipgen import FONT, _escape  # noqa: E402
 
 CACHE = Path(tempfile.gettempdir()) / "svp-bench" / "ocr_calls"
@@ -105,8 +107,9 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=10)
     parser.add_argument("--duration", type=float, default=40.0)
     parser.add_argument("--no-ocr", action="store_true", help="count frames only")
+    parser.add_argument("--engine", default=Settings().ocr_engine)
     args = parser.parse_args()
-    settings = Settings(ocr_engine="tesseract")
+    settings = Settings(ocr_engine=args.engine)
     started = time.perf_counter()
     made = clips(args.clips, args.duration)
     print(f"{len(made)} clips of {args.duration:.0f} s, 540x960, moving testsrc2 background; "
@@ -115,18 +118,23 @@ def main() -> None:
     for path, overlays in made:
         truth = list(dict.fromkeys(text for _, _, text in overlays))
         naive = list(sample_frames(path, 2.0))
-        detector = TextChanges()
-        samples = sample_frames(path, 2.0, lag=LAG_SECONDS, analysis=True)
-        sent = list(changed_samples(samples, detector))
+        if args.no_ocr:
+            changes = TextChanges()
+            sent = sum(1 for _ in text_samples(path, settings.ocr_interval_seconds, changes))
+        else:
+            screen = ScreenText(settings)  # the OCR stage's own path
+            screen.read_video(path)
+            sent = screen.frames_sent
         totals["naive"] += len(naive)
-        totals["sent"] += len(sent)
+        totals["sent"] += sent
         totals["lines"] += len(truth)
-        line = f"  {path.name:<28} naive {len(naive):3d}  sent {len(sent):3d}"
+        line = f"  {path.name:<28} naive {len(naive):3d}  sent {sent:3d}"
         if not args.no_ocr:
-            got = [t.text for t in merge_lines(read_frames(((s.seconds, s.frame) for s in sent),
-                                                           settings))]  # fmt: skip
-            base = [t.text for t in merge_lines(read_frames(((s.seconds, s.frame) for s in naive),
-                                                            settings))]  # fmt: skip
+            got = [t.text for t in screen.lines()] + [p["text"] for p in screen.persistent()]
+            merger = LineMerger()
+            for seconds, lines in read_frames(((s.seconds, s.frame) for s in naive), settings):
+                merger.add(lines, seconds)
+            base = [t.text for t in merger.lines()]
             totals["sent_found"] += recovered(truth, got)
             totals["naive_found"] += recovered(truth, base)
             line += (f"  lines {len(truth):2d}: found {recovered(truth, got):2d}"

@@ -43,6 +43,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         # set their own value).
         "SVP_ALLOWED_HOSTS": "127.0.0.1",
         "NO_PROXY": "127.0.0.1,localhost",
+        # The many end-to-end runs read on-screen text with Tesseract: on these plain clips it
+        # takes a third of RapidOCR's time. RapidOCR, the default, has its own tests
+        # (test_screen_text.py: the stage, the page, offline) and bench/ocr_quality.py.
+        "SVP_OCR": "tesseract",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -118,7 +118,8 @@ HEAVY = {
     "cv2": "OpenCV", "yt_dlp": "yt-dlp", "faster_whisper": "faster-whisper",
     "ctranslate2": "CTranslate2", "google.genai": "google-genai", "openai": "openai",
     "google.cloud.vision": "Cloud Vision", "google.cloud.storage": "Cloud Storage",
-    "pytesseract": "pytesseract", "notion_client": "notion-client",
+    "pytesseract": "pytesseract", "notion_client": "notion-client", "rapidocr": "RapidOCR",
+    "onnxruntime": "onnxruntime", "py3langid": "py3langid",
 }  # fmt: skip
 ALLOWED = {
     "poller": set(),

@@ -16,7 +16,7 @@ BACKENDS = ("local", "gcp")
 # Whose the configured integration (NOTION_TOKEN) and its databases are, beside the people
 # who sign in with their own Notion.
 LOCAL_USER = "local"
-OCR_ENGINES = ("tesseract", "vision")
+OCR_ENGINES = ("rapidocr", "tesseract", "vision")
 LLM_PROVIDERS = ("gemini", "openai", "extractive")
 LLM_RESPONSE_FORMATS = ("strict", "json_schema", "json_object")
 
@@ -66,8 +66,9 @@ class Settings:
     openai_base_url: str = ""
     transcribe_model: str = "gpt-transcribe"
     whisper_model: str = ""
-    ocr_engine: str = "tesseract"
-    ocr_interval_seconds: float = 2.0
+    ocr_engine: str = "rapidocr"
+    # Looks for new text this often: overlays shown for 0.8 s are seen (svp.media.frames).
+    ocr_interval_seconds: float = 0.3
     vision_endpoint: str = ""
     gemini_api_key: str = field(default="", repr=False)
     gemini_base_url: str = ""

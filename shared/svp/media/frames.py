@@ -12,42 +12,65 @@ usually encoded with a keyframe every 1-2 s, so most samples cost one keyframe d
 (bench/frames.py).
 
 Each sample also carries a small grey `companion` frame `lag` seconds later (the next few
-frames of the same group of pictures), which is what lets `TextChanges` tell still text from a
-moving background.
+frames of the same group of pictures, or the next sample when samples are that close), which is
+what lets `TextChanges` tell still text from a moving background.
+
+The OCR stage looks every 0.3 s (`text_samples`, SVP_OCR_INTERVAL), so that an overlay shown
+for 0.8 s is seen on two looks in a row; that decodes every frame another frame depends on
+(B-frames nothing refers to are skipped), about 2x faster than decoding everything, where a
+look every 2 s decodes mostly keyframes (bench/frames.py has both). Only frames showing new
+text are converted to full size and read.
 
 Text changes (`TextChanges`)
 ----------------------------
-Overlay text stays still while the footage behind it moves. For each sample the edges present in
-both the frame and its companion are the still structure of the picture: overlay text, logos,
-static scenery (long straight edges are dropped: box borders, architecture). That still-edge map
-is compared, pixel for pixel, with the map of the last frame sent to OCR: a frame is sent when
-still edges appeared that were not there (new or changed text) in a blob the size of a word;
-edges that only disappeared (text gone) need no OCR. A moving background contributes few still
-edges, so unchanged text over it counts as unchanged; small changing text (clocks, counters) is
-ignored, and so is a change of a single character in a line (see TextChanges). Between sends
-the reference map only loses edges, so text that fades in over several samples still triggers
-once complete.
+Overlay text stays still while the footage behind it moves. For each look the edges present at
+the same pixel in the frame and its companion are the still structure of the picture: overlay
+text, logos, static scenery (long straight edges are dropped: box borders, architecture). Of
+those, the edges that were neither in the last frame sent to OCR nor in the previous look
+(footage drifting slowly enough to look still changes a little at every look; text appears at
+once) are new. They are cut into text regions (a line's glyphs joined), and a frame is sent
+when a region of at least a short word's pixels is mostly new compared with the rest of its
+line: a new line however short, or a line replaced by another, but not a counter whose last
+digit ticks, nor a single changed character (see TextChanges). Edges that only disappeared
+(text gone) need no OCR; between sends the reference only loses edges, so text fading in still
+triggers once complete. The detector also counts, per pixel, on how many looks an edge stood
+still there: text that stayed in place all along (a watermark, a handle) is told apart from
+content by its pixels, whatever OCR made of it (`steady_share`, used by svp.media.screen).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
 
 ANALYSIS_HEIGHT = 480  # still-edge maps are computed on frames this tall
+PERSISTENT_LOOKS = 0.8  # an edge still in place on this share of the looks stays throughout
 
 
-@dataclass
 class Sample:
-    seconds: float  # when the frame is shown
-    frame: np.ndarray  # BGR, full size: what OCR reads
-    small: np.ndarray | None = None  # grey, ANALYSIS_HEIGHT tall
-    companion: np.ndarray | None = None  # grey, same size, `lag` seconds later
+    """One sampled frame. The full-size BGR `frame` is converted only when asked for (most
+    samples are only compared, never read)."""
+
+    def __init__(self, seconds: float, frame: Any, small: np.ndarray | None = None):
+        self.seconds = seconds  # when the frame is shown
+        self._source = frame  # an av.VideoFrame, or an already converted array
+        self._frame: np.ndarray | None = None
+        self.small = small  # grey, ANALYSIS_HEIGHT tall
+        self.companion: np.ndarray | None = None  # grey, same size, `lag` seconds later
+
+    @property
+    def frame(self) -> np.ndarray:
+        """BGR, full size: what OCR reads."""
+        if self._frame is None:
+            source = self._source
+            self._frame = source if hasattr(source, "shape") else source.to_ndarray(format="bgr24")
+            self._source = None
+        return self._frame
 
 
 def _video_index(path: Path) -> tuple[list[float], float]:
@@ -95,12 +118,19 @@ def plan_samples(
 
 
 def sample_frames(
-    video: Path, every: float = 2.0, *, lag: float = 0.0, analysis: bool = False
+    video: Path,
+    every: float = 2.0,
+    *,
+    lag: float = 0.0,
+    analysis: bool = False,
+    refs_only: bool = False,
 ) -> Iterator[Sample]:
     """Samples about every `every` seconds, in order, one at a time.
 
-    `lag` > 0 adds a grey companion frame that much later; `analysis` adds the grey `small`
-    frame (both for TextChanges).
+    `lag` > 0 adds a grey companion frame that much later (with `lag` >= `every`, the next
+    sample's); `analysis` adds the grey `small` frame (both for TextChanges). `refs_only`
+    skips decoding the frames no other frame needs (most B-frames): a sample may then be up to
+    a few frames late, and decoding densely spaced samples costs about a quarter less.
     """
     import av
 
@@ -121,6 +151,8 @@ def sample_frames(
     with open_container(video) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if refs_only:
+            stream.codec_context.skip_frame = "NONREF"
         base = stream.time_base
         height = stream.codec_context.height or ANALYSIS_HEIGHT
         width = stream.codec_context.width or ANALYSIS_HEIGHT
@@ -131,26 +163,33 @@ def sample_frames(
         pending: Sample | None = None  # a sample waiting for its companion
         until = -1.0
 
+        greys: list[np.ndarray] = []  # the last two grey frames made
+
         def grey(frame: av.VideoFrame) -> np.ndarray:
-            return frame.reformat(
+            made = frame.reformat(
                 width=small_size[0], height=small_size[1], format="gray"
             ).to_ndarray()
+            greys[:] = [*greys[-1:], made]
+            return made
 
         def take(frame: av.VideoFrame) -> Iterator[Sample]:
             nonlocal pending
             t = float(frame.pts * base) if frame.pts is not None else frame.time
+            small: np.ndarray | None = None  # this frame in grey, made at most once
             if pending is not None and t >= pending.seconds + lag - half_frame:
-                pending.companion = grey(frame)
+                pending.companion = small = grey(frame)
                 yield pending
                 pending = None
             while queue and t >= queue[0] - half_frame:
                 queue.pop(0)
-                sample = Sample(round(t, 3), frame.to_ndarray(format="bgr24"))
+                if queue and t >= queue[0] - half_frame:
+                    continue  # frames were skipped: this frame serves the latest sample time
+                sample = Sample(round(t, 3), frame)
                 if analysis:
-                    sample.small = grey(frame)
+                    sample.small = small = small if small is not None else grey(frame)
                 if lag > 0:
                     if pending is not None:  # the next sample came first: use it as companion
-                        pending.companion = sample.small if analysis else grey(frame)
+                        pending.companion = small if small is not None else grey(frame)
                         yield pending
                     pending = sample
                 else:
@@ -176,8 +215,9 @@ def sample_frames(
                 return
         for frame in decoder.decode(None):
             yield from take(frame)
-        if pending is not None:  # the video ended before the companion: compare with itself
-            pending.companion = pending.small if pending.small is not None else None
+        if pending is not None:  # the video ended before the companion: the look before it
+            # tells what stood still (or, alone, the frame itself)
+            pending.companion = greys[0] if len(greys) == 2 else pending.small
             yield pending
 
 
@@ -186,30 +226,43 @@ def sample_frames(
 class TextChanges:
     """Decides which samples show text that was not in the last frame sent to OCR.
 
-    Thresholds are for still-edge maps ANALYSIS_HEIGHT (480) px tall, measured on clips with
-    moving backgrounds (bench/ocr_calls.py): a changed line of overlay text adds 400+ new
-    still-edge pixels, one changed short word about 200-300; background motion, counters and
-    compression jitter stayed under 190. The price: a change of a single character in an
-    otherwise unchanged line ("Step 1" -> "Step 2") is below the threshold and is not sent.
+    The still-edge map of a sample (edges in the same place in the sample and its companion,
+    long straight lines removed) is cut into text regions: edges joined along a line, of a
+    glyph's height and wider than tall. A region is new text when most of its edges were not
+    in the map of the last frame sent (compared pixel for pixel: other glyphs in the same
+    place differ) and they are at least `min_new` pixels, about two small characters. Judging
+    each region on its own share, rather than the size of the largest new blob, is what lets
+    a short word ("MINT 14") through while a counter whose last digit ticks, or one changed
+    character in a line, stays below the share.
+
+    Thresholds are for maps ANALYSIS_HEIGHT (480) px tall, measured on clips with moving
+    backgrounds, corner counters and watermarks (bench/ocr_calls.py, bench/ocr_quality.py).
     """
 
-    min_pixels: int = 200  # new still-edge pixels in one blob (about one short word)
-    min_height: float = 0.02  # the blob is at least this share of the frame height
-    min_aspect: float = 0.3  # and not a thin vertical line (width >= 0.3 x height)
+    min_new: int = 40  # new still-edge pixels in one region
+    min_moved: int = 40  # of which this many more than a pixel away from the last look's edges
+    min_share: float = 0.3  # of the region's still-edge pixels
+    min_height: float = 0.012  # a region is at least this share of the frame height
+    max_height: float = 0.15  # and at most this (taller: pictures, not a line of text)
+    min_aspect: float = 0.8  # width >= 0.8 x height (a line of two characters or more)
     line_length: float = 0.05  # straight edges longer than this share of the height are
     # scenery or text boxes, not glyphs
     sent: int = 0
     seen: int = 0
+    duration: float = 0.0  # time of the last look (set by text_samples)
     _reference: np.ndarray | None = field(default=None, repr=False)
+    _previous: np.ndarray | None = field(default=None, repr=False)
+    _still_looks: np.ndarray | None = field(default=None, repr=False)  # per pixel: looks still
+    _read: list[np.ndarray] = field(default_factory=list, repr=False)  # still maps (bits) read
 
     def still_edges(self, small: np.ndarray, companion: np.ndarray | None) -> np.ndarray:
-        """Edges in both the frame and its companion, without long straight lines."""
+        """Edges in the same place in the frame and its companion, without long straight
+        lines. Overlay text is pixel-still; footage, even slow, moves by a pixel or more."""
         import cv2
 
-        edges = cv2.Canny(cv2.GaussianBlur(small, (3, 3), 0), 80, 160)
+        edges = _edges(small)
         if companion is not None:
-            later = cv2.Canny(cv2.GaussianBlur(companion, (3, 3), 0), 80, 160)
-            edges = cv2.bitwise_and(edges, cv2.dilate(later, _kernel(3, 3)))
+            edges = cv2.bitwise_and(edges, _edges(companion))
         length = max(9, int(self.line_length * edges.shape[0]))
         lines = cv2.bitwise_or(
             cv2.morphologyEx(edges, cv2.MORPH_OPEN, _kernel(1, length)),
@@ -226,32 +279,90 @@ class TextChanges:
         still = self.still_edges(small, companion)
         if self._reference is None:
             self._reference = np.zeros_like(still)
-        # Still text is pixel-still: compared exactly, other glyphs at the same place differ.
+            self._still_looks = np.zeros(still.shape, dtype=np.uint16)
+        self._still_looks += still > 0
         new = cv2.bitwise_and(still, cv2.bitwise_not(self._reference))
-        if self._has_text_blob(new):
+        exact = new
+        if self._previous is not None:
+            # Only edges that appeared since the last look: footage drifting slowly enough to
+            # look still (a slow zoom) moves a pixel or two at every look, text appears at once.
+            # Where text is found, its share of new pixels is counted exactly: one line
+            # replaced by another in the same place shares many pixels within a pixel or two.
+            before = _edges(self._previous)
+            exact = cv2.bitwise_and(new, cv2.bitwise_not(before))
+            new = cv2.bitwise_and(new, cv2.bitwise_not(cv2.dilate(before, _kernel(3, 3))))
+        self._previous = small
+        if self._has_new_text(still, new, exact):
             self._reference = still
             self.sent += 1
+            self._read.append(np.packbits(still > 0))
             return True
         # Forget what disappeared; keep the rest, so text fading in is caught once complete.
         self._reference = cv2.bitwise_and(self._reference, cv2.dilate(still, _kernel(3, 3)))
         return False
 
-    def _has_text_blob(self, new: np.ndarray) -> bool:
+    def steady_share(self, read: int, box: tuple[float, float, float, float]) -> float:
+        """Of the still edges inside `box` (left, top, width, height as shares of the frame)
+        on the `read`-th frame read, the share that stood still at the same pixel on most
+        looks at the video (PERSISTENT_LOOKS): 1.0 for a watermark, low for a line shown a
+        while, whatever the OCR made of either."""
+        import numpy as np
+
+        if self._still_looks is None or read >= len(self._read):
+            return 0.0
+        height, width = self._still_looks.shape
+        still = np.unpackbits(self._read[read], count=height * width).reshape(height, width)
+        left, top, w, h = box
+        x0, y0 = int(left * width), int(top * height)
+        x1, y1 = int((left + w) * width) + 1, int((top + h) * height) + 1
+        edges = still[y0:y1, x0:x1] > 0
+        if not edges.any():
+            return 0.0
+        steady = self._still_looks[y0:y1, x0:x1] >= PERSISTENT_LOOKS * self.seen
+        return float((edges & steady).sum() / edges.sum())
+
+    def regions(self, still: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """(x, y, width, height) of the text-like regions of a still-edge map."""
         import cv2
 
-        if cv2.countNonZero(new) < self.min_pixels:
-            return False
-        height = new.shape[0]
-        # Glyphs of one line of text merge into one blob; scattered noise does not.
-        joined = cv2.dilate(new, _kernel(9, 5))
+        height = still.shape[0]
+        # Glyphs of one line (and the words of a short line) join; lines above and below not.
+        joined = cv2.morphologyEx(still, cv2.MORPH_CLOSE, _kernel(9, 1))
+        joined = cv2.dilate(joined, _kernel(5, 3))
         count, _, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+        found = []
         for index in range(1, count):
-            x, y, w, h, _ = stats[index]
-            if h < self.min_height * height or w < self.min_aspect * h:
+            x, y, w, h, _ = (int(v) for v in stats[index])
+            if not self.min_height * height <= h <= self.max_height * height:
                 continue
-            if cv2.countNonZero(new[y : y + h, x : x + w]) >= self.min_pixels:
+            if w < self.min_aspect * h:
+                continue
+            found.append((x, y, w, h))
+        return found
+
+    def _has_new_text(self, still: np.ndarray, new: np.ndarray, exact: np.ndarray) -> bool:
+        import cv2
+
+        if cv2.countNonZero(new) < self.min_moved:
+            return False
+        for x, y, w, h in self.regions(exact):
+            # Pixels new even allowing for a pixel of drift: footage drifting slowly has none.
+            if cv2.countNonZero(new[y : y + h, x : x + w]) < self.min_moved:
+                continue
+            # The rest of the line counts too: one new digit beside unchanged ones is a tick.
+            left, right = max(0, x - h), x + w + h
+            added = cv2.countNonZero(exact[y : y + h, left:right])
+            if added < self.min_new:
+                continue
+            if added >= self.min_share * cv2.countNonZero(still[y : y + h, left:right]):
                 return True
         return False
+
+
+def _edges(grey: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.Canny(cv2.GaussianBlur(grey, (3, 3), 0), 80, 160)
 
 
 def _kernel(width: int, height: int):
@@ -260,12 +371,19 @@ def _kernel(width: int, height: int):
     return cv2.getStructuringElement(cv2.MORPH_RECT, (width, height))
 
 
-def changed_samples(
-    samples: Iterable[Sample], changes: TextChanges | None = None
-) -> Iterator[Sample]:
-    """The samples whose text changed, in order (see TextChanges)."""
-    changes = changes if changes is not None else TextChanges()
-    for sample in samples:
-        assert sample.small is not None, "sample_frames(..., analysis=True)"
+# -- the frames the OCR stage reads --------------------------------------------------------------
+MAX_LAG = 0.3  # companion at most this much later (overlays shown for 0.8 s stay still that long)
+
+
+def text_samples(video: Path, every: float, changes: TextChanges) -> Iterator[Sample]:
+    """The samples of `video` that show new text, looked at every `every` seconds.
+
+    Below a second apart, each look's companion is the next look and frames no other frame
+    needs are not decoded. `changes.duration` is set to the time of the last look.
+    """
+    lag = min(every, MAX_LAG)
+    for sample in sample_frames(video, every, lag=lag, analysis=True, refs_only=every < 1):
+        assert sample.small is not None
+        changes.duration = sample.seconds
         if changes.changed(sample.small, sample.companion):
             yield sample

@@ -1,8 +1,11 @@
 """On-screen text: OCR engines, and the merge of lines across frames in order of first appearance.
 
-Engines: Tesseract (local) reads one frame at a time; Cloud Vision TEXT_DETECTION takes up to 16
-images per `batch_annotate_images` request, so frames are JPEG-encoded as they arrive and sent
-16 at a time (never more than one batch of encoded frames held). Lines seen again in later
+Engines (SVP_OCR): RapidOCR (the default, embedded: PP-OCR detection and recognition models
+run by onnxruntime, shipped inside the `rapidocr` wheel, so nothing is downloaded at run time),
+Tesseract (local binary) and Cloud Vision TEXT_DETECTION, which takes up to 16 images per
+`batch_annotate_images` request: frames are JPEG-encoded as they arrive and sent 16 at a time
+(never more than one batch of encoded frames held). Local engines give each line its place on
+the frame (svp.media.screen tells lines that stay in place apart). Lines seen again in later
 frames, or seen with OCR noise ("Spaghettl" for "Spaghetti"), fold into the first one; the
 spelling read most often wins.
 """
@@ -10,7 +13,9 @@ spelling read most often wins.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,8 +26,17 @@ if TYPE_CHECKING:
     import numpy as np
 
 VISION_BATCH = 16
-LAG_SECONDS = 0.2  # companion frame for TextChanges (svp.media.frames)
 FOLD_RATIO = 0.85  # lines at least this similar (after normalizing) are one line
+
+Box = tuple[float, float, float, float]  # left, top, width, height: shares of the frame's size
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A line of text read on one frame, and where (None when the engine does not say)."""
+
+    text: str
+    box: Box | None = None
 
 
 @dataclass(frozen=True)
@@ -45,27 +59,38 @@ def _prepare(frame: np.ndarray) -> np.ndarray:
 MIN_WORD_CONFIDENCE = 50  # Tesseract 0-100: most textures read as letters score lower
 
 
-def tesseract_lines(frame: np.ndarray) -> list[str]:
+def tesseract_lines(frame: np.ndarray) -> list[Seen]:
     """Lines of text, from the words Tesseract is confident about (sparse-text mode reads
     letters into every texture of a busy background, at low confidence). Words are put back
     into lines by position: sparse mode often splits one overlay line into several blocks."""
     import pytesseract
 
+    prepared = _prepare(frame)
     data = pytesseract.image_to_data(
-        _prepare(frame), config="--psm 11", output_type=pytesseract.Output.DICT
+        prepared, config="--psm 11", output_type=pytesseract.Output.DICT
     )
     words = [
         (data["left"][i], data["top"][i], data["width"][i], data["height"][i], text.strip())
         for i, text in enumerate(data["text"])
         if text.strip() and float(data["conf"][i]) >= MIN_WORD_CONFIDENCE
     ]
-    return _rows(words)
+    height, width = prepared.shape[:2]
+    return [Seen(text, _share(box, width, height)) for text, box in _rows(words)]
 
 
-def _rows(words: list[tuple[int, int, int, int, str]]) -> list[str]:
-    """(left, top, width, height, text) words as lines: same row when they overlap vertically
-    by half a word's height, same line when the gap between them is under 1.5 word heights."""
-    rows: list[list[tuple[int, int, int, int, str]]] = []
+def _share(box: tuple[float, float, float, float], width: int, height: int) -> Box:
+    left, top, w, h = box
+    return (left / width, top / height, w / width, h / height)
+
+
+Word = tuple[float, float, float, float, str]  # left, top, width, height, text
+
+
+def _rows(words: list[Word]) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """(left, top, width, height, text) words as lines with their boxes: same row when they
+    overlap vertically by half a word's height, same line when the gap between them is under
+    1.5 word heights."""
+    rows: list[list[Word]] = []
     for word in sorted(words, key=lambda w: (w[1], w[0])):
         _, top, _, height, _ = word
         for row in rows:
@@ -77,7 +102,15 @@ def _rows(words: list[tuple[int, int, int, int, str]]) -> list[str]:
                 break
         else:
             rows.append([word])
-    lines: list[str] = []
+    lines: list[tuple[str, tuple[float, float, float, float]]] = []
+
+    def close(current: list[Word]) -> None:
+        left = min(w[0] for w in current)
+        top = min(w[1] for w in current)
+        right = max(w[0] + w[2] for w in current)
+        bottom = max(w[1] + w[3] for w in current)
+        lines.append((" ".join(w[4] for w in current), (left, top, right - left, bottom - top)))
+
     for row in rows:
         row.sort(key=lambda w: w[0])
         height = max(w[3] for w in row)
@@ -85,11 +118,151 @@ def _rows(words: list[tuple[int, int, int, int, str]]) -> list[str]:
         for word in row[1:]:
             previous = current[-1]
             if word[0] - (previous[0] + previous[2]) > 1.5 * height:
-                lines.append(" ".join(w[4] for w in current))
+                close(current)
                 current = []
             current.append(word)
-        lines.append(" ".join(w[4] for w in current))
+        close(current)
     return lines
+
+
+def _at_reading_size(frame: np.ndarray) -> np.ndarray:
+    """The frame READING_SIDE px on its short side (720x1280 for a phone video), the size the
+    engine was measured at (bench/ocr_quality.py): smaller frames lose spaces between words
+    ("Servewarm"), larger ones only cost time."""
+    import cv2
+
+    scale = READING_SIDE / min(frame.shape[:2])
+    if abs(scale - 1) < 0.05:
+        return frame
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(frame, None, fx=scale, fy=scale, interpolation=method)
+
+
+READING_SIDE = 720
+
+
+def _confident(text: str, chars: Any) -> str:
+    """`text` without the characters read with low confidence: the multilingual recognizer
+    sometimes ends a Latin line with CJK characters made of the box's edge ("FLOUR4示品验")."""
+    scores = [float(c[1]) for c in chars or () if str(c[0]).strip()]
+    if len(scores) != len(text.replace(" ", "")):
+        return text  # the characters do not line up with the text: keep it as read
+    kept, scored = [], iter(scores)
+    for char in text:
+        if char == " " or next(scored) >= CHAR_MIN_SCORE:
+            kept.append(char)
+    return re.sub(r"\s+", " ", "".join(kept)).strip()
+
+
+CHAR_MIN_SCORE = 0.5  # a character read with less confidence is noise
+
+
+def _respaced(text: str, frame: np.ndarray, corners: Any) -> str:
+    """`text` with the spaces the recognizer dropped put back. In small text it sometimes reads
+    one long word ("Chopfinely" for "Chop finely"); the detector, given the line twice as
+    large, finds its words one by one. Their reading is taken only when it has the very same
+    characters: spacing is all that may change."""
+    import cv2
+
+    xs = [int(p[0]) for p in corners]
+    ys = [int(p[1]) for p in corners]
+    margin = max(4, (max(ys) - min(ys)) // 3)
+    top, bottom = max(0, min(ys) - margin), max(ys) + margin
+    left, right = max(0, min(xs) - margin), max(xs) + margin
+    crop = frame[top:bottom, left:right]
+    if crop.size == 0:
+        return text
+    larger = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    result = _rapidocr()(larger)
+    if result.txts is None or result.boxes is None:
+        return text
+    # The line's own words: centred within its box, not bits of footage in the margin.
+    inside_x = (2 * (min(xs) - left), 2 * (max(xs) - left))
+    inside_y = (2 * (min(ys) - top), 2 * (max(ys) - top))
+    words = []
+    for word, box in zip(result.txts, result.boxes, strict=True):
+        x = sum(float(p[0]) for p in box) / len(box)
+        y = sum(float(p[1]) for p in box) / len(box)
+        if word.strip() and inside_x[0] <= x <= inside_x[1] and inside_y[0] <= y <= inside_y[1]:
+            words.append((x, word.strip()))
+    again = " ".join(word for _, word in sorted(words))
+    return again if again.replace(" ", "") == text.replace(" ", "") else text
+
+
+LONG_WORD = 8  # letters: a "word" this long in a line without spaces is checked for lost spaces
+
+
+def _maybe_run_together(text: str) -> bool:
+    """A line of one long word, or of letters running into digits ("MINT44"), may have lost
+    a space."""
+    if " " in text:
+        return False
+    letters = len(re.findall(r"[^\W\d_]", text))
+    return letters >= LONG_WORD or (letters >= 2 and bool(re.search(r"[^\W\d_]\d", text)))
+
+
+# -- RapidOCR ----------------------------------------------------------------------------------
+_rapid_lock = threading.Lock()
+_rapid: list[Any] = []  # the engine, made once per process (loading the models takes ~1 s)
+DETECT_SIDE = 960  # px: about twice as fast as 1280 on 720x1280 frames, same lines found
+RAPID_MIN_SCORE = 0.6  # recognition confidence 0-1 below which a line is texture, not text
+
+
+def _rapidocr() -> Any:
+    """The RapidOCR engine on the models inside its wheel, named by path: with a path given it
+    never downloads anything (its default is to fetch a missing model from the network)."""
+    with _rapid_lock:
+        if not _rapid:
+            from pathlib import Path
+
+            import rapidocr
+
+            models = Path(rapidocr.__file__).parent / "models"
+            paths = {
+                "Det": models / "PP-OCRv6_det_small.onnx",
+                "Rec": models / "PP-OCRv6_rec_small.onnx",
+                "Cls": models / "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+            }
+            missing = [str(p) for p in paths.values() if not p.is_file()]
+            if missing:
+                raise RuntimeError(f"RapidOCR's bundled models are missing: {', '.join(missing)}")
+            params: dict[str, Any] = {f"{task}.model_path": str(p) for task, p in paths.items()}
+            params.update({"Global.log_level": "error", "Global.use_cls": False})
+            # onnxruntime's default counts the host's cores, not the ones this process may use:
+            # on a 2-core container of a large host its threads fight and a frame takes 5x longer.
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = max(1, threads)
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+            # Text is found on the frame at most DETECT_SIDE px on its long side (the default
+            # scales a 720x1280 frame up, and finding takes ~90 % of the time); lines are read
+            # on the full-size frame.
+            params.update({"Det.limit_type": "max", "Det.limit_side_len": DETECT_SIDE})
+            _rapid.append(rapidocr.RapidOCR(params=params))
+        return _rapid[0]
+
+
+def rapidocr_lines(frame: np.ndarray) -> list[Seen]:
+    """Lines of text with their boxes (overlay text is upright: no orientation model)."""
+    frame = _at_reading_size(frame)
+    result = _rapidocr()(frame, return_word_box=True, return_single_char_box=True)
+    if result.txts is None or result.boxes is None:
+        return []
+    height, width = frame.shape[:2]
+    words: list[Word] = []
+    characters = result.word_results or [()] * len(result.txts)
+    for text, score, corners, chars in zip(
+        result.txts, result.scores, result.boxes, characters, strict=True
+    ):
+        text = _confident(text, chars)
+        if not text.strip() or float(score) < RAPID_MIN_SCORE:
+            continue
+        if _maybe_run_together(text.strip()):
+            text = _respaced(text.strip(), frame, corners)
+        xs = [float(p[0]) for p in corners]
+        ys = [float(p[1]) for p in corners]
+        words.append((min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys), text.strip()))
+    # The detector sometimes cuts one line into pieces: put them back together as Tesseract's.
+    return [Seen(text, _share(box, width, height)) for text, box in _rows(words)]
 
 
 def encode_jpeg(frame: np.ndarray, longest: int = 1920) -> bytes:
@@ -103,7 +276,7 @@ def encode_jpeg(frame: np.ndarray, longest: int = 1920) -> bytes:
     return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
-def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[str]]:
+def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[Seen]]:
     """Cloud Vision TEXT_DETECTION on up to 16 JPEG images, in one request."""
     from google.cloud import vision
 
@@ -117,12 +290,12 @@ def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[str]]:
         for content in images
     ]
     response = client.batch_annotate_images(requests=requests)
-    results: list[list[str]] = []
+    results: list[list[Seen]] = []
     for item in response.responses:
         if item.error and item.error.message:
             raise RuntimeError(f"Vision could not read an image: {item.error.message}")
         full = item.text_annotations[0].description if item.text_annotations else ""
-        results.append([line for line in full.splitlines() if line.strip()])
+        results.append([Seen(line) for line in full.splitlines() if line.strip()])
     return results
 
 
@@ -176,9 +349,11 @@ class LineMerger:
         self._lines: list[dict[str, Any]] = []
         self._exact: dict[str, int] = {}
 
-    def add(self, lines: Iterable[str], seconds: float | None, image: int | None = None) -> None:
+    def add(
+        self, lines: Iterable[str | Seen], seconds: float | None, image: int | None = None
+    ) -> None:
         for raw in lines:
-            text = re.sub(r"\s+", " ", raw).strip()
+            text = re.sub(r"\s+", " ", raw.text if isinstance(raw, Seen) else raw).strip()
             if not _plausible(text):
                 continue
             key = _key(text)
@@ -215,13 +390,6 @@ class LineMerger:
         return merged
 
 
-def merge_lines(frames: Iterable[tuple[float | None, list[str]]]) -> list[TextLine]:
-    merger = LineMerger()
-    for seconds, lines in frames:
-        merger.add(lines, seconds)
-    return merger.lines()
-
-
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -235,7 +403,7 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def read_frames(
     frames: Iterable[tuple[Any, np.ndarray]], settings: Settings
-) -> Iterator[tuple[Any, list[str]]]:
+) -> Iterator[tuple[Any, list[Seen]]]:
     """(label, lines) for each (label, BGR frame), in order; frames are consumed lazily."""
     if settings.ocr_engine == "vision":
         encoded = ((label, encode_jpeg(frame)) for label, frame in frames)
@@ -243,5 +411,6 @@ def read_frames(
             texts = vision_texts([content for _, content in batch], settings.vision_endpoint)
             yield from zip((label for label, _ in batch), texts, strict=True)
         return
+    read = rapidocr_lines if settings.ocr_engine == "rapidocr" else tesseract_lines
     for label, frame in frames:
-        yield label, tesseract_lines(frame)
+        yield label, read(frame)

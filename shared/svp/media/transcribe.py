@@ -6,6 +6,14 @@ repeating the words heard twice at a seam. Pieces with no voice activity are not
 at all: music-only audio costs nothing and yields an empty transcript instead of the phrases
 speech models invent over music. The language is kept: Whisper's detection (local, or the API's
 verbose_json for whisper models), else the post's metadata, else a guess from common words.
+
+An English-only local model (the bundled tiny.en, or any `.en` model) cannot tell languages
+apart, and on other speech writes fluent nonsense. Its confidence gives it away: the mean log
+probability of its tokens was -0.35 on English speech and -0.9 to -1.3 on German and Spanish
+(espeak-ng voices; Portuguese gave no text at all). Speech it reads with low confidence, or
+speech it reads with doubt while the post's metadata or caption says another language, or
+speech it cannot read at all, gives no transcript but a notice for the page naming the language
+when known (svp.media.language).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from svp.config import Settings
 from svp.errors import PermanentError, TransientError
 from svp.media import chunking
 from svp.media.audio import SAMPLE_RATE, cut
+from svp.media.language import not_transcribed
 
 log = logging.getLogger("svp.transcribe")
 
@@ -34,6 +43,7 @@ class Transcript:
     source: str = "none"  # "subtitles" | "speech" | "none"
     seconds_sent: float = 0.0  # audio given to a paid engine (cost reporting)
     pieces: int = 0
+    notice: str = ""  # why there is no transcript although someone speaks (for the page)
 
     def as_dict(self) -> dict:
         return {
@@ -42,6 +52,7 @@ class Transcript:
             "engine": self.engine,
             "segments": self.segments,
             "source": self.source,
+            "notice": self.notice,
         }
 
 
@@ -61,6 +72,13 @@ def _whisper(name: str):
 
     with _model_lock:
         if name not in _models:
+            folder = Path(name).expanduser()
+            if (folder.is_dir() or "/" in name) and not (folder / "model.bin").is_file():
+                raise PermanentError(
+                    f"SVP_WHISPER_MODEL={name!r} is not a faster-whisper model directory "
+                    "(model.bin, config.json, tokenizer.json and vocabulary, as CTranslate2 "
+                    "converts them)"
+                )
             try:
                 _models[name] = WhisperModel(name, device="cpu", compute_type="int8")
             except Exception as exc:  # a bad SVP_WHISPER_MODEL: no retry will fix it
@@ -75,6 +93,10 @@ class PieceResult:
     text: str
     language: str = ""
     segments: list[dict] = field(default_factory=list)
+    # An English-only model's mean token log probability over the speech it read (None: it
+    # read nothing, or the model knows many languages and detected this one itself).
+    confidence: float | None = None
+    english_only: bool = False
 
 
 Engine = Callable[[Path], PieceResult]
@@ -84,12 +106,20 @@ def local_engine(model: str = "") -> Engine:
     def run(audio: Path) -> PieceResult:
         whisper = _whisper(model or bundled_model_path())
         segments, info = whisper.transcribe(str(audio), vad_filter=True)
+        read = [s for s in segments if s.text.strip()]
         parts = [
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()}
-            for s in segments
-            if s.text.strip()
+            for s in read
         ]
-        return PieceResult(" ".join(p["text"] for p in parts), info.language or "", parts)
+        english_only = not whisper.model.is_multilingual
+        seconds = sum(max(s.end - s.start, 0.01) for s in read)
+        confidence = (
+            sum(s.avg_logprob * max(s.end - s.start, 0.01) for s in read) / seconds
+            if english_only and read
+            else None
+        )
+        text = " ".join(p["text"] for p in parts)
+        return PieceResult(text, info.language or "", parts, confidence, english_only)
 
     return run
 
@@ -193,6 +223,33 @@ def speech_spans(audio: Path) -> list[tuple[float, float]] | None:
     return [(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in spans]
 
 
+LOW_CONFIDENCE = -0.8  # an English-only model's mean token log probability: not English
+DOUBTFUL = -0.5  # not English either, when the post's metadata or caption names another language
+SPEECH_SECONDS = 2.0  # voice activity this long that the model read nothing of
+
+
+def not_english(
+    results: list[PieceResult],
+    hint: str,
+    audio: Path,
+    spans: list[tuple[float, float]] | None,
+) -> str | None:
+    """None when an English-only model's reading stands; else the language it failed on (the
+    hint, or '' when nothing names it)."""
+    foreign = hint if hint and hint != "en" else ""
+    scored = [(r.confidence, len(r.text)) for r in results if r.confidence is not None]
+    if not scored:  # nothing read: silence or music, or speech the model cannot follow
+        if hint == "en":
+            return None
+        spans = spans if spans is not None else speech_spans(audio)
+        talking = sum(end - start for start, end in spans or ())
+        return foreign if talking >= SPEECH_SECONDS else None
+    confidence = sum(c * n for c, n in scored) / max(1, sum(n for _, n in scored))
+    if confidence < LOW_CONFIDENCE or (foreign and confidence < DOUBTFUL):
+        return foreign
+    return None
+
+
 def transcribe(
     audio: Path,
     settings: Settings,
@@ -242,6 +299,13 @@ def transcribe(
     else:  # text only (OpenAI's json): the words heard twice are found by matching
         segments, texts = [], [r.text for r in results]
     text = chunking.join_texts(texts)
+    if any(r.english_only for r in results):
+        foreign = not_english(results, language_hint, audio, spans)
+        if foreign is not None:
+            log.info("speech not in English for an English-only model: no transcript")
+            return Transcript(
+                "", foreign, name, [], "none", pieces=len(pieces), notice=not_transcribed(foreign)
+            )
     detected = [r.language for r in results if r.language and r.text]
     language = (
         (max(set(detected), key=detected.count) if detected else "")

@@ -29,12 +29,24 @@ def sections(summary: dict[str, Any]) -> list[tuple[str, str]]:
     # Say where the transcript came from: the platform's subtitles or speech recognition.
     about = [content.get("language", ""), content.get("transcript_source", "")]
     language = f" ({', '.join(a for a in about if a)})" if any(about) else ""
+    transcript = content.get("transcript", "")
+    if notice := content.get("transcript_notice", ""):  # e.g. speech the model cannot read
+        transcript = f"{notice}\n\n{transcript}" if transcript.strip() else notice
     return [
         ("Summary", summary.get("summary", "")),
         ("Caption", content.get("caption", "")),
-        (f"Transcript{language}", content.get("transcript", "")),
+        (f"Transcript{language}", transcript),
         ("On-screen text", screen),
+        ("On screen throughout", throughout(content.get("persistent_lines", []))),
     ]
+
+
+def throughout(lines: list[dict[str, Any]]) -> str:
+    """Watermarks, handles and counters, apart from the content: one line each."""
+    return "\n".join(
+        f"{line['text']} (changing: a counter or clock)" if line.get("changing") else line["text"]
+        for line in lines
+    )
 
 
 def review_notice(summary: dict[str, Any]) -> str:

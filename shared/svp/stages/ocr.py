@@ -1,8 +1,11 @@
 """OCR stage: text shown on screen, in order of appearance. It never fails the job.
 
-Videos: frames sampled every SVP_OCR_INTERVAL seconds through keyframes, and only those whose
-text changed are read (svp.media.frames); frames stream through, none are held. Image posts:
-every image is read, in post order (`seconds` is null, `image` is the image's index).
+Videos: frames looked at every SVP_OCR_INTERVAL seconds, and only those showing new text are
+read (svp.media.screen: the one path, also used by tests and benchmarks); frames stream
+through, none are held. Text that stays in place for most of the video (a watermark, a handle,
+a frame counter) is listed apart as `persistent`: it is shown on the page, not summarized.
+Image posts: every image is read, in post order (`seconds` is null, `image` is the image's
+index).
 """
 
 from __future__ import annotations
@@ -19,13 +22,12 @@ log = logging.getLogger("svp.ocr")
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
-    from svp.media.ocr import LineMerger, read_frames
+    from svp.media.screen import ScreenText
 
     media = ctx.output_of("downloader")
     settings = ctx.runtime.settings
     artifacts = media.get("artifacts") or {}
-    merger = LineMerger()
-    counts = {"frames": 0, "frames_sent": 0, "images": 0}
+    screen = ScreenText(settings)
     warning = ""
     try:
         videos = artifacts.get("videos") or ([artifacts["media"]] if artifacts.get("media") else [])
@@ -34,26 +36,23 @@ def run(ctx: StageContext) -> dict[str, Any]:
             for index, uri in enumerate(videos):
                 local = ctx.scratch / f"media-{index}"
                 ctx.runtime.blobs.download(uri, local)
-                frames = _changed_frames(local, settings.ocr_interval_seconds, counts, offset)
-                for seconds, lines in read_frames(frames, settings):
-                    merger.add(lines, seconds)
+                screen.read_video(local, offset)
                 offset += _duration(local)
                 local.unlink(missing_ok=True)
         images = artifacts.get("images") or []
         if images:
-            pictures = _images(ctx, images, counts)
-            for image, lines in read_frames(pictures, settings):
-                merger.add(lines, None, image)
+            screen.read_images(_images(ctx, images))
     except Exception as exc:  # graceful degradation: the summary goes on without screen text
         warning = f"on-screen text could not be read: {type(exc).__name__}: {exc}"
         log.warning(warning)
-    lines = merger.lines()
+    lines = screen.lines()
     payload = {
         "lines": [_line(line) for line in lines],
+        "persistent": screen.persistent(),
         "engine": settings.ocr_engine,
-        "frames": counts["frames"],
-        "frames_sent": counts["frames_sent"],
-        "images": counts["images"],
+        "frames": screen.frames,
+        "frames_sent": screen.frames_sent,
+        "images": screen.images,
         "warning": warning,
     }
     uri = ctx.save("ocr.json", json.dumps(payload, ensure_ascii=False).encode(), "application/json")
@@ -61,9 +60,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "artifacts": {"ocr": uri},
         "engine": settings.ocr_engine,
         "lines": len(lines),
-        "frames": counts["frames"],  # sampled
-        "frames_sent": counts["frames_sent"],  # read by the engine (billed, for Vision)
-        "images": counts["images"],
+        "persistent": len(payload["persistent"]),
+        "frames": screen.frames,  # looked at
+        "frames_sent": screen.frames_sent,  # read by the engine (billed, for Vision)
+        "images": screen.images,
         "warning": warning,
     }
 
@@ -75,23 +75,7 @@ def _line(line: Any) -> dict[str, Any]:
     return item
 
 
-def _changed_frames(
-    video: Path, every: float, counts: dict[str, int], offset: float
-) -> Iterator[tuple[float, Any]]:
-    from svp.media.frames import TextChanges, sample_frames
-    from svp.media.ocr import LAG_SECONDS
-
-    changes = TextChanges()
-    for sample in sample_frames(video, every, lag=LAG_SECONDS, analysis=True):
-        counts["frames"] += 1
-        if changes.changed(sample.small, sample.companion):
-            counts["frames_sent"] += 1
-            yield round(sample.seconds + offset, 2), sample.frame
-
-
-def _images(
-    ctx: StageContext, uris: list[str], counts: dict[str, int]
-) -> Iterator[tuple[int, Any]]:
+def _images(ctx: StageContext, uris: list[str]) -> Iterator[tuple[int, Any]]:
     import hashlib
 
     from svp.media.images import read_image
@@ -106,8 +90,6 @@ def _images(
         seen.add(digest)
         if image is None:
             continue
-        counts["images"] += 1
-        counts["frames_sent"] += 1
         yield index, image
 
 

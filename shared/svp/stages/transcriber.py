@@ -80,7 +80,7 @@ def _speech(ctx: StageContext, artifacts: dict[str, Any], info: dict[str, Any]) 
     from svp.media.probe import probe
 
     uris = artifacts.get("videos") or [artifacts["media"]]
-    hint = subtitles.language_code(info.get("language") or "")
+    hint = language_hint(info, local=not ctx.runtime.settings.openai_api_key)
     parts: list[Transcript] = []
     offset = 0.0
     for index, uri in enumerate(uris):
@@ -103,13 +103,29 @@ def _speech(ctx: StageContext, artifacts: dict[str, Any], info: dict[str, Any]) 
     if not parts:
         return Transcript("", engine="none", source="none")
     text = "\n".join(p.text for p in parts if p.text)
-    spoken = [p for p in parts if p.text]
+    spoken = [p for p in parts if p.text] or [p for p in parts if p.notice] or parts
     return Transcript(
         text,
-        spoken[0].language if spoken else parts[0].language,
+        spoken[0].language,
         parts[0].engine,
         [s for p in parts for s in p.segments],
         "speech" if text else "none",
         seconds_sent=sum(p.seconds_sent for p in parts),
         pieces=sum(p.pieces for p in parts),
+        notice="; ".join(dict.fromkeys(p.notice for p in parts if p.notice)),
     )
+
+
+def language_hint(info: dict[str, Any], *, local: bool) -> str:
+    """The post's language as its metadata, subtitle tracks or (for the local English-only
+    model, which cannot tell) its caption and title say; '' when none does."""
+    named = info.get("language") or info.get("subtitle_language") or ""
+    if not named and info.get("subtitles"):
+        named = next(iter(info["subtitles"]))
+    if named:
+        return subtitles.language_code(named)
+    if not local:
+        return ""
+    from svp.media.language import identify
+
+    return identify(f"{info.get('title') or ''}\n{info.get('description') or ''}")

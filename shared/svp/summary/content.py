@@ -26,9 +26,14 @@ class Content:
     transcript_source: str = ""  # "subtitles" | "speech" | "none" ("" from older jobs)
     segments: list[dict] = field(default_factory=list)
     screen_lines: list[dict] = field(default_factory=list)
+    # On screen throughout (watermarks, handles, counters): shown on the page, never summarized.
+    persistent_lines: list[dict] = field(default_factory=list)
+    # Why the transcript is missing or partial ("speech in Portuguese: set ..."), for the page.
+    transcript_notice: str = ""
 
     @property
     def screen_text(self) -> str:
+        """The on-screen text that is content (never the persistent lines)."""
         return "\n".join(line["text"] for line in self.screen_lines)
 
     @property
@@ -62,4 +67,6 @@ def load_content(ctx: StageContext) -> Content:
         transcript_source=transcript.get("source", ""),
         segments=transcript.get("segments", []),
         screen_lines=ocr.get("lines", []),
+        persistent_lines=ocr.get("persistent", []),
+        transcript_notice=transcript.get("notice", ""),
     )

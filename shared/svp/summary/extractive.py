@@ -12,13 +12,27 @@ from svp.summary.content import URL_RE, Content
 from svp.summary.targets import SOURCE_URL_NAME, Schema
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-PHONE_RE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+PHONE_RE = re.compile(r"\+?\d[\d \t().-]{7,}\d")
+TIME_CODE_RE = re.compile(r"\d:\d\d|\d\s+\.\d{3}\b")  # 0:08, 00:00:08.333, OCR's "08 .333"
 
 
 def _clean(line: str) -> str:
     line = URL_RE.sub("", line)
     line = re.sub(r"#\w[\w-]*", "", line)
-    return re.sub(r"\s+", " ", line).strip(" -–—:|")
+    line = re.sub(r"\s+", " ", line).strip(" -–—:|")
+    # Counters, clocks and time codes on screen ("00:00:08 .333", "243") are no value.
+    return line if re.search(r"[^\W\d_]", line) else ""
+
+
+def phone_numbers(text: str) -> list[str]:
+    """Phone numbers, line by line: 7-15 digits, never a time code ("00:00:08 .333")."""
+    found = []
+    for line in text.splitlines():
+        for match in PHONE_RE.findall(line):
+            digits = re.sub(r"\D", "", match)
+            if 7 <= len(digits) <= 15 and not TIME_CODE_RE.search(line):
+                found.append(match)
+    return found
 
 
 def first_sentence(text: str, limit: int = 90) -> str:
@@ -102,9 +116,13 @@ def extract(content: Content, schema: Schema) -> dict[str, Any]:
                 else content.hashtags or [line for line in spare_lines if len(line) <= 60]
             )
         elif kind == "email":
-            values[name] = next(iter(EMAIL_RE.findall(content.caption + content.screen_text)), None)
+            values[name] = next(
+                iter(EMAIL_RE.findall(content.caption + "\n" + content.screen_text)), None
+            )
         elif kind == "phone_number":
-            values[name] = next(iter(PHONE_RE.findall(content.caption + content.screen_text)), None)
+            values[name] = next(
+                iter(phone_numbers(content.caption + "\n" + content.screen_text)), None
+            )
     valid: dict[str, Any] = {}
     for name, value in values.items():
         coerced, _problem = coerce(schema[name], value)

@@ -86,7 +86,7 @@ def build_prompt(
         f"## Caption\n{kept['caption'] or '(none)'}",
         f"## Transcript (language: {content.language or 'unknown'}, "
         f"source: {transcript_source(content)})\n"
-        f"{kept['transcript'] or '(no speech)'}",
+        f"{kept['transcript'] or _no_transcript(content)}",
         f"## On-screen text\n{kept['on-screen text'] or '(none)'}",
     ]
     return Prompt(
@@ -94,6 +94,13 @@ def build_prompt(
         user="\n".join(header) + "\n\n" + "\n\n".join(sections),
         trimmed=trimmed,
     )
+
+
+def _no_transcript(content: Content) -> str:
+    """Why the transcript is empty: no speech, or speech the local model could not read."""
+    if content.transcript_notice:
+        return f"(not transcribed: {content.transcript_notice})"
+    return "(no speech)"
 
 
 def instructions(content: Content, *, user_prompt: str, many: bool, language: str) -> str:
