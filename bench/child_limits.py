@@ -69,7 +69,8 @@ def gallery(work: Path, settings: Settings) -> bool:
     """gallery-dl's start-up and a TikTok photo request, refused by the egress proxy: its
     generic extractor cannot address a loopback port, and its real ones need the internet."""
     from svp.media.children import LimitExceeded, Limits, python_path, run_child
-    from svp.media.urlguard import EgressProxy, Policy
+    from svp.media.egress import EgressProxy
+    from svp.media.urlguard import Policy
 
     def loopback(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]  # refused by the policy: nothing leaves the machine

@@ -82,8 +82,10 @@ def main() -> None:
     sparse, sparse_count = timed(lambda: _scan(path, 2.0), runs)
     print(f"clip: 60 s, 1080x1920, 30 fps, keyframe every 2 s (libx264 -g 60); median of {runs}")
     print(f"baseline, OpenCV decoding every frame: {base:.2f} s for {base_count} samples")
-    print(f"sample_frames (keyframes, no companion): {ours:.2f} s for {count} samples: "
-          f"{base / ours:.1f}x faster (target >= 5x)")  # fmt: skip
+    print(
+        f"sample_frames (keyframes, no companion): {ours:.2f} s for {count} samples: "
+        f"{base / ours:.1f}x faster (target >= 5x)"
+    )
     scan = f"the OCR stage's scan, a look every {every} s with text-change detection"
     print(f"{scan}: {ocr:.2f} s for {ocr_count} looks: {base / ocr:.1f}x faster")
     sparse_scan = "the same scan at SVP_OCR_INTERVAL=2"

@@ -21,43 +21,62 @@ REEL = "Cabcdef123"
 # video -> its URL forms
 FORMS = {
     "YouTube Short": [
-        f"https://www.youtube.com/shorts/{SHORT}", f"https://youtube.com/shorts/{SHORT}?si=abc",
-        f"https://m.youtube.com/shorts/{SHORT}", f"https://youtu.be/{SHORT}",
-        f"https://youtu.be/{SHORT}?si=shared&t=3", f"https://www.youtube.com/watch?v={SHORT}",
+        f"https://www.youtube.com/shorts/{SHORT}",
+        f"https://youtube.com/shorts/{SHORT}?si=abc",
+        f"https://m.youtube.com/shorts/{SHORT}",
+        f"https://youtu.be/{SHORT}",
+        f"https://youtu.be/{SHORT}?si=shared&t=3",
+        f"https://www.youtube.com/watch?v={SHORT}",
         f"https://www.youtube.com/watch?v={SHORT}&feature=share&pp=x",
-        f"https://m.youtube.com/watch?v={SHORT}", f"https://music.youtube.com/watch?v={SHORT}",
-        f"https://www.youtube.com/embed/{SHORT}", f"https://www.youtube-nocookie.com/embed/{SHORT}",
-        f"https://www.youtube.com/live/{SHORT}", f"https://www.youtube.com/v/{SHORT}",
+        f"https://m.youtube.com/watch?v={SHORT}",
+        f"https://music.youtube.com/watch?v={SHORT}",
+        f"https://www.youtube.com/embed/{SHORT}",
+        f"https://www.youtube-nocookie.com/embed/{SHORT}",
+        f"https://www.youtube.com/live/{SHORT}",
+        f"https://www.youtube.com/v/{SHORT}",
         f"https://youtube.com/watch?feature=share&v={SHORT}",
-        f"http://www.youtube.com/watch?v={SHORT}", f"https://www.youtube.com/watch/{SHORT}",
-        f"https://www.youtube.com/e/{SHORT}", f"https://youtube.com/shorts/{SHORT}/",
+        f"http://www.youtube.com/watch?v={SHORT}",
+        f"https://www.youtube.com/watch/{SHORT}",
+        f"https://www.youtube.com/e/{SHORT}",
+        f"https://youtube.com/shorts/{SHORT}/",
         f"https://www.youtube.com/attribution_link?u=/watch%3Fv%3D{SHORT}",
     ],
-    "other YouTube video A": ["https://youtube.com/#/watch?v=AAAAAAAAAAA",
-                              "https://www.youtube.com/watch#!v=AAAAAAAAAAA",
-                              "https://www.youtube.com/watch?v=AAAAAAAAAAA&v=BBBBBBBBBBB"],
-    "other YouTube video B": ["https://youtube.com/#/watch?v=BBBBBBBBBBB",
-                              "https://www.youtube.com/watch#!v=BBBBBBBBBBB",
-                              "https://www.youtube.com/watch?v=BBBBBBBBBBB&v=AAAAAAAAAAA"],
+    "other YouTube video A": [
+        "https://youtube.com/#/watch?v=AAAAAAAAAAA",
+        "https://www.youtube.com/watch#!v=AAAAAAAAAAA",
+        "https://www.youtube.com/watch?v=AAAAAAAAAAA&v=BBBBBBBBBBB",
+    ],
+    "other YouTube video B": [
+        "https://youtube.com/#/watch?v=BBBBBBBBBBB",
+        "https://www.youtube.com/watch#!v=BBBBBBBBBBB",
+        "https://www.youtube.com/watch?v=BBBBBBBBBBB&v=AAAAAAAAAAA",
+    ],
     "TikTok video": [
-        f"https://www.tiktok.com/@Chef/video/{TIKTOK}", f"https://www.tiktok.com/@chef/video/{TIKTOK}",
+        f"https://www.tiktok.com/@Chef/video/{TIKTOK}",
+        f"https://www.tiktok.com/@chef/video/{TIKTOK}",
         f"https://www.tiktok.com/@chef/video/{TIKTOK}?is_from_webapp=1&sender_device=pc",
-        f"https://m.tiktok.com/@chef/video/{TIKTOK}", f"https://www.tiktok.com/share/video/{TIKTOK}",
+        f"https://m.tiktok.com/@chef/video/{TIKTOK}",
+        f"https://www.tiktok.com/share/video/{TIKTOK}",
         f"https://www.tiktok.com/@other/video/{TIKTOK}",
     ],
     "Instagram reel": [
-        f"https://www.instagram.com/reel/{REEL}/", f"https://www.instagram.com/reel/{REEL}/?igsh=xyz",
-        f"https://www.instagram.com/reels/{REEL}/", f"https://www.instagram.com/p/{REEL}/",
-        f"https://www.instagram.com/p/{REEL}/?img_index=2", f"https://www.instagram.com/tv/{REEL}",
-        f"https://instagram.com/p/{REEL}", f"https://www.instagram.com/chef/p/{REEL}/",
+        f"https://www.instagram.com/reel/{REEL}/",
+        f"https://www.instagram.com/reel/{REEL}/?igsh=xyz",
+        f"https://www.instagram.com/reels/{REEL}/",
+        f"https://www.instagram.com/p/{REEL}/",
+        f"https://www.instagram.com/p/{REEL}/?img_index=2",
+        f"https://www.instagram.com/tv/{REEL}",
+        f"https://instagram.com/p/{REEL}",
+        f"https://www.instagram.com/chef/p/{REEL}/",
     ],
     "self-hosted clip": [
-        "http://127.0.0.1:8000/clips/a.mp4", "http://127.0.0.1:8000/clips/a.mp4#t=3",
+        "http://127.0.0.1:8000/clips/a.mp4",
+        "http://127.0.0.1:8000/clips/a.mp4#t=3",
         "HTTP://127.0.0.1:8000/clips/a.mp4?utm_source=x&fbclid=y",
     ],
     "self-hosted, sid=1": ["http://127.0.0.1:8000/v?sid=1"],
     "self-hosted, sid=2": ["http://127.0.0.1:8000/v?sid=2"],
-}  # fmt: skip
+}
 # Resolved only by the download (the downloaded info's extractor_key and id are the
 # authority): shown with the key they have before it.
 SHORT_LINKS = ["https://vm.tiktok.com/ZMabcdef/", "https://www.tiktok.com/t/ZTabcdef/"]
@@ -78,9 +97,11 @@ def main() -> None:
     forms = sum(len(urls) for urls in FORMS.values())
     splits = {v: k for v, k in keys_of.items() if len(k) > 1}
     collisions = {k: v for k, v in videos_of.items() if len(v) > 1}
-    print(f"\n{forms} URL forms of {len(FORMS)} videos: {len(videos_of)} keys; "
-          f"{len(splits)} videos with more than one key, {len(collisions)} keys shared by "
-          f"different videos")  # fmt: skip
+    print(
+        f"\n{forms} URL forms of {len(FORMS)} videos: {len(videos_of)} keys; "
+        f"{len(splits)} videos with more than one key, {len(collisions)} keys shared by "
+        f"different videos"
+    )
     for video, keys in splits.items():
         print(f"  split: {video}: {sorted(keys)}")
     for key, videos in collisions.items():

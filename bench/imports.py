@@ -15,20 +15,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ("poller", "downloader", "transcriber", "ocr", "summarizer", "writer", "webhook", "api")
-HEAVY = ("cv2", "yt_dlp", "faster_whisper", "ctranslate2", "google.genai", "openai",
-         "google.cloud.vision", "google.cloud.storage", "google.cloud.firestore",
-         "google.cloud.pubsub_v1", "pytesseract", "rapidocr", "onnxruntime", "notion_client",
-         "numpy")  # fmt: skip
+HEAVY = (
+    "cv2",
+    "yt_dlp",
+    "faster_whisper",
+    "ctranslate2",
+    "google.genai",
+    "openai",
+    "google.cloud.vision",
+    "google.cloud.storage",
+    "google.cloud.firestore",
+    "google.cloud.pubsub_v1",
+    "pytesseract",
+    "rapidocr",
+    "onnxruntime",
+    "notion_client",
+    "numpy",
+)
 
 
 def timed(code: str) -> tuple[float, str]:
     script = (
-        "import time; t = time.perf_counter()\n" + code +
-        "\nimport sys; print(time.perf_counter() - t); "
+        "import time; t = time.perf_counter()\n"
+        + code
+        + "\nimport sys; print(time.perf_counter() - t); "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout.split("\n")  # fmt: skip
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
     return float(out[0]), out[1]
 
 

@@ -40,8 +40,15 @@ def clip() -> Path:
             (i * 12.0, i * 12.0 + 12.0, f"Step {i + 1}: add the {dishes[i % len(dishes)]}")
             for i in range(15)
         ]
-        make_clip(CLIP, speech_text=SPEECH, overlays=overlays, duration=180, size=(1080, 1920),
-                  fps=30, moving=True)  # fmt: skip
+        make_clip(
+            CLIP,
+            speech_text=SPEECH,
+            overlays=overlays,
+            duration=180,
+            size=(1080, 1920),
+            fps=30,
+            moving=True,
+        )
     return CLIP
 
 
@@ -118,8 +125,10 @@ def main() -> None:
         base = measure(f"{stage}-imports", path)
         run = measure(stage, path)
         verdict = "under" if run["self"] < 512 else "OVER"
-        print(f"{stage:<12} peak {run['self']:6.0f} MiB ({verdict} the 512 MiB target); "
-              f"largest child {run['children']:5.0f} MiB")  # fmt: skip
+        print(
+            f"{stage:<12} peak {run['self']:6.0f} MiB ({verdict} the 512 MiB target); "
+            f"largest child {run['children']:5.0f} MiB"
+        )
         print(
             f"{'':<12} baseline, libraries + model{'s' if stage == 'ocr' else ''} "
             f"loaded, nothing processed: {base['self']:6.0f} MiB -> the stage adds "

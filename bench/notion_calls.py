@@ -34,10 +34,14 @@ from svp.wiring import dispatcher as local_dispatcher  # noqa: E402
 from tests.fakes.notion import FakeNotion  # noqa: E402
 
 LINK_SCHEMA = {
-    "Name": "title", "url": "url", "tag": {"type": "select", "options": ["cooking"]},
-    "status": {"type": "select", "options": ["pending"]}, "error": "rich_text",
-    "result": "url", "updated_time": "date",
-}  # fmt: skip
+    "Name": "title",
+    "url": "url",
+    "tag": {"type": "select", "options": ["cooking"]},
+    "status": {"type": "select", "options": ["pending"]},
+    "error": "rich_text",
+    "result": "url",
+    "updated_time": "date",
+}
 
 
 def stub(stage: str, seconds: float = 0.0):
@@ -55,23 +59,36 @@ def stub(stage: str, seconds: float = 0.0):
 
 
 def runtime_for(fake: FakeNotion, data: str, status_updates: str) -> Runtime:
-    os.environ.update(NOTION_TOKEN=fake.token, NOTION_BASE_URL=fake.base_url,
-                      SVP_DATA_DIR=data, SVP_STATUS_UPDATES=status_updates,
-                      SVP_NOTION_RPS="1000")  # fmt: skip
+    os.environ.update(
+        NOTION_TOKEN=fake.token,
+        NOTION_BASE_URL=fake.base_url,
+        SVP_DATA_DIR=data,
+        SVP_STATUS_UPDATES=status_updates,
+        SVP_NOTION_RPS="1000",
+    )
     return build_runtime(load_settings(dotenv=None))
 
 
 def per_link(status_updates: str, links: int = 6, seconds: float = 0.0) -> tuple[float, Counter]:
     with FakeNotion() as fake, tempfile.TemporaryDirectory() as data:
         _, link_source = fake.add_database("Links", LINK_SCHEMA)
-        _, cooking = fake.add_database("Cooking", {"name": "title", "video_link": "url",
-                                                   "steps": "rich_text"})  # fmt: skip
+        _, cooking = fake.add_database(
+            "Cooking", {"name": "title", "video_link": "url", "steps": "rich_text"}
+        )
         runtime = runtime_for(fake, data, status_updates)
         registry = Registry(runtime)
-        registry.save({"kind": "link", "data_source_id": link_source, "database_id": "",
-                       "title": "Links"})  # fmt: skip
-        registry.save({"kind": "content", "tag": "cooking", "data_source_id": cooking,
-                       "database_id": "", "title": "Cooking"})  # fmt: skip
+        registry.save(
+            {"kind": "link", "data_source_id": link_source, "database_id": "", "title": "Links"}
+        )
+        registry.save(
+            {
+                "kind": "content",
+                "tag": "cooking",
+                "data_source_id": cooking,
+                "database_id": "",
+                "title": "Cooking",
+            }
+        )
         works = {s: stub(s, seconds) for s in ("downloader", "transcriber", "ocr", "summarizer")}
         status = link_status(runtime)
 
@@ -103,8 +120,15 @@ def finding(pending: int = 1000) -> tuple[int, Counter]:
     with FakeNotion() as fake, tempfile.TemporaryDirectory() as data:
         _, link_source = fake.add_database("Links", LINK_SCHEMA)
         for i in range(pending):
-            fake.add_page(link_source, {"Name": str(i), "tag": "cooking", "status": "pending",
-                                        "url": f"https://youtu.be/{i}"})  # fmt: skip
+            fake.add_page(
+                link_source,
+                {
+                    "Name": str(i),
+                    "tag": "cooking",
+                    "status": "pending",
+                    "url": f"https://youtu.be/{i}",
+                },
+            )
         runtime = runtime_for(fake, data, "all")
         notion = notion_for(runtime, LOCAL_USER)
         assert notion is not None
@@ -122,9 +146,11 @@ def main() -> None:
         gateway.SCHEMA_TTL_SECONDS = 0  # baseline: no schema cache
         cold, _ = per_link(mode, seconds=seconds)
         gateway.SCHEMA_TTL_SECONDS = 3600
-        print(f"SVP_STATUS_UPDATES={mode}, media stages of {seconds:g} s: {warm:.1f} Notion "
-              f"requests per link, warm cache (baseline without schema cache: {cold:.1f}, "
-              f"ratio {warm / cold:.2f}); by endpoint over 6 links: {dict(made)}")  # fmt: skip
+        print(
+            f"SVP_STATUS_UPDATES={mode}, media stages of {seconds:g} s: {warm:.1f} Notion "
+            f"requests per link, warm cache (baseline without schema cache: {cold:.1f}, "
+            f"ratio {warm / cold:.2f}); by endpoint over 6 links: {dict(made)}"
+        )
     total, made = finding()
     print(f"poller: {total} requests to find 1,000 pending links (target <= 12): {dict(made)}")
 

@@ -66,11 +66,32 @@ def make(path: Path, overlays: list[tuple[float, float, str, str]], duration: fl
         for start, end, text, y in overlays
     )
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-t", str(duration), "-i",
-         f"testsrc2=size={width}x{height}:rate={fps}", "-vf", filters, "-c:v", "libx264",
-         "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(fps * 2), str(path)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-t",
+            str(duration),
+            "-i",
+            f"testsrc2=size={width}x{height}:rate={fps}",
+            "-vf",
+            filters,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(fps * 2),
+            str(path),
+        ],
         check=True,
-    )  # fmt: skip
+    )
 
 
 def clips(count: int, duration: float) -> list[tuple[Path, list[tuple[float, float, str]]]]:
@@ -112,8 +133,10 @@ def main() -> None:
     settings = Settings(ocr_engine=args.engine)
     started = time.perf_counter()
     made = clips(args.clips, args.duration)
-    print(f"{len(made)} clips of {args.duration:.0f} s, 540x960, moving testsrc2 background; "
-          f"made or loaded in {time.perf_counter() - started:.1f} s")  # fmt: skip
+    print(
+        f"{len(made)} clips of {args.duration:.0f} s, 540x960, moving testsrc2 background; "
+        f"made or loaded in {time.perf_counter() - started:.1f} s"
+    )
     totals = {"naive": 0, "sent": 0, "lines": 0, "naive_found": 0, "sent_found": 0}
     for path, overlays in made:
         truth = list(dict.fromkeys(text for _, _, text in overlays))
@@ -137,18 +160,24 @@ def main() -> None:
             base = [t.text for t in merger.lines()]
             totals["sent_found"] += recovered(truth, got)
             totals["naive_found"] += recovered(truth, base)
-            line += (f"  lines {len(truth):2d}: found {recovered(truth, got):2d}"
-                     f" (naive {recovered(truth, base):2d})")  # fmt: skip
+            line += (
+                f"  lines {len(truth):2d}: found {recovered(truth, got):2d}"
+                f" (naive {recovered(truth, base):2d})"
+            )
         print(line)
     ratio = totals["sent"] / totals["naive"]
-    print(f"frames sent to OCR: {totals['sent']} vs naive every-2-s {totals['naive']}: "
-          f"{ratio:.2f}x the naive count (target <= 0.33)")  # fmt: skip
+    print(
+        f"frames sent to OCR: {totals['sent']} vs naive every-2-s {totals['naive']}: "
+        f"{ratio:.2f}x the naive count (target <= 0.33)"
+    )
     if not args.no_ocr:
         share = totals["sent_found"] / totals["lines"]
-        print(f"distinct overlay lines recovered: {totals['sent_found']}/{totals['lines']} = "
-              f"{share:.1%} (target >= 95%); naive sampling recovers "
-              f"{totals['naive_found']}/{totals['lines']} = "
-              f"{totals['naive_found'] / totals['lines']:.1%}")  # fmt: skip
+        print(
+            f"distinct overlay lines recovered: {totals['sent_found']}/{totals['lines']} = "
+            f"{share:.1%} (target >= 95%); naive sampling recovers "
+            f"{totals['naive_found']}/{totals['lines']} = "
+            f"{totals['naive_found'] / totals['lines']:.1%}"
+        )
     print(f"total {time.perf_counter() - started:.1f} s")
 
 

@@ -23,8 +23,10 @@ STAGES = ("downloader", "transcriber", "ocr", "summarizer", "writer")
 def duration_of(clip: Path) -> float:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(clip)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(json.loads(out)["format"]["duration"])
 
 
@@ -34,12 +36,22 @@ def run_once(clip: Path) -> tuple[float, dict[str, float]]:
         env.pop("GEMINI_API_KEY", None)
         env.pop("OPENAI_API_KEY", None)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "svp.cli", "process", str(clip), "--tag", "cooking"],
-                       env=env, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "svp.cli", "process", str(clip), "--tag", "cooking"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         total = time.perf_counter() - started
-        jobs = json.loads(subprocess.run(
-            [sys.executable, "-m", "svp.cli", "jobs", "--json"], env=env, check=True,
-            capture_output=True, text=True).stdout)  # fmt: skip
+        jobs = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "svp.cli", "jobs", "--json"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         stages = {s: jobs[0]["stages"][s]["duration_ms"] / 1000 for s in STAGES}
         return total, stages
 
@@ -54,8 +66,10 @@ def main() -> None:
     runs = [run_once(clip) for _ in range(args.runs)]
     totals = [total for total, _ in runs]
     print(f"clip: {clip.name}, {length:.1f} s; {args.runs} runs, median shown")
-    print(f"svp process total: {statistics.median(totals):.2f} s "
-          f"(real-time factor {statistics.median(totals) / length:.2f}x)")  # fmt: skip
+    print(
+        f"svp process total: {statistics.median(totals):.2f} s "
+        f"(real-time factor {statistics.median(totals) / length:.2f}x)"
+    )
     for stage in STAGES:
         print(f"  {stage:<12} {statistics.median(r[1][stage] for r in runs):6.2f} s")
     print("transcriber and ocr run in parallel; total includes interpreter start and model load")

@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 
-from svp.media.urlguard import EgressProxy, Policy  # noqa: E402
+from svp.media.egress import EgressProxy  # noqa: E402
+from svp.media.urlguard import Policy  # noqa: E402
 from tests.ssrf_cases import (  # noqa: E402
     Canary,
     Redirector,

@@ -81,13 +81,13 @@ variable "content_databases" {
 }
 
 variable "ocr_backend" {
-  description = "SVP_OCR: \"vision\" (Cloud Vision API) or \"tesseract\". The Cloud Functions base image ships ffmpeg but not the tesseract binary, so on Google Cloud the default is Vision; with tesseract there the OCR stage degrades to no on-screen text."
+  description = "SVP_OCR: \"vision\" (Cloud Vision API, billed per image read), \"rapidocr\" (ONNX models inside the ocr function: no per-image bill, about 0.5 GiB more memory; the function has 2 GiB) or \"tesseract\" (needs the tesseract binary, which the Cloud Functions base image lacks: the OCR stage then degrades to no on-screen text)."
   type        = string
   default     = "vision"
 
   validation {
-    condition     = contains(["tesseract", "vision"], var.ocr_backend)
-    error_message = "ocr_backend must be \"tesseract\" or \"vision\"."
+    condition     = contains(["vision", "rapidocr", "tesseract"], var.ocr_backend)
+    error_message = "ocr_backend must be \"vision\", \"rapidocr\" or \"tesseract\"."
   }
 }
 

@@ -82,8 +82,9 @@ def sign_in_and_register(
     sign_in(client, fake, who)
     headers = {"X-CSRF-Token": csrf_of(client)}
     client.post("/api/link-database/register", json={"database": link_db}, headers=headers)
-    client.post("/api/databases/register", json={"database": content_db, "tag": tag},
-                headers=headers)  # fmt: skip
+    client.post(
+        "/api/databases/register", json={"database": content_db, "tag": tag}, headers=headers
+    )
 
 
 class Flaky:

@@ -56,14 +56,37 @@ def make_clip(
         ]
         length = duration or max([end for _, end, _ in overlays] + [1.0])
         command = [
-            "ffmpeg", "-nostdin", "-v", "error", "-y",
-            "-f", "lavfi", "-t", str(length), "-i", source,
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-t",
+            str(length),
+            "-i",
+            source,
             *inputs,
-            "-map", "0:v", "-vf", ",".join(filters) or "null",
-            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(fps * 2),
+            "-map",
+            "0:v",
+            "-vf",
+            ",".join(filters) or "null",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(fps * 2),
             *audio_maps,
-            "-t", str(length), "-movflags", "+faststart", str(out),
-        ]  # fmt: skip
+            "-t",
+            str(length),
+            "-movflags",
+            "+faststart",
+            str(out),
+        ]
         subprocess.run(command, check=True)
     return out
 

@@ -20,11 +20,26 @@ pytest_plugins = ["tests.emulators", "tests.fakes.fixtures"]
 
 # Variables a developer's shell may carry that would send tests to real services.
 _LEAKY = (
-    "SVP_BACKEND", "SVP_PROJECT", "SVP_BUCKET", "GOOGLE_CLOUD_PROJECT", "NOTION_TOKEN",
-    "NOTION_BASE_URL", "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL",
-    "OPENAI_API_KEY", "OPENAI_BASE_URL", "SVP_LINK_DATABASES", "SVP_CONTENT_DATABASES",
-    "SVP_ALLOWED_HOSTS", "SVP_OCR", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-)  # fmt: skip
+    "SVP_BACKEND",
+    "SVP_PROJECT",
+    "SVP_BUCKET",
+    "GOOGLE_CLOUD_PROJECT",
+    "NOTION_TOKEN",
+    "NOTION_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "SVP_LINK_DATABASES",
+    "SVP_CONTENT_DATABASES",
+    "SVP_ALLOWED_HOSTS",
+    "SVP_OCR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "https_proxy",
+)
 
 
 @pytest.fixture

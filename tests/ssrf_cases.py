@@ -440,7 +440,7 @@ def decide(case: Case, policy, *, first: bool) -> Outcome:
         return Outcome(case, way, "refused", exc.reason)
     except TransientError as exc:
         return Outcome(case, way, "transient (would be retried)", exc.reason)
-    except Exception as exc:  # a crash: the bug this table exists to catch
+    except Exception as exc:  # noqa: BLE001 - a crash: the bug this table exists to catch
         return Outcome(case, way, f"crashed ({type(exc).__name__})", str(exc))
     return Outcome(case, way, "ALLOWED", f"would connect to {target.addresses}")
 
@@ -503,7 +503,7 @@ def redirect_via_fetch(index: int, case: Case, redirector, canary, proxy) -> Out
         else:
             verdict = "failed otherwise"
         reason = proxy.refusals[-1] if verdict == "refused" and proxy.refusals else text
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a crash: the bug this table exists to catch
         verdict, reason = f"crashed ({type(exc).__name__})", str(exc)
     return Outcome(case, way, verdict, reason, canary.connections - before)
 

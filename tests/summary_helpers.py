@@ -58,7 +58,7 @@ EVERY_TYPE = normalize_schema(
         "Verified": {"type": "verification"},
         "Place": {"type": "place"},
     }
-)  # fmt: skip
+)
 
 
 def pasta() -> Content:
@@ -130,11 +130,19 @@ def three_cafes() -> Content:
 THREE_PLACES = {
     "_summary": "Three cafés in Lisbon.",
     "items": [
-        {"name": "Café Alfama", "address": "Rua das Flores 12", "hours": "8:00-18:00",
-         "categories": ["cafe"], "is_popup": False},
-        {"name": "Fábrica Coffee", "address": "Rua das Portas 7",
-         "recommendation": "great espresso", "categories": ["cafe", "espresso"]},
-        {"name": "Grão", "address": "LX Factory", "hours": "weekends only",
-         "is_popup": "yes"},
+        {
+            "name": "Café Alfama",
+            "address": "Rua das Flores 12",
+            "hours": "8:00-18:00",
+            "categories": ["cafe"],
+            "is_popup": False,
+        },
+        {
+            "name": "Fábrica Coffee",
+            "address": "Rua das Portas 7",
+            "recommendation": "great espresso",
+            "categories": ["cafe", "espresso"],
+        },
+        {"name": "Grão", "address": "LX Factory", "hours": "weekends only", "is_popup": "yes"},
     ],
-}  # fmt: skip
+}

@@ -21,9 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def _svp_subprocess(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "svp.cli", *args],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, **env, "PYTHONPATH": str(ROOT / "shared")},
-    )  # fmt: skip
+    )
 
 
 def test_svp_process_turns_a_served_clip_into_a_page(env, media_server):
@@ -45,7 +47,9 @@ def test_svp_process_json_prints_only_the_notion_properties(env, clips, capsys):
     assert properties["name"]["title"][0]["text"]["content"] == "Tomato Pasta"
     assert "video_link" not in properties  # a local file has no link
     assert {o["name"] for o in properties["ingredients"]["multi_select"]} == {
-        "Spaghetti", "Garlic and basil"}  # fmt: skip
+        "Spaghetti",
+        "Garlic and basil",
+    }
 
 
 def _sections(prompt: str) -> dict[str, str]:
@@ -58,8 +62,12 @@ def gemini_reads_the_prompt(request: dict) -> dict:
     prompt = request["contents"][0]["parts"][0]["text"]
     sections = _sections(prompt)
     screen = sections["On-screen text"].splitlines()
-    return {"name": screen[0], "ingredients": screen[1:], "steps": sections["Transcript"],
-            "video_link": "https://invented.example/by-the-model"}  # fmt: skip
+    return {
+        "name": screen[0],
+        "ingredients": screen[1:],
+        "steps": sections["Transcript"],
+        "video_link": "https://invented.example/by-the-model",
+    }
 
 
 def test_gemini_fills_the_schema_through_the_real_sdk(env, clips, capsys, monkeypatch, fake_gemini):
@@ -99,12 +107,18 @@ def test_gemini_down_falls_back_to_a_page_marked_for_review(
 
 @pytest.fixture
 def notion_setup(env, monkeypatch, fake_notion):
-    links_db, links = fake_notion.add_database("Links", {
-        "Name": "title", "url": "url",
-        "tag": {"type": "select", "options": ["cooking", "places"]},
-        "status": {"type": "select", "options": ["pending", "done", "failed"]},
-        "error": "rich_text", "result": "url", "updated_time": "date",
-    })  # fmt: skip
+    links_db, links = fake_notion.add_database(
+        "Links",
+        {
+            "Name": "title",
+            "url": "url",
+            "tag": {"type": "select", "options": ["cooking", "places"]},
+            "status": {"type": "select", "options": ["pending", "done", "failed"]},
+            "error": "rich_text",
+            "result": "url",
+            "updated_time": "date",
+        },
+    )
     cooking_db, cooking = fake_notion.add_database(
         "Cooking", json.loads((ROOT / "shared/svp/schemas/cooking.json").read_text())
     )
@@ -119,16 +133,30 @@ def test_svp_run_once_processes_notion_links_and_reports_each_outcome(
     notion_setup, fake_notion, media_server, capsys
 ):
     links, cooking = notion_setup
-    good = fake_notion.add_page(links, {"Name": "pasta", "url": f"{media_server}/pasta.mp4",
-                                        "tag": "cooking", "status": "pending"})  # fmt: skip
-    bad_url = fake_notion.add_page(links, {"Name": "typo", "url": "htp:/oops",
-                                           "tag": "cooking", "status": "pending"})  # fmt: skip
-    no_db = fake_notion.add_page(links, {"Name": "cafe", "url": f"{media_server}/pasta.mp4",
-                                         "tag": "places", "status": "pending"})  # fmt: skip
-    missing = fake_notion.add_page(links, {"Name": "gone", "url": f"{media_server}/gone.mp4",
-                                           "tag": "cooking", "status": "pending"})  # fmt: skip
-    untouched = fake_notion.add_page(links, {"Name": "old", "url": f"{media_server}/pasta.mp4",
-                                             "tag": "cooking", "status": "done"})  # fmt: skip
+    good = fake_notion.add_page(
+        links,
+        {
+            "Name": "pasta",
+            "url": f"{media_server}/pasta.mp4",
+            "tag": "cooking",
+            "status": "pending",
+        },
+    )
+    bad_url = fake_notion.add_page(
+        links, {"Name": "typo", "url": "htp:/oops", "tag": "cooking", "status": "pending"}
+    )
+    no_db = fake_notion.add_page(
+        links,
+        {"Name": "cafe", "url": f"{media_server}/pasta.mp4", "tag": "places", "status": "pending"},
+    )
+    missing = fake_notion.add_page(
+        links,
+        {"Name": "gone", "url": f"{media_server}/gone.mp4", "tag": "cooking", "status": "pending"},
+    )
+    untouched = fake_notion.add_page(
+        links,
+        {"Name": "old", "url": f"{media_server}/pasta.mp4", "tag": "cooking", "status": "done"},
+    )
 
     assert svp(["run", "--once"]) == 0
 

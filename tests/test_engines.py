@@ -62,10 +62,29 @@ def test_openai_transcription_is_used_when_a_key_is_set(
 
 def test_a_schema_file_shapes_the_page(env, clips, tmp_path, capsys):
     schema = tmp_path / "snacks.json"
-    schema.write_text(json.dumps({"Dish": {"type": "title"}, "Said": {"type": "rich_text"},
-                                  "Shown": {"type": "multi_select"}}))  # fmt: skip
-    assert svp(["process", str(clips / "pasta.mp4"), "--tag", "snacks", "--schema",
-                str(schema), "--json"]) == 0  # fmt: skip
+    schema.write_text(
+        json.dumps(
+            {
+                "Dish": {"type": "title"},
+                "Said": {"type": "rich_text"},
+                "Shown": {"type": "multi_select"},
+            }
+        )
+    )
+    assert (
+        svp(
+            [
+                "process",
+                str(clips / "pasta.mp4"),
+                "--tag",
+                "snacks",
+                "--schema",
+                str(schema),
+                "--json",
+            ]
+        )
+        == 0
+    )
     properties = json.loads(capsys.readouterr().out)
     assert set(properties) == {"Dish", "Said", "Shown"}
 

@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = ROOT / "functions"
 PIPELINE = ("downloader", "transcriber", "ocr", "summarizer", "writer")
 # Which message each stage reacts to.
-SOURCE = {"downloader": "poller", "transcriber": "downloader", "ocr": "downloader",
-          "summarizer": "ocr", "writer": "summarizer"}  # fmt: skip
+SOURCE = {
+    "downloader": "poller",
+    "transcriber": "downloader",
+    "ocr": "downloader",
+    "summarizer": "ocr",
+    "writer": "summarizer",
+}
 
 
 @pytest.fixture
@@ -35,11 +40,14 @@ def client_for(env):
 
 def envelope(message: JobMessage, attempt: int | None) -> dict:
     body = {
-        "message": {"data": base64.b64encode(message.encode()).decode(),
-                    "attributes": message.attributes(), "messageId": "1",
-                    "publishTime": "2026-11-26T10:00:00Z"},
+        "message": {
+            "data": base64.b64encode(message.encode()).decode(),
+            "attributes": message.attributes(),
+            "messageId": "1",
+            "publishTime": "2026-11-26T10:00:00Z",
+        },
         "subscription": "projects/p/subscriptions/s",
-    }  # fmt: skip
+    }
     if attempt is not None:
         body["deliveryAttempt"] = attempt
     return body
@@ -51,11 +59,17 @@ def post_push(client, message: JobMessage, attempt: int = 1):
 
 def post_cloudevent(client, message: JobMessage):
     headers = {
-        "ce-id": "evt-1", "ce-specversion": "1.0", "ce-source": "//pubsub.googleapis.com/t",
+        "ce-id": "evt-1",
+        "ce-specversion": "1.0",
+        "ce-source": "//pubsub.googleapis.com/t",
         "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-    }  # fmt: skip
-    return client.post("/", data=json.dumps(envelope(message, None)), headers=headers,
-                       content_type="application/json")  # fmt: skip
+    }
+    return client.post(
+        "/",
+        data=json.dumps(envelope(message, None)),
+        headers=headers,
+        content_type="application/json",
+    )
 
 
 @pytest.mark.slow
@@ -63,9 +77,15 @@ def test_each_stage_function_runs_its_stage_and_publishes_the_next(
     client_for, settings, media_server
 ):
     runtime = build_runtime(settings)
-    enqueue(runtime, "fn1", {"url": f"{media_server}/pasta.mp4", "tag": "cooking"},
-            {"tag": "cooking", "schema": json.loads(
-                (ROOT / "shared/svp/schemas/cooking.json").read_text())})  # fmt: skip
+    enqueue(
+        runtime,
+        "fn1",
+        {"url": f"{media_server}/pasta.mp4", "tag": "cooking"},
+        {
+            "tag": "cooking",
+            "schema": json.loads((ROOT / "shared/svp/schemas/cooking.json").read_text()),
+        },
+    )
     for index, stage in enumerate(PIPELINE):
         client = client_for(stage)
         message = JobMessage("fn1", SOURCE[stage])
@@ -115,12 +135,20 @@ def test_bad_configuration_is_reported_by_name(client_for, monkeypatch, capsys):
 
 
 HEAVY = {
-    "cv2": "OpenCV", "yt_dlp": "yt-dlp", "faster_whisper": "faster-whisper",
-    "ctranslate2": "CTranslate2", "google.genai": "google-genai", "openai": "openai",
-    "google.cloud.vision": "Cloud Vision", "google.cloud.storage": "Cloud Storage",
-    "pytesseract": "pytesseract", "notion_client": "notion-client", "rapidocr": "RapidOCR",
-    "onnxruntime": "onnxruntime", "py3langid": "py3langid",
-}  # fmt: skip
+    "cv2": "OpenCV",
+    "yt_dlp": "yt-dlp",
+    "faster_whisper": "faster-whisper",
+    "ctranslate2": "CTranslate2",
+    "google.genai": "google-genai",
+    "openai": "openai",
+    "google.cloud.vision": "Cloud Vision",
+    "google.cloud.storage": "Cloud Storage",
+    "pytesseract": "pytesseract",
+    "notion_client": "notion-client",
+    "rapidocr": "RapidOCR",
+    "onnxruntime": "onnxruntime",
+    "py3langid": "py3langid",
+}
 ALLOWED = {
     "poller": set(),
     "downloader": set(),

@@ -30,12 +30,25 @@ IMAGE_TEXTS = ("Lemon tart", "Shortcrust pastry", "Bake 25 minutes")
 
 def make_image(out: Path, text: str) -> Path:
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
-         "-i", "color=c=0x2d4a6b:size=720x960", "-frames:v", "1", "-vf",
-         f"drawtext=fontfile={FONT}:text='{_escape(text)}':fontsize=56:fontcolor=white:"
-         "x=(w-text_w)/2:y=(h-text_h)/2", str(out)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x2d4a6b:size=720x960",
+            "-frames:v",
+            "1",
+            "-vf",
+            f"drawtext=fontfile={FONT}:text='{_escape(text)}':fontsize=56:fontcolor=white:"
+            "x=(w-text_w)/2:y=(h-text_h)/2",
+            str(out),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return out
 
 
@@ -101,8 +114,13 @@ def site(clips: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
     )
     server, base = _serve(folder)
     other, other_base = _serve(folder)
-    yield {"base": base, "port": server.server_address[1], "other": other_base,
-           "other_server": other, "server": server}  # fmt: skip
+    yield {
+        "base": base,
+        "port": server.server_address[1],
+        "other": other_base,
+        "other_server": other,
+        "server": server,
+    }
     server.shutdown()
     other.shutdown()
 
@@ -175,32 +193,68 @@ def test_a_link_not_admitted_fails_the_job_once_without_retry(env, site, capsys,
 @pytest.mark.parametrize(
     ("message", "expected", "reason"),
     [
-        ("ERROR: [TikTok] 7301: Your IP address is blocked from accessing this post",
-         TransientError, r"rate-limiting or blocking this server's IP"),
-        ("ERROR: [youtube] abc: Sign in to confirm you’re not a bot. Use --cookies-from-browser"
-         " or --cookies for the authentication.", TransientError, r"blocking this server's IP"),
-        ("ERROR: [Instagram] C1a: Requested content is not available, rate-limit reached or "
-         "login required. Use --cookies", PermanentError, r"requires a login: set SVP_COOKIES"),
-        ("ERROR: [Instagram] C1a: Instagram sent an empty media response. Check if this post is "
-         "accessible in your browser without being logged-in. If it is not, then use --cookies",
-         PermanentError, r"requires a login"),
-        ("ERROR: [TikTok] 73: This post may not be comfortable for some audiences. Log in for "
-         "access", PermanentError, r"requires a login"),
-        ("ERROR: [youtube] abc: Private video. Sign in if you've been granted access",
-         PermanentError, r"requires a login|private"),
+        (
+            "ERROR: [TikTok] 7301: Your IP address is blocked from accessing this post",
+            TransientError,
+            r"rate-limiting or blocking this server's IP",
+        ),
+        (
+            "ERROR: [youtube] abc: Sign in to confirm you’re not a bot. Use --cookies-from-browser"
+            " or --cookies for the authentication.",
+            TransientError,
+            r"blocking this server's IP",
+        ),
+        (
+            "ERROR: [Instagram] C1a: Requested content is not available, rate-limit reached or "
+            "login required. Use --cookies",
+            PermanentError,
+            r"requires a login: set SVP_COOKIES",
+        ),
+        (
+            "ERROR: [Instagram] C1a: Instagram sent an empty media response. Check if this post is "
+            "accessible in your browser without being logged-in. If it is not, then use --cookies",
+            PermanentError,
+            r"requires a login",
+        ),
+        (
+            "ERROR: [TikTok] 73: This post may not be comfortable for some audiences. Log in for "
+            "access",
+            PermanentError,
+            r"requires a login",
+        ),
+        (
+            "ERROR: [youtube] abc: Private video. Sign in if you've been granted access",
+            PermanentError,
+            r"requires a login|private",
+        ),
         ("ERROR: [TikTok] 73: This video is private", PermanentError, r"the video is private"),
-        ("ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader",
-         PermanentError, r"not found \(removed"),
-        ("ERROR: [generic] x: Unable to download webpage: HTTP Error 429: Too Many Requests",
-         TransientError, r"rate-limiting"),
-        ("ERROR: [generic] x: Unable to download webpage: HTTP Error 503: Service Unavailable",
-         TransientError, r"unreachable or failing|not found"),
-        ("ERROR: [generic] x: Unable to download webpage: <urlopen error timed out>",
-         TransientError, r"unreachable"),
-        ("ERROR: Unsupported URL: https://www.tiktok.com/music/x", PermanentError,
-         r"not supported"),
+        (
+            "ERROR: [youtube] abc: Video unavailable. This video has been removed by the uploader",
+            PermanentError,
+            r"not found \(removed",
+        ),
+        (
+            "ERROR: [generic] x: Unable to download webpage: HTTP Error 429: Too Many Requests",
+            TransientError,
+            r"rate-limiting",
+        ),
+        (
+            "ERROR: [generic] x: Unable to download webpage: HTTP Error 503: Service Unavailable",
+            TransientError,
+            r"unreachable or failing|not found",
+        ),
+        (
+            "ERROR: [generic] x: Unable to download webpage: <urlopen error timed out>",
+            TransientError,
+            r"unreachable",
+        ),
+        (
+            "ERROR: Unsupported URL: https://www.tiktok.com/music/x",
+            PermanentError,
+            r"not supported",
+        ),
     ],
-)  # fmt: skip
+)
 def test_yt_dlp_messages_become_clear_reasons(settings, message, expected, reason):
     error = classify({"message": message}, settings)
     assert type(error) is expected
@@ -231,7 +285,8 @@ def test_a_page_of_images_is_an_image_post(admitted, tmp_path):
 def test_gallery_dl_runs_behind_the_guard(admitted, tmp_path):
     """gallery-dl (TikTok photo posts, Instagram) in its child process, through the proxy."""
     from svp.media.download import _gallery
-    from svp.media.urlguard import EgressProxy, Policy
+    from svp.media.egress import EgressProxy
+    from svp.media.urlguard import Policy
 
     settings = load_settings(_env(), dotenv=None)
     with EgressProxy(Policy.from_entries(settings.allowed_hosts)) as proxy:
@@ -294,13 +349,22 @@ CAROUSEL = {  # Instagram: a playlist whose image entries have no formats
     "description": "Three ways with lemons #citrus",
     "channel": "chef",
     "entries": [
-        {"id": "1", "formats": [], "thumbnails": [
-            {"url": "https://scontent.cdninstagram.com/small.jpg", "width": 320},
-            {"url": "https://scontent.cdninstagram.com/big.jpg", "width": 1080}]},
-        {"id": "2", "formats": [{"url": "https://scontent.cdninstagram.com/v.mp4"}],
-         "duration": 12.0, "thumbnails": [{"url": "https://scontent.cdninstagram.com/t.jpg"}]},
+        {
+            "id": "1",
+            "formats": [],
+            "thumbnails": [
+                {"url": "https://scontent.cdninstagram.com/small.jpg", "width": 320},
+                {"url": "https://scontent.cdninstagram.com/big.jpg", "width": 1080},
+            ],
+        },
+        {
+            "id": "2",
+            "formats": [{"url": "https://scontent.cdninstagram.com/v.mp4"}],
+            "duration": 12.0,
+            "thumbnails": [{"url": "https://scontent.cdninstagram.com/t.jpg"}],
+        },
     ],
-}  # fmt: skip
+}
 
 
 def test_a_carousel_keeps_its_images_and_its_videos():

@@ -43,12 +43,30 @@ def test_sampled_frames_are_the_frames_shown_at_those_times(tmp_path):
     """Long groups of pictures (a keyframe every 10 s): samples decoded forward are exact."""
     clip = tmp_path / "long-gop.mp4"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-t", "12",
-         "-i", "testsrc2=size=320x240:rate=25", "-c:v", "libx264", "-preset", "veryfast",
-         "-x264-params", "keyint=250:min-keyint=250:scenecut=0", "-pix_fmt", "yuv420p",
-         str(clip)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-t",
+            "12",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-x264-params",
+            "keyint=250:min-keyint=250:scenecut=0",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     import cv2
 
     capture = cv2.VideoCapture(str(clip))
@@ -83,8 +101,13 @@ def test_the_lines_of_the_frames_sent_are_all_read_by_tesseract_too(moving_clip)
 
 
 def test_one_still_line_over_moving_footage_is_read_once_and_is_content(tmp_path):
-    clip = make_clip(tmp_path / "still.mp4", overlays=[(0, 20, "Only one line")], duration=20,
-                     size=(360, 640), moving=True)  # fmt: skip
+    clip = make_clip(
+        tmp_path / "still.mp4",
+        overlays=[(0, 20, "Only one line")],
+        duration=20,
+        size=(360, 640),
+        moving=True,
+    )
     changes = TextChanges()
     sent = [s.seconds for s in text_samples(clip, 0.3, changes)]
     assert sent == [0.0] and changes.seen > 60

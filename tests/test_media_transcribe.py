@@ -47,19 +47,29 @@ def test_pieces_stay_under_the_upload_limit():
 @pytest.mark.parametrize(
     ("pieces", "joined"),
     [
-        (["we boil the pasta and then add the gar", "add the garlic and basil to the pan"],
-         "we boil the pasta and then add the garlic and basil to the pan"),
-        (["first we chop the onions finely", "onions finely then we fry them"],
-         "first we chop the onions finely then we fry them"),
-        (["stir for two minutes, then season.", "-utes then season with salt and pepper"],
-         "stir for two minutes, then season with salt and pepper"),
-        (["add ten grams of salt and stir it well", "add 10 grams of salt and stir it well now"],
-         "add 10 grams of salt and stir it well now"),  # one word read differently
-        (["no overlap here", "completely different words"],
-         "no overlap here completely different words"),
+        (
+            ["we boil the pasta and then add the gar", "add the garlic and basil to the pan"],
+            "we boil the pasta and then add the garlic and basil to the pan",
+        ),
+        (
+            ["first we chop the onions finely", "onions finely then we fry them"],
+            "first we chop the onions finely then we fry them",
+        ),
+        (
+            ["stir for two minutes, then season.", "-utes then season with salt and pepper"],
+            "stir for two minutes, then season with salt and pepper",
+        ),
+        (
+            ["add ten grams of salt and stir it well", "add 10 grams of salt and stir it well now"],
+            "add 10 grams of salt and stir it well now",
+        ),  # one word read differently
+        (
+            ["no overlap here", "completely different words"],
+            "no overlap here completely different words",
+        ),
         (["the end", ""], "the end"),
     ],
-)  # fmt: skip
+)
 def test_seams_keep_one_copy_of_the_words_heard_twice(pieces, joined):
     assert chunking.join_texts(pieces) == joined
 
@@ -149,14 +159,43 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     delays = ";".join(f"[{i + 2}:a]adelay={int(t * 1000)}[a{i}]" for i, t in enumerate(AT))
     mix = "[1:a]" + "".join(f"[a{i}]" for i in range(3))
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y",
-         "-f", "lavfi", "-i", "color=c=0x223344:size=160x284:rate=1",
-         "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", *inputs,
-         "-filter_complex", f"{delays};{mix}amix=inputs=4:duration=first:normalize=0[a]",
-         "-map", "0:v", "-map", "[a]", "-t", "720", "-c:v", "libx264", "-preset", "ultrafast",
-         "-g", "2", "-c:a", "aac", "-b:a", "32k", str(out)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0x223344:size=160x284:rate=1",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=16000:cl=mono",
+            *inputs,
+            "-filter_complex",
+            f"{delays};{mix}amix=inputs=4:duration=first:normalize=0[a]",
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+            "-t",
+            "720",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "2",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "32k",
+            str(out),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return out
 
 
@@ -202,10 +241,13 @@ def test_long_audio_goes_to_the_api_in_pieces_and_silence_is_not_sent(
     monkeypatch.setenv("SVP_TRANSCRIBE_CHUNK_SECONDS", "300")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url + "/v1")
-    replies = iter([
-        "Welcome to the long kitchen video.",
-        "Now stir the soup slowly with a wooden spoon. Finally serve the soup with fresh basil.",
-    ])  # fmt: skip
+    replies = iter(
+        [
+            "Welcome to the long kitchen video.",
+            "Now stir the soup slowly with a wooden spoon. "
+            "Finally serve the soup with fresh basil.",
+        ]
+    )
     fake_openai.transcriber = lambda name, audio, form: next(replies)
     assert svp(["process", str(long_clip), "--tag", "cooking"]) == 0
     capsys.readouterr()
@@ -234,13 +276,41 @@ def music_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_clip(out, overlays=[(0, 20, "Sunday brunch")], duration=20, size=(360, 640))
     with_music = folder / "music-with-audio.mp4"
     subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(out),
-         "-f", "lavfi", "-i", "sine=f=220:d=20", "-f", "lavfi", "-i", "sine=f=277:d=20",
-         "-f", "lavfi", "-i", "sine=f=330:d=20",
-         "-filter_complex", "[1:a][2:a][3:a]amix=inputs=3[a]", "-map", "0:v", "-map", "[a]",
-         "-c:v", "copy", "-c:a", "aac", "-shortest", str(with_music)],
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(out),
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=220:d=20",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=277:d=20",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=330:d=20",
+            "-filter_complex",
+            "[1:a][2:a][3:a]amix=inputs=3[a]",
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(with_music),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     return with_music
 
 

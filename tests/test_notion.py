@@ -30,19 +30,28 @@ from tests.test_runtime import push_body
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK_SCHEMA = {
-    "Name": "title", "url": "url",
+    "Name": "title",
+    "url": "url",
     "tag": {"type": "select", "options": ["cooking"]},
     "status": {"type": "select", "options": ["pending", "done", "failed"]},
-    "error": "rich_text", "result": "url", "updated_time": "date",
-}  # fmt: skip
+    "error": "rich_text",
+    "result": "url",
+    "updated_time": "date",
+}
 EVERY_TYPE = {
-    "Name": "title", "Notes": "rich_text", "Servings": "number",
+    "Name": "title",
+    "Notes": "rich_text",
+    "Servings": "number",
     "Course": {"type": "select", "options": ["main"]},
     "Tags": "multi_select",
     "Stage": {"type": "status", "options": ["Idea", "Cooked"]},
-    "Cooked on": "date", "Video": "url", "Contact": "email", "Phone": "phone_number",
-    "Vegan": "checkbox", "Photos": "files",
-}  # fmt: skip
+    "Cooked on": "date",
+    "Video": "url",
+    "Contact": "email",
+    "Phone": "phone_number",
+    "Vegan": "checkbox",
+    "Photos": "files",
+}
 
 
 @pytest.fixture
@@ -52,16 +61,28 @@ def notion_env(env, monkeypatch, fake_notion: FakeNotion) -> FakeNotion:
     return fake_notion
 
 
-def writer_ready_job(runtime: Runtime, job_id: str, target: dict, link: dict, items: list,
-                     evidence: list | None = None) -> None:  # fmt: skip
+def writer_ready_job(
+    runtime: Runtime,
+    job_id: str,
+    target: dict,
+    link: dict,
+    items: list,
+    evidence: list | None = None,
+) -> None:
     """A job whose stages up to the summarizer are done, with the given summary."""
     job = jobs.new_job(job_id, link, target, time.time())
-    summary = {"items": items, "evidence": evidence or [{} for _ in items],
-               "engine": "gemini", "needs_review": False, "notes": [], "summary": "A summary.",
-               "content": {"caption": "cap", "transcript": "words", "screen_lines": [],
-                           "language": "en"}}  # fmt: skip
-    uri = runtime.blobs.put_bytes(f"jobs/{job_id}/summarizer/summary.json",
-                                  json.dumps(summary).encode())  # fmt: skip
+    summary = {
+        "items": items,
+        "evidence": evidence or [{} for _ in items],
+        "engine": "gemini",
+        "needs_review": False,
+        "notes": [],
+        "summary": "A summary.",
+        "content": {"caption": "cap", "transcript": "words", "screen_lines": [], "language": "en"},
+    }
+    uri = runtime.blobs.put_bytes(
+        f"jobs/{job_id}/summarizer/summary.json", json.dumps(summary).encode()
+    )
     for stage in ("downloader", "transcriber", "ocr", "summarizer"):
         job["stages"][stage].update(state="done", output={})
     job["stages"]["summarizer"]["output"] = {"artifacts": {"summary": uri}}
@@ -89,10 +110,15 @@ def test_fix_adds_the_missing_properties_and_registers(notion_env, capsys):
     assert svp(["register", "link-db", db, "--fix"]) == 0
     schema = notion_env.schema(source)
     assert {n: p["type"] for n, p in schema.items()} == {
-        "Name": "title", "url": "url", "tag": "select", "status": "select",
-        "processing_type": "select", "updated_time": "date", "error": "rich_text",
+        "Name": "title",
+        "url": "url",
+        "tag": "select",
+        "status": "select",
+        "processing_type": "select",
+        "updated_time": "date",
+        "error": "rich_text",
         "result": "url",
-    }  # fmt: skip
+    }
     assert "pending" in [o["name"] for o in schema["status"]["select"]["options"]]
     assert svp(["register", "list"]) == 0
     assert f"link-db     Links  {source}" in capsys.readouterr().out
@@ -102,8 +128,9 @@ def test_fix_adds_the_missing_properties_and_registers(notion_env, capsys):
 
 
 def test_a_status_typed_property_must_have_the_pipeline_options(notion_env, capsys):
-    db, _ = notion_env.add_database("Links", {**LINK_SCHEMA, "status": {
-        "type": "status", "options": ["pending", "done"]}})  # fmt: skip
+    db, _ = notion_env.add_database(
+        "Links", {**LINK_SCHEMA, "status": {"type": "status", "options": ["pending", "done"]}}
+    )
     assert svp(["register", "link-db", db]) == 0
     assert "lacks the options queued, downloading" in capsys.readouterr().err
 
@@ -113,12 +140,21 @@ def test_content_databases_route_tags_and_unknown_tags_list_the_registered_ones(
     cooking_db, _ = notion_env.add_database("Recipes", {"name": "title", "video_link": "url"})
     places_db, _ = notion_env.add_database("Places", {"name": "title"})
     assert svp(["register", "link-db", links]) == 0
-    assert svp(["register", "content-db", cooking_db, "--tag", "Cooking",
-                "--prompt", "metric units"]) == 0  # fmt: skip
+    assert (
+        svp(["register", "content-db", cooking_db, "--tag", "Cooking", "--prompt", "metric units"])
+        == 0
+    )
     assert svp(["register", "content-db", places_db, "--tag", "places", "--many"]) == 0
     assert "no url property for the video's link" in capsys.readouterr().err
-    page = notion_env.add_page(links, {"Name": "x", "url": "https://www.tiktok.com/@a/video/1",
-                                       "tag": "travel", "status": "pending"})  # fmt: skip
+    page = notion_env.add_page(
+        links,
+        {
+            "Name": "x",
+            "url": "https://www.tiktok.com/@a/video/1",
+            "tag": "travel",
+            "status": "pending",
+        },
+    )
     assert svp(["run", "--once"]) == 0
     assert json.loads(capsys.readouterr().out)["failed"] == [page.replace("-", "")]
     assert plain(notion_env.page(page), "status") == "failed"
@@ -140,12 +176,19 @@ def test_every_property_type_is_written_within_notions_limits(notion_env):
     _, source = notion_env.add_database("Everything", EVERY_TYPE)
     notion = NotionGateway(notion_env.token, notion_env.base_url)
     values = {
-        "Name": "A, long; title", "Notes": "word " * 1500, "Servings": "3",
-        "Course": "dessert, sweet", "Tags": [f"tag {i}, x" for i in range(130)],
-        "Stage": "Invented status", "Cooked on": "2026-11-02", "Video": "https://x.y/" + "a" * 2100,
-        "Contact": "chef@example.com", "Phone": "+1 555 0100", "Vegan": "yes",
+        "Name": "A, long; title",
+        "Notes": "word " * 1500,
+        "Servings": "3",
+        "Course": "dessert, sweet",
+        "Tags": [f"tag {i}, x" for i in range(130)],
+        "Stage": "Invented status",
+        "Cooked on": "2026-11-02",
+        "Video": "https://x.y/" + "a" * 2100,
+        "Contact": "chef@example.com",
+        "Phone": "+1 555 0100",
+        "Vegan": "yes",
         "Photos": ["https://img.example/1.jpg", "not a url"],
-    }  # fmt: skip
+    }
     properties = encode_properties(notion.schema(source), values)
     page = notion.create_page(source, properties)  # the fake answers 400 for any violation
     stored = notion_env.page(page["id"])
@@ -158,7 +201,8 @@ def test_every_property_type_is_written_within_notions_limits(notion_env):
     assert plain(stored, "Video") is None  # over 2000 characters: dropped
     assert plain(stored, "Vegan") is True and plain(stored, "Cooked on") == "2026-11-02"
     assert [f["external"]["url"] for f in stored["properties"]["Photos"]["files"]] == [
-        "https://img.example/1.jpg"]  # fmt: skip
+        "https://img.example/1.jpg"
+    ]
 
 
 def test_a_writer_crash_after_notion_created_the_page_makes_no_second_page(notion_env):
@@ -190,12 +234,19 @@ def test_a_writer_crash_after_notion_created_the_page_makes_no_second_page(notio
 
 def test_several_items_become_several_pages_with_their_evidence(notion_env):
     runtime = build_runtime(load_settings(dotenv=None))
-    _, source = notion_env.add_database("Places", {"name": "title", "video_link": "url",
-                                                   "address": "rich_text"})  # fmt: skip
+    _, source = notion_env.add_database(
+        "Places", {"name": "title", "video_link": "url", "address": "rich_text"}
+    )
     items = [{"name": f"Café {n}", "address": f"Rua {n}"} for n in ("A", "B", "C")]
     evidence = [{"name": "on-screen text at 0:04", "address": "transcript at 0:10"}] * 3
-    writer_ready_job(runtime, "many", {"tag": "places", "data_source_id": source, "many": True},
-                     {"url": "https://www.instagram.com/reel/abc/"}, items, evidence)  # fmt: skip
+    writer_ready_job(
+        runtime,
+        "many",
+        {"tag": "places", "data_source_id": source, "many": True},
+        {"url": "https://www.instagram.com/reel/abc/"},
+        items,
+        evidence,
+    )
     assert deliver_to_writer(runtime, "many").detail == "done"
     pages = sorted(notion_env.pages_in(source), key=lambda p: plain(p, "name"))
     assert [plain(p, "name") for p in pages] == ["Café A", "Café B", "Café C"]
@@ -212,8 +263,13 @@ def test_a_renamed_property_refreshes_the_cached_schema_and_the_write_succeeds(n
     notion.client.data_sources.update(  # the user renames a property in Notion
         data_source_id=source, properties={"steps": {"name": "method"}}
     )
-    writer_ready_job(runtime, "r1", {"tag": "cooking", "data_source_id": source}, {"url": ""},
-                     [{"name": "Soup", "steps": "Boil.", "method": "Boil."}])  # fmt: skip
+    writer_ready_job(
+        runtime,
+        "r1",
+        {"tag": "cooking", "data_source_id": source},
+        {"url": ""},
+        [{"name": "Soup", "steps": "Boil.", "method": "Boil."}],
+    )
     assert deliver_to_writer(runtime, "r1").detail == "done"
     (page,) = notion_env.pages_in(source)
     assert plain(page, "method") == "Boil."
@@ -285,13 +341,20 @@ def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env
     assert svp(["register", "link-db", db]) == 0
     assert svp(["register", "content-db", cooking_db, "--tag", "cooking"]) == 0
     client = functions_framework.create_app(
-        target="handle", source=str(ROOT / "functions/webhook/main.py")).test_client()  # fmt: skip
+        target="handle", source=str(ROOT / "functions/webhook/main.py")
+    ).test_client()
 
     assert client.post("/", json={"verification_token": "secret_tok"}).status_code == 200
-    page = notion_env.add_page(links, {"Name": "p", "url": f"{media_server}/pasta.mp4",
-                                       "tag": "cooking", "status": "pending"})  # fmt: skip
-    event = {"id": "evt-1", "type": "page.created", "entity": {"id": page, "type": "page"},
-             "data": {"parent": {"id": db, "type": "database"}}}  # fmt: skip
+    page = notion_env.add_page(
+        links,
+        {"Name": "p", "url": f"{media_server}/pasta.mp4", "tag": "cooking", "status": "pending"},
+    )
+    event = {
+        "id": "evt-1",
+        "type": "page.created",
+        "entity": {"id": page, "type": "page"},
+        "data": {"parent": {"id": db, "type": "database"}},
+    }
     headers, body = _signed("secret_tok", event)
     refused = client.post("/", data=body, headers=headers)  # received, not yet trusted
     assert refused.status_code == 401
@@ -389,18 +452,22 @@ def test_a_video_saved_twice_points_at_its_page_unless_reprocessing_is_asked(
     _, links = notion_env.add_database(
         "Links", {**LINK_SCHEMA, "processing_type": {"type": "select", "options": ["reprocess"]}}
     )
-    _, recipes = notion_env.add_database("Recipes", {"name": "title", "video_link": "url",
-                                                     "steps": "rich_text"})  # fmt: skip
+    _, recipes = notion_env.add_database(
+        "Recipes", {"name": "title", "video_link": "url", "steps": "rich_text"}
+    )
     assert svp(["register", "link-db", links]) == 0
     assert svp(["register", "content-db", recipes, "--tag", "cooking"]) == 0
     url = f"{media_server}/pasta.mp4"
-    first = notion_env.add_page(links, {"Name": "a", "url": url, "tag": "cooking",
-                                        "status": "pending"})  # fmt: skip
+    first = notion_env.add_page(
+        links, {"Name": "a", "url": url, "tag": "cooking", "status": "pending"}
+    )
     assert svp(["run", "--once"]) == 0
     (page,) = notion_env.pages_in(recipes)
 
-    trail = [r.json["properties"]["status"]["select"]["name"]
-             for r in notion_env.requests_to(f"/pages/{first}", "PATCH")]  # fmt: skip
+    trail = [
+        r.json["properties"]["status"]["select"]["name"]
+        for r in notion_env.requests_to(f"/pages/{first}", "PATCH")
+    ]
     # Only the latest status is sent: a stage over before its status was worth showing is
     # skipped, and the trail never goes back (transcribing and reading text run side by side).
     # Without an LLM the page is marked for review, and the link says so.
@@ -410,8 +477,10 @@ def test_a_video_saved_twice_points_at_its_page_unless_reprocessing_is_asked(
     assert trail[0] == "queued" and trail[-1] == "done (needs review)", trail
     assert ranks == sorted(ranks), trail
 
-    again = notion_env.add_page(links, {"Name": "b", "url": url + "?utm_source=share",
-                                        "tag": "cooking", "status": "pending"})  # fmt: skip
+    again = notion_env.add_page(
+        links,
+        {"Name": "b", "url": url + "?utm_source=share", "tag": "cooking", "status": "pending"},
+    )
     capsys.readouterr()
     assert svp(["run", "--once"]) == 0
     assert json.loads(capsys.readouterr().out)["duplicates"] == [again.replace("-", "")]
@@ -444,10 +513,12 @@ def test_a_slow_link_database_does_not_hold_up_the_others(notion_env, monkeypatc
     _, recipes = notion_env.add_database("Recipes", {"name": "title", "video_link": "url"})
     monkeypatch.setenv("SVP_LINK_DATABASES", f"{slow},{fast}")  # the slow one comes first
     assert svp(["register", "content-db", recipes, "--tag", "cooking"]) == 0
-    late = notion_env.add_page(slow, {"Name": "s", "url": "https://youtu.be/slow",
-                                      "tag": "cooking", "status": "pending"})  # fmt: skip
-    early = notion_env.add_page(fast, {"Name": "f", "url": "https://youtu.be/fast",
-                                       "tag": "cooking", "status": "pending"})  # fmt: skip
+    late = notion_env.add_page(
+        slow, {"Name": "s", "url": "https://youtu.be/slow", "tag": "cooking", "status": "pending"}
+    )
+    early = notion_env.add_page(
+        fast, {"Name": "f", "url": "https://youtu.be/fast", "tag": "cooking", "status": "pending"}
+    )
     notion_env.slow_down(f"/data_sources/{slow}/query", 3.0)
 
     runtime = build_runtime(load_settings(dotenv=None))

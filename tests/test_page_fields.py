@@ -26,17 +26,26 @@ def notion_env(env, monkeypatch, fake_notion: FakeNotion) -> FakeNotion:
     return fake_notion
 
 
-def ready(runtime: Runtime, job_id: str, source: str, items: list, *, review: bool,
-          saved_by: str = "") -> None:  # fmt: skip
+def ready(
+    runtime: Runtime, job_id: str, source: str, items: list, *, review: bool, saved_by: str = ""
+) -> None:
     """A job whose stages up to the summarizer are done, with this summary."""
-    link = {"url": f"https://www.tiktok.com/@chef/video/{job_id}", "tag": "cooking",
-            "saved_by": saved_by}  # fmt: skip
+    link = {
+        "url": f"https://www.tiktok.com/@chef/video/{job_id}",
+        "tag": "cooking",
+        "saved_by": saved_by,
+    }
     job = jobs.new_job(job_id, link, {"tag": "cooking", "data_source_id": source}, time.time())
     notes = ["Gemini failed (503); filled without an LLM"] if review else []
-    summary = {"items": items, "evidence": [{} for _ in items],
-               "engine": "extractive" if review else "gemini", "needs_review": review,
-               "notes": notes, "summary": "A summary.",
-               "content": {"caption": "", "transcript": "", "screen_lines": []}}  # fmt: skip
+    summary = {
+        "items": items,
+        "evidence": [{} for _ in items],
+        "engine": "extractive" if review else "gemini",
+        "needs_review": review,
+        "notes": notes,
+        "summary": "A summary.",
+        "content": {"caption": "", "transcript": "", "screen_lines": []},
+    }
     uri = runtime.blobs.put_bytes(f"jobs/{job_id}/summary.json", json.dumps(summary).encode())
     for stage in ("downloader", "transcriber", "ocr", "summarizer"):
         job["stages"][stage].update(state="done", output={})
@@ -49,10 +58,13 @@ def ready(runtime: Runtime, job_id: str, source: str, items: list, *, review: bo
     [
         ({"Needs review": "checkbox"}, True, False),
         ({"Review": {"type": "select", "options": ["Needs review", "OK"]}}, "Needs review", None),
-        ({"Stage": {"type": "status", "options": ["To cook", "Needs review", "Cooked"]}},
-         "Needs review", "To cook"),
+        (
+            {"Stage": {"type": "status", "options": ["To cook", "Needs review", "Cooked"]}},
+            "Needs review",
+            "To cook",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_page_that_needs_review_says_so_in_a_property_people_can_filter_on(
     notion_env, review_property, needed, unneeded
 ):
@@ -74,9 +86,11 @@ def test_a_page_that_needs_review_says_so_in_a_property_people_can_filter_on(
 def test_the_review_mark_is_the_pipelines_not_the_models():
     from svp.summary.json_schema import fillable
 
-    schema = {"name": {"name": "name", "type": "title"},
-              "Needs review": {"name": "Needs review", "type": "checkbox"},
-              "Vegan": {"name": "Vegan", "type": "checkbox"}}  # fmt: skip
+    schema = {
+        "name": {"name": "name", "type": "title"},
+        "Needs review": {"name": "Needs review", "type": "checkbox"},
+        "Vegan": {"name": "Vegan", "type": "checkbox"},
+    }
     assert set(fillable(schema)) == {"name", "Vegan"}
 
 
@@ -93,13 +107,21 @@ def test_relations_are_found_by_title_and_people_get_whoever_saved_the_link(noti
     _, ingredients = notion_env.add_database("Ingredients", {"Name": "title"})
     tomato = notion_env.add_page(ingredients, {"Name": "Tomato"})
     basil = notion_env.add_page(ingredients, {"Name": "Basil"})
-    _, source = notion_env.add_database("Recipes", {
-        "name": "title",
-        "Ingredients": {"type": "relation",
-                        "relation": {"data_source_id": ingredients, "type": "single_property",
-                                     "single_property": {}}},
-        "Saved by": "people",
-    })  # fmt: skip
+    _, source = notion_env.add_database(
+        "Recipes",
+        {
+            "name": "title",
+            "Ingredients": {
+                "type": "relation",
+                "relation": {
+                    "data_source_id": ingredients,
+                    "type": "single_property",
+                    "single_property": {},
+                },
+            },
+            "Saved by": "people",
+        },
+    )
     item = {"name": "Pasta", "Ingredients": ["Tomato", "Basil", "Unicorn"]}
     ready(runtime, "p1", source, [item], review=False, saved_by=FAKE_USER_ID)
     assert deliver_to_writer(runtime, "p1").detail == "done"

@@ -103,9 +103,12 @@ def test_a_stage_logs_json_lines_with_labels_and_one_entry_per_error(runtime, ca
     assert failure["severity"] == "ERROR"
     assert failure["message"] == "job failed: the video is private"
     assert failure["logging.googleapis.com/labels"] == {
-        "job_id": "log-job", "stage": "downloader", "attempt": "1", "delivery": "2",
+        "job_id": "log-job",
+        "stage": "downloader",
+        "attempt": "1",
+        "delivery": "2",
         "url": "https://www.tiktok.com/@chef/video/1",
-    }  # fmt: skip
+    }
 
     def crashing(ctx):
         raise RuntimeError("disk full")
@@ -114,8 +117,9 @@ def test_a_stage_logs_json_lines_with_labels_and_one_entry_per_error(runtime, ca
     StageRunner("downloader", runtime, crashing).handle(
         parse_delivery({}, push_body(JobMessage("log-job-2", "poller"), attempt=1))
     )
-    (retry,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-                if "will retry" in line]  # fmt: skip
+    (retry,) = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if "will retry" in line
+    ]
     assert retry["severity"] == "WARNING"
     assert "Traceback" in retry["message"] and "RuntimeError: disk full" in retry["message"]
 

@@ -82,10 +82,15 @@ def test_binary_and_structured_cloudevents_are_understood():
     message = JobMessage("job1", "poller")
     envelope = json.loads(push_body(message, None))
     binary = parse_delivery(
-        {"ce-id": "e-1", "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
-         "ce-specversion": "1.0", "ce-source": "//pubsub", "Content-Type": "application/json"},
+        {
+            "ce-id": "e-1",
+            "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "ce-specversion": "1.0",
+            "ce-source": "//pubsub",
+            "Content-Type": "application/json",
+        },
         json.dumps(envelope).encode(),
-    )  # fmt: skip
+    )
     structured = parse_delivery(
         {"Content-Type": "application/cloudevents+json"},
         json.dumps({"specversion": "1.0", "id": "e-2", "type": "x", "data": envelope}).encode(),
@@ -145,10 +150,18 @@ def test_an_expired_lease_is_taken_over(runtime):
     calls: Counter = Counter()
     enqueue(runtime, "j1", {"url": "http://127.0.0.1/x"})
     runtime.state.update(
-        jobs.JOBS, "j1",
-        lambda d: jobs.claim(d, "downloader", now=time.time() - 100, token="dead", lease=10,
-                             deadline=600, worker="dead-worker"),
-    )  # fmt: skip
+        jobs.JOBS,
+        "j1",
+        lambda d: jobs.claim(
+            d,
+            "downloader",
+            now=time.time() - 100,
+            token="dead",
+            lease=10,
+            deadline=600,
+            worker="dead-worker",
+        ),
+    )
     drain(runtime, counting_works(calls))
     finished = job(runtime, "j1")
     assert finished["status"] == "done"

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from svp.media.urlguard import EgressProxy, Policy
+from svp.media.egress import EgressProxy
+from svp.media.urlguard import Policy
 from tests.ssrf_cases import (
     Canary,
     Redirector,

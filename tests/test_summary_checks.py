@@ -75,10 +75,18 @@ def test_values_that_cannot_be_made_valid_are_refused_with_a_reason(name, given,
 
 def test_a_coerced_answer_encodes_without_anything_notion_would_refuse():
     answer = {
-        "Name": "Tomato pasta", "Servings": "4", "Vegetarian": "yes", "Posted": "March 3, 2026",
-        "Website": "chef.example", "Course": "MAIN", "Stage": "to try", "Tags": "Italian, quick",
-        "Photos": ["https://x.example/a.jpg"], "Unknown": "x", "Notes": None,
-    }  # fmt: skip
+        "Name": "Tomato pasta",
+        "Servings": "4",
+        "Vegetarian": "yes",
+        "Posted": "March 3, 2026",
+        "Website": "chef.example",
+        "Course": "MAIN",
+        "Stage": "to try",
+        "Tags": "Italian, quick",
+        "Photos": ["https://x.example/a.jpg"],
+        "Unknown": "x",
+        "Notes": None,
+    }
     checked = check_answer(answer, EVERY_TYPE)
     (item,) = checked.items
     assert checked.problems == []

@@ -29,9 +29,12 @@ def test_svp_process_with_an_openai_compatible_llm_records_usage_and_cost(
     def model(request: dict) -> dict:
         prompt = request["messages"][1]["content"]
         screen = prompt.split("## On-screen text\n", 1)[1].splitlines()
-        return {"name": screen[0], "ingredients": ["spaghetti", "garlic", "basil"],
-                "steps": "Boil the spaghetti for 10 minutes, then add the garlic and basil.",
-                "_summary": "Tomato pasta in ten minutes."}  # fmt: skip
+        return {
+            "name": screen[0],
+            "ingredients": ["spaghetti", "garlic", "basil"],
+            "steps": "Boil the spaghetti for 10 minutes, then add the garlic and basil.",
+            "_summary": "Tomato pasta in ten minutes.",
+        }
 
     fake_openai.chat_responder = model
     assert svp(["process", str(clips / "pasta.mp4"), "--tag", "cooking"]) == 0
@@ -63,8 +66,9 @@ def test_a_video_listing_three_places_yields_three_pages_with_many(
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
     runtime = build_runtime(load_settings(dotenv=None))
     fake_gemini.responder = lambda request: THREE_PLACES
-    uri = runtime.blobs.put_file(runtime.artifact_key("j3", "input", "pasta.mp4"),
-                                 clips / "pasta.mp4")  # fmt: skip
+    uri = runtime.blobs.put_file(
+        runtime.artifact_key("j3", "input", "pasta.mp4"), clips / "pasta.mp4"
+    )
     link = {"file": "pasta.mp4", "file_uri": uri, "tag": "places"}
     target = {"tag": "places", "schema": seed_schema("places"), "many": True}
     enqueue(runtime, "j3", link, target)

@@ -105,10 +105,16 @@ def test_gemini_request_carries_the_schema_and_a_good_answer_becomes_properties(
     assert encode_properties(schema, item) == {
         "name": {"title": [{"type": "text", "text": {"content": "Tomato pasta"}}]},
         "video_link": {"url": pasta().url},
-        "ingredients": {"multi_select": [{"name": "spaghetti"}, {"name": "garlic"},
-                                         {"name": "basil"}, {"name": "tomatoes"}]},
+        "ingredients": {
+            "multi_select": [
+                {"name": "spaghetti"},
+                {"name": "garlic"},
+                {"name": "basil"},
+                {"name": "tomatoes"},
+            ]
+        },
         "steps": {"rich_text": [{"type": "text", "text": {"content": GOOD_PASTA["steps"]}}]},
-    }  # fmt: skip
+    }
     (evidence,) = summary["evidence"]
     assert evidence["steps"] == "transcript at 0:02"
     assert evidence["video_link"] == "the video's link"
@@ -263,9 +269,14 @@ def test_openai_request_carries_a_strict_json_schema_and_a_good_answer_becomes_p
 
 def test_openai_nulls_from_strict_mode_are_simply_absent(openai_llm, fake_openai):
     fake_openai.chat_responder = answers(
-        {"name": "Tomato pasta", "video_link": None, "ingredients": None, "steps": None,
-         "_summary": None}
-    )  # fmt: skip
+        {
+            "name": "Tomato pasta",
+            "video_link": None,
+            "ingredients": None,
+            "steps": None,
+            "_summary": None,
+        }
+    )
     summary = summarize(pasta(), seed_schema("cooking"), openai_llm)
     assert summary["items"] == [{"name": "Tomato pasta", "video_link": pasta().url}]
     assert summary["needs_review"] is False

@@ -56,9 +56,19 @@ def test_every_property_type():
     assert fields["Related"]["type"] == "array" and "titles" in fields["Related"]["description"]
     # nothing the model must not fill: files, people, read-only types
     assert set(fields) == {
-        "Name", "Notes", "Servings", "Vegetarian", "Posted", "Website", "Contact", "Phone",
-        "Course", "Stage", "Tags", "Related",
-    }  # fmt: skip
+        "Name",
+        "Notes",
+        "Servings",
+        "Vegetarian",
+        "Posted",
+        "Website",
+        "Contact",
+        "Phone",
+        "Course",
+        "Stage",
+        "Tags",
+        "Related",
+    }
 
 
 def test_many_wraps_the_entries_in_items():

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from svp.errors import PermanentError, TransientError
+from svp.media.egress import EgressProxy
 from svp.media.urlguard import (
-    EgressProxy,
     Policy,
     Refused,
     check_url,

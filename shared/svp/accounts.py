@@ -141,8 +141,9 @@ def _fernet(settings: Settings):
     try:
         return Fernet(encryption_key(settings))
     except ValueError:
-        raise ConfigError("SVP_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)"
-                          ) from None  # fmt: skip
+        raise ConfigError(
+            "SVP_ENCRYPTION_KEY must be a Fernet key (32 url-safe base64 bytes)"
+        ) from None
 
 
 def user_id_for(workspace_id: str, bot_id: str) -> str:
@@ -162,11 +163,16 @@ def save_user(runtime: Runtime, oauth: dict[str, Any]) -> dict[str, Any]:
     def upsert(doc: dict | None) -> tuple[dict, dict]:
         doc = dict(doc or {"user_id": user_id, "created_at": now})
         doc.update(
-            workspace_id=oauth["workspace_id"], workspace_name=oauth.get("workspace_name") or "",
-            bot_id=oauth["bot_id"], owner_name=owner.get("name") or "", token=sealed,
-            refresh_token=sealed_refresh, needs_reconnect=False, reconnect_reason="",
+            workspace_id=oauth["workspace_id"],
+            workspace_name=oauth.get("workspace_name") or "",
+            bot_id=oauth["bot_id"],
+            owner_name=owner.get("name") or "",
+            token=sealed,
+            refresh_token=sealed_refresh,
+            needs_reconnect=False,
+            reconnect_reason="",
             updated_at=now,
-        )  # fmt: skip
+        )
         return doc, doc
 
     doc = runtime.state.update(USERS, user_id, upsert)
@@ -206,8 +212,13 @@ def mark_needs_reconnect(runtime: Runtime, user_id: str, reason: str) -> bool:
     if outcome == "refreshed":
         return True
     if outcome != "unreachable":  # Notion not answering is no reason to stop for good
-        runtime.state.update(USERS, user_id, lambda d: jobs.set_fields(
-            d, time.time(), needs_reconnect=True, reconnect_reason=reason))  # fmt: skip
+        runtime.state.update(
+            USERS,
+            user_id,
+            lambda d: jobs.set_fields(
+                d, time.time(), needs_reconnect=True, reconnect_reason=reason
+            ),
+        )
     return False
 
 

@@ -191,7 +191,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         replayed = runtime.dead_letters.replay(
             job_id=args.job, stage=args.stage, limit=args.limit, dry_run=args.dry_run
         )
-    except Exception as exc:  # e.g. Pub/Sub refused the publish: nothing was acked
+    except Exception as exc:  # noqa: BLE001 - e.g. Pub/Sub refused the publish: nothing was acked
         print(
             f"svp: replay stopped, unreplayed messages stay dead-lettered: {exc}", file=sys.stderr
         )
@@ -243,11 +243,19 @@ def _register_add(runtime: Runtime, args: argparse.Namespace) -> list[str]:
     if not args.tag:
         raise StageError("content-db needs --tag TAG")
     saved, warnings = register.register_content_database(
-        runtime, args.ref, args.tag, prompt=args.prompt or "", many=args.many,
-        language=args.language or "", fix=args.fix, notion=notion_for(runtime, LOCAL_USER),
-    )  # fmt: skip
-    print(f"registered Content Database {saved['title']!r} for tag {saved['tag']!r} "
-          f"({len(saved['properties'])} properties)")  # fmt: skip
+        runtime,
+        args.ref,
+        args.tag,
+        prompt=args.prompt or "",
+        many=args.many,
+        language=args.language or "",
+        fix=args.fix,
+        notion=notion_for(runtime, LOCAL_USER),
+    )
+    print(
+        f"registered Content Database {saved['title']!r} for tag {saved['tag']!r} "
+        f"({len(saved['properties'])} properties)"
+    )
     return warnings
 
 
@@ -327,8 +335,11 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     token = stored_token(runtime)
     if not token:
-        print("svp: no verification token yet: save the webhook URL in Notion's integration "
-              "settings first, Notion then sends it", file=sys.stderr)  # fmt: skip
+        print(
+            "svp: no verification token yet: save the webhook URL in Notion's integration "
+            "settings first, Notion then sends it",
+            file=sys.stderr,
+        )
         return 1
     print(token)
     return 0
@@ -344,12 +355,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     runtime = _local_runtime(settings)
     app = create_app(runtime)
     base = f"http://127.0.0.1:{args.port}"
-    print(f"svp: serving {base}/ (status page), {base}/api/..., {base}/health; Ctrl-C stops",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"svp: serving {base}/ (status page), {base}/api/..., {base}/health; Ctrl-C stops",
+        file=sys.stderr,
+    )
     if missing := missing_settings(settings):
-        print(f"svp: Notion sign-in needs {', '.join(missing)} (redirect URI: "
-              f"{base}/auth/notion/callback, also entered in Notion's integration settings)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"svp: Notion sign-in needs {', '.join(missing)} (redirect URI: "
+            f"{base}/auth/notion/callback, also entered in Notion's integration settings)",
+            file=sys.stderr,
+        )
     stop = threading.Event()
     workers: list[threading.Thread] = []
     local = None
@@ -428,8 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="the API and status page on 127.0.0.1 (Notion sign-in)")
     serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (8080)")
-    serve.add_argument("--worker", action="store_true",
-                       help="also poll Notion and process links, as `svp run` does")  # fmt: skip
+    serve.add_argument(
+        "--worker",
+        action="store_true",
+        help="also poll Notion and process links, as `svp run` does",
+    )
     serve.set_defaults(func=cmd_serve)
 
     hook = sub.add_parser("webhook-token", help="show the token Notion sent to verify the webhook")

@@ -266,7 +266,7 @@ class FakeServer:
             return DROP
         try:
             reply = self.handle(request)
-        except Exception as exc:  # a bug in the fake: make it loud, not a hang
+        except Exception as exc:  # noqa: BLE001 - a bug in the fake: make it loud, not a hang
             trace = traceback.format_exc()
             return Reply(500, {"error": f"{type(self).__name__} crashed: {exc!r}", "trace": trace})
         if fault.kind == "reply_after" and fault.reply is not None:

@@ -457,9 +457,11 @@ class FakeNotion(FakeServer):
         """Exchange a code for a workspace token; the client authenticates with HTTP Basic."""
         if _basic_auth(request) != (self.oauth_client_id, self.oauth_client_secret):
             return Reply(401, _oauth_error("invalid_client", "Invalid client credentials."))
-        body = request.json if isinstance(request.json, dict) else {
-            key: values[0] for key, values in parse_qs(request.body.decode()).items()
-        }  # fmt: skip
+        body = (
+            request.json
+            if isinstance(request.json, dict)
+            else {key: values[0] for key, values in parse_qs(request.body.decode()).items()}
+        )
         if body.get("grant_type") == "refresh_token":
             owner = self._refresh_workspace.pop(str(body.get("refresh_token")), None)
             if owner is None:
@@ -479,15 +481,29 @@ class FakeNotion(FakeServer):
         if self.grant_refresh_tokens:
             refresh = "nrt_" + secrets.token_urlsafe(24)
             self._refresh_workspace[refresh] = workspace.id
-        owner = {"object": "user", "id": workspace.owner_id, "name": workspace.owner_name,
-                 "avatar_url": None, "type": "person", "person": {}}  # fmt: skip
-        return Reply(200, {
-            "access_token": token, "token_type": "bearer", "refresh_token": refresh,
-            "bot_id": workspace.bot_id, "workspace_id": workspace.id,
-            "workspace_name": workspace.name, "workspace_icon": None,
-            "owner": {"type": "user", "user": owner}, "duplicated_template_id": None,
-            "request_id": new_id(),
-        })  # fmt: skip
+        owner = {
+            "object": "user",
+            "id": workspace.owner_id,
+            "name": workspace.owner_name,
+            "avatar_url": None,
+            "type": "person",
+            "person": {},
+        }
+        return Reply(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "refresh_token": refresh,
+                "bot_id": workspace.bot_id,
+                "workspace_id": workspace.id,
+                "workspace_name": workspace.name,
+                "workspace_icon": None,
+                "owner": {"type": "user", "user": owner},
+                "duplicated_template_id": None,
+                "request_id": new_id(),
+            },
+        )
 
     def _visible(self, object_id: str) -> bool:
         """Whether the caller's workspace owns the object (always, outside a request)."""

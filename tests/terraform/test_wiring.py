@@ -203,25 +203,25 @@ class Module:
             self.texts[path.name] = text
             try:
                 parsed = _norm(hcl2.loads(text))
-            except Exception as exc:  # pragma: no cover - message matters, not type
+            except Exception as exc:  # noqa: BLE001 - pragma: no cover; the message matters
                 pytest.fail(f"{path} does not parse: {exc}")
-            for block in parsed.get("resource", []):
+            self._add(parsed)
+
+    def _add(self, parsed: dict) -> None:
+        for kind, store in (("resource", self.resources), ("data", self.data)):
+            for block in parsed.get(kind, []):
                 for rtype, named in block.items():
                     for name, body in named.items():
-                        assert (rtype, name) not in self.resources, f"duplicate {rtype}.{name}"
-                        self.resources[(rtype, name)] = body
-            for block in parsed.get("data", []):
-                for dtype, named in block.items():
-                    for name, body in named.items():
-                        self.data[(dtype, name)] = body
-            for block in parsed.get("module", []):
-                self.modules.update(block)
-            for block in parsed.get("variable", []):
-                self.variables.update(block)
-            for block in parsed.get("output", []):
-                self.outputs.update(block)
-            for block in parsed.get("locals", []):
-                self.locals.update(block)
+                        assert (rtype, name) not in store, f"duplicate {rtype}.{name}"
+                        store[(rtype, name)] = body
+        for kind, flat in (
+            ("module", self.modules),
+            ("variable", self.variables),
+            ("output", self.outputs),
+            ("locals", self.locals),
+        ):
+            for block in parsed.get(kind, []):
+                flat.update(block)
 
     def values(self):
         """Every string in the parsed configuration (comments are not included)."""
@@ -343,7 +343,8 @@ def test_one_module_call_per_function(root):
         assert call["context"] == "${local.stage_context}"
         main = REPO / "functions" / name / "main.py"
         assert main.is_file() and (main.parent / "requirements.txt").is_file(), name
-        assert re.search(r"^handle\s*=", main.read_text(), re.M), f"{name}: no `handle` entry point"
+        entry = re.search(r"^def handle\(", main.read_text(), re.M)
+        assert entry, f"{name}: no `handle` entry point"
     # Every function feeds the outputs and the monitoring (local.stages).
     stages = root.locals["stages"]
     assert set(stages) == set(FUNCTIONS), f"local.stages: {sorted(stages)}"

@@ -35,10 +35,10 @@ from urllib.parse import urlsplit
 from svp.config import Settings
 from svp.errors import PermanentError, StageError, TransientError
 from svp.media.children import LimitExceeded, Limits, limit_in_text, python_path, run_child
+from svp.media.egress import EgressProxy
 from svp.media.ffmpeg import NotAVideo, plain_file_problem
 from svp.media.urlguard import (
     Connector,
-    EgressProxy,
     Policy,
     Refused,
     Resolver,
@@ -139,19 +139,7 @@ def _fetch(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetc
                 return fallback
         raise classify(error, settings)
 
-    fetched = Fetched(metadata=dict(result.get("info") or {}))
-    subtitles: dict[str, str] = {}
-    for entry in result.get("entries") or []:
-        path = Path(entry["path"])
-        if entry["type"] == "image":
-            fetched.images.append(path)
-            continue
-        fetched.videos.append(path)
-        for lang, sub_path in (entry.get("subtitles") or {}).items():
-            if plain_file_problem(Path(sub_path), dest) is None:  # else not read: not the post's
-                subtitles.setdefault(lang, Path(sub_path).read_text(errors="replace"))
-    fetched.metadata["subtitles"] = subtitles
-    files_inside(fetched, dest)  # before anything reads them
+    fetched = files_inside(_collected(result, dest), dest)  # checked before anything reads them
     maybe_slideshow = tiktok and bool(fetched.videos) and not fetched.images
     if maybe_slideshow and _audio_only(fetched.videos[0], settings):
         # A TikTok slideshow under /video/: yt-dlp gets its music only; the images are the post.
@@ -161,6 +149,24 @@ def _fetch(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetc
             return slides
     if not fetched.videos and not fetched.images:
         raise PermanentError("the post has no video or images")
+    return fetched
+
+
+def _collected(result: dict[str, Any], dest: Path) -> Fetched:
+    """The videos, images and subtitles the yt-dlp worker reported (subtitles outside `dest`
+    are not the post's: not read)."""
+    fetched = Fetched(metadata=dict(result.get("info") or {}))
+    subtitles: dict[str, str] = {}
+    for entry in result.get("entries") or []:
+        path = Path(entry["path"])
+        if entry["type"] == "image":
+            fetched.images.append(path)
+            continue
+        fetched.videos.append(path)
+        for lang, sub_path in (entry.get("subtitles") or {}).items():
+            if plain_file_problem(Path(sub_path), dest) is None:
+                subtitles.setdefault(lang, Path(sub_path).read_text(errors="replace"))
+    fetched.metadata["subtitles"] = subtitles
     return fetched
 
 
@@ -263,12 +269,31 @@ def _audio_only(path: Path, settings: Settings) -> bool:
 def _gallery(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetched:
     dest.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "gallery_dl", "--config-ignore", "--no-input",
-        "--proxy", proxy.url, "-D", str(dest), "--write-metadata", "--no-mtime", "--no-part",
-        "--range", f"1-{settings.max_images}", "--filesize-max", f"{settings.max_download_mb}M",
-        "--http-timeout", "20", "-R", "3", "--cache-file", str(dest / ".cache.sqlite3"),
-        "-o", "extractor.tiktok.audio=false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "gallery_dl",
+        "--config-ignore",
+        "--no-input",
+        "--proxy",
+        proxy.url,
+        "-D",
+        str(dest),
+        "--write-metadata",
+        "--no-mtime",
+        "--no-part",
+        "--range",
+        f"1-{settings.max_images}",
+        "--filesize-max",
+        f"{settings.max_download_mb}M",
+        "--http-timeout",
+        "20",
+        "-R",
+        "3",
+        "--cache-file",
+        str(dest / ".cache.sqlite3"),
+        "-o",
+        "extractor.tiktok.audio=false",
+    ]
     if settings.cookies_file:
         command += ["-C", settings.cookies_file]
     command.append(url)
@@ -329,74 +354,142 @@ _MALFORMED_LINK = {
 
 
 def classify(error: dict[str, Any], settings: Settings) -> StageError:
-    """A download failure as a reason a person can act on: permanent, or transient (retried)."""
-    kind = error.get("kind")
+    """A download failure as a reason a person can act on: permanent, or transient (retried).
+    The first rule that recognises the failure words the reason."""
+    failure = _Failure.of(error, settings)
+    for rule in _RULES:
+        if (reason := rule(failure)) is not None:
+            return reason
+    if failure.status and 400 <= failure.status < 500:
+        return PermanentError(
+            f"the site refused the download (HTTP {failure.status}): {failure.text}"
+        )
+    return TransientError(failure.text or "the download failed")
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """yt-dlp's error report, read once: its kind, message, HTTP status and causes."""
+
+    error: dict[str, Any]
+    settings: Settings
+    text: str
+    lowered: str
+    status: int | None
+
+    @classmethod
+    def of(cls, error: dict[str, Any], settings: Settings) -> _Failure:
+        text = re.sub(r"^ERROR:\s*", "", (error.get("message") or "").strip())
+        text = re.sub(r"\s*\(caused by .*", "", text, flags=re.S)
+        status = error.get("status")
+        if status is None and (found := re.search(r"http error (\d{3})", text.lower())):
+            status = int(found.group(1))
+        return cls(error, settings, text, text.lower(), status)
+
+    def says(self, pattern: str) -> bool:
+        return re.search(pattern, self.lowered) is not None
+
+    @property
+    def cookies_hint(self) -> str:
+        return "" if self.settings.cookies_file else " (a cookies file, SVP_COOKIES_FILE, may help)"
+
+    def login_required(self) -> PermanentError:
+        return PermanentError(
+            "the site requires a login: set SVP_COOKIES_FILE to a cookies file exported from a"
+            f" logged-in browser ({self.text})"
+        )
+
+
+def _limits(f: _Failure) -> StageError | None:
+    kind, settings = f.error.get("kind"), f.settings
     if kind == "too_long":
         return PermanentError(
-            f"the video lasts {error['seconds']:.0f} s, over the {settings.max_seconds} s limit"
+            f"the video lasts {f.error['seconds']:.0f} s, over the {settings.max_seconds} s limit"
             " (SVP_MAX_SECONDS)"
         )
     if kind == "too_large":
-        size = f" ({error['bytes'] / 1e6:.0f} MB)" if error.get("bytes") else ""
+        size = f" ({f.error['bytes'] / 1e6:.0f} MB)" if f.error.get("bytes") else ""
         return PermanentError(
             f"the video is larger than the {settings.max_download_mb} MB limit{size} (SVP_MAX_MB)"
         )
     if kind == "empty":
         return PermanentError("nothing to download at this link")
-    text = re.sub(r"^ERROR:\s*", "", (error.get("message") or "").strip())
-    text = re.sub(r"\s*\(caused by .*", "", text, flags=re.S)
-    lowered = text.lower()
-    status = error.get("status")
-    if status is None and (found := re.search(r"http error (\d{3})", lowered)):
-        status = int(found.group(1))
-    cookies = "" if settings.cookies_file else " (a cookies file, SVP_COOKIES_FILE, may help)"
-    if re.search(r"no connection adapters|unsupported url scheme|unsupported scheme", lowered):
-        return Refused(f"refused: the link redirects to a non-http(s) address ({text})")
-    if _MALFORMED_LINK.intersection(error.get("causes") or []):
+    return None
+
+
+def _unreadable_link(f: _Failure) -> StageError | None:
+    if f.says(r"no connection adapters|unsupported url scheme|unsupported scheme"):
+        return Refused(f"refused: the link redirects to a non-http(s) address ({f.text})")
+    if _MALFORMED_LINK.intersection(f.error.get("causes") or []):
         return PermanentError(
-            f"not a supported link: the site sends the download to a link that cannot be read"
-            f" ({text})"
+            "not a supported link: the site sends the download to a link that cannot be read"
+            f" ({f.text})"
         )
-    if kind == "crash":
-        return TransientError(f"the downloader crashed, will retry: {text}")
-    if error.get("cause") == "UnsupportedError" or "unsupported url" in lowered:
-        return PermanentError(f"this site or link is not supported: {text}")
-    if status == 429 or re.search(
+    return None
+
+
+def _crash_or_unsupported(f: _Failure) -> StageError | None:
+    if f.error.get("kind") == "crash":
+        return TransientError(f"the downloader crashed, will retry: {f.text}")
+    if f.error.get("cause") == "UnsupportedError" or "unsupported url" in f.lowered:
+        return PermanentError(f"this site or link is not supported: {f.text}")
+    return None
+
+
+def _blocked(f: _Failure) -> StageError | None:
+    blocked = (
         r"rate.?limit|too many requests|ip address is blocked|not a bot|blocked from|"
-        r"temporarily (blocked|unavailable)|try again later",
-        lowered,
-    ):
-        if "login required" in lowered and not settings.cookies_file:
-            return PermanentError(
-                "the site requires a login: set SVP_COOKIES_FILE to a cookies file exported from"
-                f" a logged-in browser ({text})"
-            )
-        return TransientError(
-            f"the site is rate-limiting or blocking this server's IP, will retry{cookies}: {text}"
-        )
-    if status and status >= 500:
-        return TransientError(f"the site is unreachable or failing, will retry: {text}")
-    if re.search(r"log ?in|sign in|cookies|authenticat|age.?restricted|confirm your age", lowered):
-        return PermanentError(
-            "the site requires a login: set SVP_COOKIES_FILE to a cookies file exported from a"
-            f" logged-in browser ({text})"
-        )
-    if "private" in lowered:
-        return PermanentError(f"the video is private: {text}")
-    if status in (404, 410) or re.search(
+        r"temporarily (blocked|unavailable)|try again later"
+    )
+    if f.status != 429 and not f.says(blocked):
+        return None
+    if "login required" in f.lowered and not f.settings.cookies_file:
+        return f.login_required()
+    return TransientError(
+        f"the site is rate-limiting or blocking this server's IP, will retry{f.cookies_hint}: "
+        f"{f.text}"
+    )
+
+
+def _server_failing(f: _Failure) -> StageError | None:
+    if f.status and f.status >= 500:
+        return TransientError(f"the site is unreachable or failing, will retry: {f.text}")
+    return None
+
+
+def _login_or_private(f: _Failure) -> StageError | None:
+    if f.says(r"log ?in|sign in|cookies|authenticat|age.?restricted|confirm your age"):
+        return f.login_required()
+    if "private" in f.lowered:
+        return PermanentError(f"the video is private: {f.text}")
+    return None
+
+
+def _gone(f: _Failure) -> StageError | None:
+    gone = (
         r"not found|removed|deleted|no longer available|unavailable|does not exist|"
-        r"isn't available|is not available",
-        lowered,
-    ):
-        return PermanentError(f"the video was not found (removed or a wrong link): {text}")
-    if (
-        (status and status >= 500)
-        or error.get("transport")
-        or re.search(
-            r"timed out|timeout|connection|temporar|network|reset by peer|name resolution", lowered
-        )
-    ):
-        return TransientError(f"the site is unreachable or failing, will retry: {text}")
-    if status and 400 <= status < 500:
-        return PermanentError(f"the site refused the download (HTTP {status}): {text}")
-    return TransientError(text or "the download failed")
+        r"isn't available|is not available"
+    )
+    if f.status in (404, 410) or f.says(gone):
+        return PermanentError(f"the video was not found (removed or a wrong link): {f.text}")
+    return None
+
+
+def _unreachable(f: _Failure) -> StageError | None:
+    network = r"timed out|timeout|connection|temporar|network|reset by peer|name resolution"
+    if f.error.get("transport") or f.says(network):
+        return TransientError(f"the site is unreachable or failing, will retry: {f.text}")
+    return None
+
+
+# In order: the first that recognises a failure words it.
+_RULES = (
+    _limits,
+    _unreadable_link,
+    _crash_or_unsupported,
+    _blocked,
+    _server_failing,
+    _login_or_private,
+    _gone,
+    _unreachable,
+)

@@ -40,6 +40,7 @@ content by its pixels, whatever OCR made of it (`steady_share`, used by svp.medi
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +101,6 @@ def plan_samples(
 ) -> list[float]:
     """The frame times to decode: the keyframe nearest each sample time when close enough (and
     not already serving another sample), else the sample time itself. Sorted."""
-    import bisect
-
     tolerance = every / 4 if tolerance is None else tolerance
     wanted: list[float] = []
     t = 0.0
@@ -132,93 +131,106 @@ def sample_frames(
     skips decoding the frames no other frame needs (most B-frames): a sample may then be up to
     a few frames late, and decoding densely spaced samples costs about a quarter less.
     """
-    import av
-
     from svp.media.ffmpeg import open_container
 
     keys, duration = _video_index(video)
     if not keys:
         return
     wanted = plan_samples(keys, duration, every)
-    # Per group of pictures (keyframe to keyframe): decode up to the last frame it must give.
-    needed: dict[float, float] = {}
-    import bisect
+    with open_container(video) as container:
+        sampler = _Sampler(container.streams.video[0], wanted, lag, analysis, refs_only)
+        yield from sampler.run(container, _decode_until(keys, wanted, lag))
 
+
+def _decode_until(keys: list[float], wanted: list[float], lag: float) -> dict[float, float]:
+    """Per group of pictures (keyframe -> the time of the last frame it must give): the rest
+    of a group is never decoded."""
+    needed: dict[float, float] = {}
     for w in wanted:
         key = keys[max(0, bisect.bisect_right(keys, w + 1e-6) - 1)]
         needed[key] = max(needed.get(key, -1.0), key if w == key and not lag else w + lag)
+    return needed
 
-    with open_container(video) as container:
-        stream = container.streams.video[0]
+
+class _Sampler:
+    """Turns the decoded frames of one video stream into samples at the wanted times."""
+
+    def __init__(
+        self, stream: Any, wanted: list[float], lag: float, analysis: bool, refs_only: bool
+    ):
         stream.thread_type = "AUTO"
         if refs_only:
             stream.codec_context.skip_frame = "NONREF"
-        base = stream.time_base
+        self.stream = stream
+        self.base = stream.time_base
         height = stream.codec_context.height or ANALYSIS_HEIGHT
         width = stream.codec_context.width or ANALYSIS_HEIGHT
         scale = min(1.0, ANALYSIS_HEIGHT / height)
-        small_size = (max(16, int(width * scale) // 2 * 2), max(16, int(height * scale) // 2 * 2))
-        half_frame = 0.5 / float(stream.average_rate or 30)
-        queue = list(wanted)  # frame times still to give, in order
-        pending: Sample | None = None  # a sample waiting for its companion
-        until = -1.0
+        self.small_size = (
+            max(16, int(width * scale) // 2 * 2),
+            max(16, int(height * scale) // 2 * 2),
+        )
+        self.half_frame = 0.5 / float(stream.average_rate or 30)
+        self.queue = list(wanted)  # frame times still to give, in order
+        self.lag = lag
+        self.analysis = analysis
+        self.pending: Sample | None = None  # a sample waiting for its companion
+        self.greys: list[np.ndarray] = []  # the last two grey frames made
 
-        greys: list[np.ndarray] = []  # the last two grey frames made
-
-        def grey(frame: av.VideoFrame) -> np.ndarray:
-            made = frame.reformat(
-                width=small_size[0], height=small_size[1], format="gray"
-            ).to_ndarray()
-            greys[:] = [*greys[-1:], made]
-            return made
-
-        def take(frame: av.VideoFrame) -> Iterator[Sample]:
-            nonlocal pending
-            t = float(frame.pts * base) if frame.pts is not None else frame.time
-            small: np.ndarray | None = None  # this frame in grey, made at most once
-            if pending is not None and t >= pending.seconds + lag - half_frame:
-                pending.companion = small = grey(frame)
-                yield pending
-                pending = None
-            while queue and t >= queue[0] - half_frame:
-                queue.pop(0)
-                if queue and t >= queue[0] - half_frame:
-                    continue  # frames were skipped: this frame serves the latest sample time
-                sample = Sample(round(t, 3), frame)
-                if analysis:
-                    sample.small = small = small if small is not None else grey(frame)
-                if lag > 0:
-                    if pending is not None:  # the next sample came first: use it as companion
-                        pending.companion = small if small is not None else grey(frame)
-                        yield pending
-                    pending = sample
-                else:
-                    yield sample
-
-        decoder = stream.codec_context
+    def run(self, container: Any, needed: dict[float, float]) -> Iterator[Sample]:
+        decoder = self.stream.codec_context
         # Packets come in decoding order: a frame shown before `until` may need a few packets
         # shown after it (B-frames). Only a lone keyframe needs nothing else.
-        reorder = 4 * 2 * half_frame
-        margin = 0.0
-        for packet in container.demux(stream):
+        reorder = 8 * self.half_frame
+        until, margin = -1.0, 0.0
+        for packet in container.demux(self.stream):
             if packet.pts is None and packet.size == 0:
                 continue
-            t = float(packet.pts * base) if packet.pts is not None else until
+            t = float(packet.pts * self.base) if packet.pts is not None else until
             if packet.is_keyframe:
                 until = needed.get(t, -1.0)
                 margin = reorder if until > t else 0.0
             if until < 0 or t > until + margin:
                 continue
             for frame in decoder.decode(packet):
-                yield from take(frame)
-            if not queue and pending is None:
+                yield from self.take(frame)
+            if not self.queue and self.pending is None:
                 return
         for frame in decoder.decode(None):
-            yield from take(frame)
-        if pending is not None:  # the video ended before the companion: the look before it
-            # tells what stood still (or, alone, the frame itself)
-            pending.companion = greys[0] if len(greys) == 2 else pending.small
+            yield from self.take(frame)
+        if self.pending is not None:  # the video ended before the companion: the look before
+            # it tells what stood still (or, alone, the frame itself)
+            self.pending.companion = self.greys[0] if len(self.greys) == 2 else self.pending.small
+            yield self.pending
+
+    def take(self, frame: Any) -> Iterator[Sample]:
+        t = float(frame.pts * self.base) if frame.pts is not None else frame.time
+        small: np.ndarray | None = None  # this frame in grey, made at most once
+        pending = self.pending
+        if pending is not None and t >= pending.seconds + self.lag - self.half_frame:
+            pending.companion = small = self.grey(frame)
             yield pending
+            self.pending = None
+        while self.queue and t >= self.queue[0] - self.half_frame:
+            self.queue.pop(0)
+            if self.queue and t >= self.queue[0] - self.half_frame:
+                continue  # frames were skipped: this frame serves the latest sample time
+            sample = Sample(round(t, 3), frame)
+            if self.analysis:
+                sample.small = small = small if small is not None else self.grey(frame)
+            if self.lag <= 0:
+                yield sample
+                continue
+            if self.pending is not None:  # the next sample came first: use it as companion
+                self.pending.companion = small if small is not None else self.grey(frame)
+                yield self.pending
+            self.pending = sample
+
+    def grey(self, frame: Any) -> np.ndarray:
+        width, height = self.small_size
+        made = frame.reformat(width=width, height=height, format="gray").to_ndarray()
+        self.greys[:] = [*self.greys[-1:], made]
+        return made
 
 
 # -- text changes ------------------------------------------------------------------------------

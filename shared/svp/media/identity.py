@@ -67,7 +67,7 @@ def _extractor_id(url: str) -> tuple[str, str] | None:
                 return None
             try:
                 video_id = extractor.get_temp_id(url)
-            except Exception:  # a pattern without an id group: key on the URL
+            except Exception:  # noqa: BLE001 - a pattern without an id group: key on the URL
                 return None
             return (extractor.ie_key(), str(video_id)) if video_id else None
     return None

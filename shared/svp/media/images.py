@@ -225,5 +225,5 @@ def read_image(path: Path) -> np.ndarray | None:
         with Image.open(path, formats=PILLOW_FORMATS) as opened:
             rgb = np.asarray(opened.convert("RGB"))
         return np.ascontiguousarray(rgb[:, :, ::-1])
-    except Exception:
+    except Exception:  # noqa: BLE001 - PIL raises many kinds for a file it cannot read
         return None

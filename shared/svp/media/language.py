@@ -19,15 +19,49 @@ from typing import Any
 # (Fewer candidates make short captions far more reliable: "Hidden gem coffee shop" is not
 # Dutch.)
 LANGUAGES = (
-    "en", "es", "pt", "fr", "de", "it", "nl", "pl", "tr", "id", "ru", "uk", "ja", "ko", "zh",
-    "ar", "hi", "vi", "th", "sv",
-)  # fmt: skip
+    "en",
+    "es",
+    "pt",
+    "fr",
+    "de",
+    "it",
+    "nl",
+    "pl",
+    "tr",
+    "id",
+    "ru",
+    "uk",
+    "ja",
+    "ko",
+    "zh",
+    "ar",
+    "hi",
+    "vi",
+    "th",
+    "sv",
+)
 NAMES = {
-    "en": "English", "es": "Spanish", "pt": "Portuguese", "fr": "French", "de": "German",
-    "it": "Italian", "nl": "Dutch", "pl": "Polish", "tr": "Turkish", "id": "Indonesian",
-    "ru": "Russian", "uk": "Ukrainian", "ja": "Japanese", "ko": "Korean", "zh": "Chinese",
-    "ar": "Arabic", "hi": "Hindi", "vi": "Vietnamese", "th": "Thai", "sv": "Swedish",
-}  # fmt: skip
+    "en": "English",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "id": "Indonesian",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "zh": "Chinese",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "vi": "Vietnamese",
+    "th": "Thai",
+    "sv": "Swedish",
+}
 MIN_PROBABILITY = 0.8  # below it the text's language is not named
 MIN_LETTERS = 12  # shorter texts ("Yum!") say nothing about a language
 

@@ -16,11 +16,35 @@ _TAG = re.compile(r"<[^>]*>")
 
 # ISO 639-2 codes TikTok uses (eng-US, spa-ES, ...) to the 639-1 codes Whisper reports.
 _ISO3 = {
-    "eng": "en", "spa": "es", "fra": "fr", "fre": "fr", "deu": "de", "ger": "de", "ita": "it",
-    "por": "pt", "jpn": "ja", "kor": "ko", "zho": "zh", "chi": "zh", "cmn": "zh", "rus": "ru",
-    "ara": "ar", "hin": "hi", "ind": "id", "tur": "tr", "vie": "vi", "tha": "th", "nld": "nl",
-    "dut": "nl", "pol": "pl", "ukr": "uk", "swe": "sv", "ron": "ro", "msa": "ms", "fil": "tl",
-}  # fmt: skip
+    "eng": "en",
+    "spa": "es",
+    "fra": "fr",
+    "fre": "fr",
+    "deu": "de",
+    "ger": "de",
+    "ita": "it",
+    "por": "pt",
+    "jpn": "ja",
+    "kor": "ko",
+    "zho": "zh",
+    "chi": "zh",
+    "cmn": "zh",
+    "rus": "ru",
+    "ara": "ar",
+    "hin": "hi",
+    "ind": "id",
+    "tur": "tr",
+    "vie": "vi",
+    "tha": "th",
+    "nld": "nl",
+    "dut": "nl",
+    "pol": "pl",
+    "ukr": "uk",
+    "swe": "sv",
+    "ron": "ro",
+    "msa": "ms",
+    "fil": "tl",
+}
 
 
 def language_code(key: str) -> str:

@@ -174,11 +174,27 @@ def openai_engine(settings: Settings) -> Engine:
 
 # Whisper's verbose_json names languages in English ("english"); keep ISO 639-1 codes.
 _NAMES = {
-    "english": "en", "spanish": "es", "french": "fr", "german": "de", "italian": "it",
-    "portuguese": "pt", "japanese": "ja", "korean": "ko", "chinese": "zh", "russian": "ru",
-    "arabic": "ar", "hindi": "hi", "indonesian": "id", "turkish": "tr", "vietnamese": "vi",
-    "thai": "th", "dutch": "nl", "polish": "pl", "ukrainian": "uk", "swedish": "sv",
-}  # fmt: skip
+    "english": "en",
+    "spanish": "es",
+    "french": "fr",
+    "german": "de",
+    "italian": "it",
+    "portuguese": "pt",
+    "japanese": "ja",
+    "korean": "ko",
+    "chinese": "zh",
+    "russian": "ru",
+    "arabic": "ar",
+    "hindi": "hi",
+    "indonesian": "id",
+    "turkish": "tr",
+    "vietnamese": "vi",
+    "thai": "th",
+    "dutch": "nl",
+    "polish": "pl",
+    "ukrainian": "uk",
+    "swedish": "sv",
+}
 
 
 def _whisper_language(value: str) -> str:
@@ -193,7 +209,7 @@ _COMMON = {
     "de": "der die das und ist nicht ich ein eine zu mit den auf für sie es dem",
     "it": "il la di che e un una per non sono con del della gli le questo è",
     "pt": "o a de que e do da em um uma para com não os as se por mais",
-}  # fmt: skip
+}
 _COMMON_SETS = {lang: set(words.split()) for lang, words in _COMMON.items()}
 
 

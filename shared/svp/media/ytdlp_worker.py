@@ -22,10 +22,23 @@ from typing import Any
 log = logging.getLogger("svp.ytdlp")
 
 KEPT_FIELDS = (
-    "id", "title", "description", "uploader", "uploader_id", "channel", "upload_date",
-    "timestamp", "duration", "thumbnail", "webpage_url", "extractor_key", "tags", "language",
-    "like_count", "view_count",
-)  # fmt: skip
+    "id",
+    "title",
+    "description",
+    "uploader",
+    "uploader_id",
+    "channel",
+    "upload_date",
+    "timestamp",
+    "duration",
+    "thumbnail",
+    "webpage_url",
+    "extractor_key",
+    "tags",
+    "language",
+    "like_count",
+    "view_count",
+)
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "heic", "avif")
 
 
@@ -179,80 +192,110 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
     }
 
 
+class Refusal(Exception):
+    """The post cannot be downloaded for a reason the parent words (too long, too large)."""
+
+    def __init__(self, error: dict[str, Any]):
+        super().__init__(error.get("kind"))
+        self.error = error
+
+
 def run(job: dict[str, Any]) -> dict[str, Any]:
+    """Extract, check the limits on the metadata, download, and report the files: the steps of
+    one yt-dlp session (TikTok media URLs are bound to its cookies)."""
     import yt_dlp
 
     max_bytes = job["max_mb"] * 1024 * 1024
-    options = ydl_options(job)
 
     def cap(progress: dict[str, Any]) -> None:  # when the server sends no Content-Length
         if (progress.get("downloaded_bytes") or 0) > max_bytes:
             raise TooLarge(f"over {job['max_mb']} MB")
 
-    options["progress_hooks"] = [cap]
+    options = {**ydl_options(job), "progress_hooks": [cap]}
     with yt_dlp.YoutubeDL(options) as ydl:
         try:
             info = ydl.extract_info(job["url"], download=False)
-        except Exception as exc:  # DownloadError, or a networking error raised as is
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
             return {"ok": False, "error": describe_error(exc)}
         if info is None:
             return {"ok": False, "error": {"kind": "empty", "message": "nothing at this link"}}
-        entries = _entries(info)
-        videos = [e for e in entries if not _is_image(e)]
-        for entry in videos:
-            duration = entry.get("duration")
-            if duration and duration > job["max_seconds"]:
-                return {"ok": False, "error": {"kind": "too_long", "seconds": duration}}
-            size = _selected_size(entry)
-            if size and size > max_bytes:
-                return {"ok": False, "error": {"kind": "too_large", "bytes": size}}
-        language = next((choose_subtitles(e) for e in videos if choose_subtitles(e)), None)
-        ydl.params["subtitleslangs"] = [language] if language else []
-        if not language:
-            ydl.params["writesubtitles"] = ydl.params["writeautomaticsub"] = False
         try:
+            videos = [e for e in _entries(info) if not _is_image(e)]
+            _check_limits(videos, job, max_bytes)
+            language = _choose_language(ydl, videos)
             if videos:
                 info = ydl.process_ie_result(info, download=True)
-                entries = _entries(info)
-            result_entries = []
-            dest = Path(job["dest"])
-            for index, entry in enumerate(entries):
-                if _is_image(entry):
-                    url = _image_url(entry)
-                    if url:
-                        path = _fetch_image(ydl, url, dest / f"image-{index:02d}", max_bytes)
-                        result_entries.append({"type": "image", "path": str(path)})
-                    continue
-                downloads = entry.get("requested_downloads") or []
-                path = downloads[0].get("filepath") if downloads else None
-                if not path or not Path(path).is_file():
-                    return {"ok": False, "error": {"kind": "too_large", "bytes": None}}
-                subtitles = {
-                    lang: sub.get("filepath")
-                    for lang, sub in (entry.get("requested_subtitles") or {}).items()
-                    if sub.get("filepath") and Path(sub["filepath"]).is_file()
-                }
-                result_entries.append(
-                    {
-                        "type": "video",
-                        "path": path,
-                        "subtitles": subtitles,
-                        "duration": entry.get("duration"),
-                    }
-                )
+            entries = _entries(info)
+            files = [
+                _reported(ydl, i, e, Path(job["dest"]), max_bytes) for i, e in enumerate(entries)
+            ]
+        except Refusal as refusal:
+            return {"ok": False, "error": refusal.error}
         except TooLarge:
             return {"ok": False, "error": {"kind": "too_large", "bytes": None}}
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
             error = describe_error(exc)
             if "TooLarge" in error["causes"]:
                 error = {"kind": "too_large", "bytes": None}
             return {"ok": False, "error": error}
-        metadata = _kept(entries[0]) if entries else {}
-        metadata.update(_kept(info))  # the post's own fields win over its first item's
-        if not metadata.get("description") and entries:
-            metadata["description"] = entries[0].get("description") or ""
-        metadata["subtitle_language"] = language or ""
-        return {"ok": True, "info": metadata, "entries": result_entries}
+        entries_kept = [f for f in files if f is not None]
+        return {"ok": True, "info": _metadata(info, entries, language), "entries": entries_kept}
+
+
+def _check_limits(videos: list[dict], job: dict[str, Any], max_bytes: int) -> None:
+    """Refuse from the metadata, before downloading anything."""
+    for entry in videos:
+        duration = entry.get("duration")
+        if duration and duration > job["max_seconds"]:
+            raise Refusal({"kind": "too_long", "seconds": duration})
+        size = _selected_size(entry)
+        if size and size > max_bytes:
+            raise Refusal({"kind": "too_large", "bytes": size})
+
+
+def _choose_language(ydl: Any, videos: list[dict]) -> str | None:
+    """The subtitles to download: the videos' own language's, or none."""
+    language = next((choose_subtitles(e) for e in videos if choose_subtitles(e)), None)
+    ydl.params["subtitleslangs"] = [language] if language else []
+    if not language:
+        ydl.params["writesubtitles"] = ydl.params["writeautomaticsub"] = False
+    return language
+
+
+def _reported(
+    ydl: Any, index: int, entry: dict[str, Any], dest: Path, max_bytes: int
+) -> dict[str, Any] | None:
+    """What the parent gets of one downloaded entry (None: an image without a URL)."""
+    if _is_image(entry):
+        url = _image_url(entry)
+        if not url:
+            return None
+        path = _fetch_image(ydl, url, dest / f"image-{index:02d}", max_bytes)
+        return {"type": "image", "path": str(path)}
+    downloads = entry.get("requested_downloads") or []
+    path = downloads[0].get("filepath") if downloads else None
+    if not path or not Path(path).is_file():  # max_filesize skipped it: over the cap
+        raise Refusal({"kind": "too_large", "bytes": None})
+    subtitles = {
+        lang: sub.get("filepath")
+        for lang, sub in (entry.get("requested_subtitles") or {}).items()
+        if sub.get("filepath") and Path(sub["filepath"]).is_file()
+    }
+    return {
+        "type": "video",
+        "path": path,
+        "subtitles": subtitles,
+        "duration": entry.get("duration"),
+    }
+
+
+def _metadata(info: dict[str, Any], entries: list[dict], language: str | None) -> dict[str, Any]:
+    metadata = _kept(entries[0]) if entries else {}
+    metadata.update(_kept(info))  # the post's own fields win over its first item's
+    if not metadata.get("description") and entries:
+        metadata["description"] = entries[0].get("description") or ""
+    metadata["subtitle_language"] = language or ""
+    return metadata
 
 
 def main() -> None:
@@ -261,7 +304,7 @@ def main() -> None:
     job = json.loads(Path(job_file).read_text())
     try:
         result = run(job)
-    except Exception as exc:  # anything unexpected: the parent decides (transient by default)
+    except Exception as exc:  # noqa: BLE001 - anything unexpected: the parent decides
         result = {
             "ok": False,
             "error": {"kind": "crash", "message": f"{type(exc).__name__}: {exc}"},

@@ -51,8 +51,9 @@ class LinkSchemaReport:
     def messages(self) -> list[str]:
         lines = [f"missing property {m}" for m in self.missing]
         lines += [f"property {w}" for w in self.wrong_type]
-        lines += [f"optional property {m} is missing (added by --fix)" for m in
-                  self.missing_optional]  # fmt: skip
+        lines += [
+            f"optional property {m} is missing (added by --fix)" for m in self.missing_optional
+        ]
         if self.missing_status_options:
             lines.append(
                 "the status property (type status) lacks the options "

@@ -116,7 +116,7 @@ def _token_request(settings: Settings, **body: str) -> dict[str, Any]:
         raise OAuthError(
             f"Notion refused the sign-in ({exc.status} {reason}): start again", refused=True
         ) from None
-    except Exception as exc:  # network errors: httpx.ConnectError and friends
+    except Exception as exc:  # noqa: BLE001 - network errors: httpx.ConnectError and friends
         log.warning(
             "Notion %s request failed: %s",
             grant,

@@ -51,8 +51,9 @@ def encode(prop_type: str, value: Any) -> dict | None:
     if prop_type == "date":
         return {"date": {"start": str(value)}}
     if prop_type == "files":
-        return {"files": [{"type": "external", "name": u[-100:], "external": {"url": u}}
-                          for u in value]}  # fmt: skip
+        return {
+            "files": [{"type": "external", "name": u[-100:], "external": {"url": u}} for u in value]
+        }
     if prop_type in ("relation", "people"):  # page or user ids
         return {prop_type: [{"id": str(i)} for i in value[:RELATION_LIMIT]]}
     if prop_type in ("number", "checkbox"):

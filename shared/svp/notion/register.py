@@ -102,7 +102,12 @@ def register_content_database(
             )
     _check_writable(notion, found["data_source_id"], found["title"])
     registration: dict[str, Any] = {
-        "kind": "content", "tag": tag, **found, "prompt": prompt, "many": many,
-        "language": language, "properties": sorted(schema),
-    }  # fmt: skip
+        "kind": "content",
+        "tag": tag,
+        **found,
+        "prompt": prompt,
+        "many": many,
+        "language": language,
+        "properties": sorted(schema),
+    }
     return Registry(runtime, user).save(registration), warnings

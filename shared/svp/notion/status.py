@@ -41,7 +41,7 @@ class LinkStatus:
         never raises: a failed write stays in the outbox for the next try."""
         try:
             return self._sync(job_id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - never raises: the outbox keeps the status
             log.warning("could not show job %s's status in Notion: %s", job_id, exc)
             return False
 

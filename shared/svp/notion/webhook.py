@@ -135,8 +135,11 @@ def handle(
     if not event_id:
         return WebhookReply(400, {"error": "event without id"})
     now = time.time()
-    seen = {"type": payload.get("type"), "received_at": jobs.iso(now),
-            "expire_at": jobs.iso(now + EVENT_RETENTION_SECONDS)}  # fmt: skip
+    seen = {
+        "type": payload.get("type"),
+        "received_at": jobs.iso(now),
+        "expire_at": jobs.iso(now + EVENT_RETENTION_SECONDS),
+    }
     if not runtime.state.create(EVENTS, event_id, seen):
         return WebhookReply(200, {"status": "duplicate"})
     if payload.get("type") not in LINK_EVENTS:

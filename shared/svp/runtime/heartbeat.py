@@ -73,6 +73,6 @@ class Heartbeat:
     def _quietly(call: Callable[[], object] | None, what: str) -> object:
         try:
             return call() if call else None
-        except Exception as exc:  # a store or Notion hiccup: try again at the next beat
+        except Exception as exc:  # noqa: BLE001 - a store or Notion hiccup: the next beat retries
             log.warning("could not %s: %s", what, exc)
             return None

@@ -128,8 +128,12 @@ class StageRunner:
             ),
         )
         # attempt: this stage's runs for the job; delivery: Pub/Sub's count for this message.
-        labels = {"job_id": message.job_id, "stage": self.stage, "attempt": claim.attempt,
-                  "delivery": delivery.attempt}  # fmt: skip
+        labels = {
+            "job_id": message.job_id,
+            "stage": self.stage,
+            "attempt": claim.attempt,
+            "delivery": delivery.attempt,
+        }
         if claim.job:
             labels["url"] = claim.job["link"].get("url") or claim.job["link"].get("file")
         with log_context(**labels):
@@ -178,7 +182,7 @@ class StageRunner:
         except PermanentError as exc:
             self._fail(job_id, exc.reason, token)
             return Outcome(True, exc.reason)
-        except Exception as exc:  # transient by default: retrying is the safe choice
+        except Exception as exc:  # noqa: BLE001 - transient by default: retrying is safe
             return self._retry_or_give_up(job_id, claim.attempt, delivery, token, exc)
         finally:
             # /tmp is memory on Cloud Functions: never leave media behind.

@@ -118,7 +118,7 @@ def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str
         for page in notion.query(source, pending_filter(schema)):
             _enqueue_one(runtime, status, read_entry(page, source), report, user)
         _correct_rows(runtime, status, notion, source, schema, report)
-    except Exception as exc:  # the next poll tries again
+    except Exception as exc:  # noqa: BLE001 - one link's trouble; the next poll tries again
         report.errors.append(f"Link Database {database}: {_reason(exc)}")
         log.error(report.errors[-1], extra={"labels": {"user": user}})
         if user != LOCAL_USER and _needs_reconnect(exc):

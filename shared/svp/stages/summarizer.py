@@ -38,7 +38,7 @@ from typing import Any
 
 from svp.runtime.runner import StageContext
 from svp.stages.targets import schema_of
-from svp.summary.content import load_content
+from svp.summary.content import Content
 from svp.summary.summarize import deadline_for, summarize
 
 log = logging.getLogger("svp.summarizer")
@@ -71,3 +71,30 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "items": len(summary["items"]),
         "usage": usage,
     }
+
+
+def _artifact_json(ctx: StageContext, stage: str, artifact: str) -> dict[str, Any]:
+    uri = (ctx.output_of(stage).get("artifacts") or {}).get(artifact)
+    return json.loads(ctx.runtime.blobs.get_bytes(uri)) if uri else {}
+
+
+def load_content(ctx: StageContext) -> Content:
+    link = ctx.job["link"]
+    info = _artifact_json(ctx, "downloader", "info")
+    transcript = _artifact_json(ctx, "transcriber", "transcript")
+    ocr = _artifact_json(ctx, "ocr", "ocr")
+    return Content(
+        url=link.get("url") or "",
+        tag=link.get("tag", ""),
+        title=info.get("title", ""),
+        caption=info.get("description", ""),
+        uploader=info.get("uploader") or info.get("channel") or "",
+        transcript=transcript.get("text", ""),
+        language=transcript.get("language", ""),
+        transcript_engine=transcript.get("engine", ""),
+        transcript_source=transcript.get("source", ""),
+        segments=transcript.get("segments", []),
+        screen_lines=ocr.get("lines", []),
+        persistent_lines=ocr.get("persistent", []),
+        transcript_notice=transcript.get("notice", ""),
+    )

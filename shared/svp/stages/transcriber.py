@@ -91,9 +91,12 @@ def _speech(ctx: StageContext, artifacts: dict[str, Any], info: dict[str, Any]) 
             audio = extract_audio(local, ctx.scratch / f"audio-{index}.flac", ctx.runtime.settings)
             local.unlink(missing_ok=True)  # the video is not needed any more: keep /tmp small
             part = transcribe(
-                audio, ctx.runtime.settings, duration=found.duration, scratch=ctx.scratch,
+                audio,
+                ctx.runtime.settings,
+                duration=found.duration,
+                scratch=ctx.scratch,
                 language_hint=hint,
-            )  # fmt: skip
+            )
             audio.unlink(missing_ok=True)
             for segment in part.segments:
                 segment["start"] = round(segment["start"] + offset, 2)

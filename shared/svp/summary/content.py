@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-from svp.runtime.runner import StageContext
 
 URL_RE = re.compile(r"https?://[^\s<>\"')\]]+")
 HASHTAG_RE = re.compile(r"#(\w[\w-]*)", re.UNICODE)
@@ -43,30 +39,3 @@ class Content:
     def urls(self) -> list[str]:
         found = URL_RE.findall("\n".join((self.caption, self.screen_text, self.transcript)))
         return [u.rstrip(".,;") for u in dict.fromkeys(found) if u.rstrip(".,;") != self.url]
-
-
-def _json(ctx: StageContext, stage: str, artifact: str) -> dict[str, Any]:
-    uri = (ctx.output_of(stage).get("artifacts") or {}).get(artifact)
-    return json.loads(ctx.runtime.blobs.get_bytes(uri)) if uri else {}
-
-
-def load_content(ctx: StageContext) -> Content:
-    link = ctx.job["link"]
-    info = _json(ctx, "downloader", "info")
-    transcript = _json(ctx, "transcriber", "transcript")
-    ocr = _json(ctx, "ocr", "ocr")
-    return Content(
-        url=link.get("url") or "",
-        tag=link.get("tag", ""),
-        title=info.get("title", ""),
-        caption=info.get("description", ""),
-        uploader=info.get("uploader") or info.get("channel") or "",
-        transcript=transcript.get("text", ""),
-        language=transcript.get("language", ""),
-        transcript_engine=transcript.get("engine", ""),
-        transcript_source=transcript.get("source", ""),
-        segments=transcript.get("segments", []),
-        screen_lines=ocr.get("lines", []),
-        persistent_lines=ocr.get("persistent", []),
-        transcript_notice=transcript.get("notice", ""),
-    )

@@ -22,12 +22,51 @@ from svp.summary.validate import NUMBER_WORDS
 
 NOT_FOUND = "not found in the sources (the model's wording)"
 INFERRED = "inferred (a yes/no the sources do not state word for word)"
-_STOP = frozenset((
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in",
-    "into", "is", "it", "its", "of", "on", "or", "so", "that", "the", "then", "this", "to",
-    "was", "were", "we", "with", "you", "your", "our", "i", "my", "de", "la", "le", "el",
-    "et", "y",
-))  # fmt: skip
+_STOP = frozenset(
+    (
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "then",
+        "this",
+        "to",
+        "was",
+        "were",
+        "we",
+        "with",
+        "you",
+        "your",
+        "our",
+        "i",
+        "my",
+        "de",
+        "la",
+        "le",
+        "el",
+        "et",
+        "y",
+    )
+)
 _NUMBERS = {word: str(i) for i, word in enumerate(NUMBER_WORDS)}
 
 

@@ -52,49 +52,37 @@ def options_of(prop: dict[str, Any]) -> list[str]:
     return [n for n in names if n]
 
 
+# Notion type -> (JSON type, hint added to the description) of the simple fields.
+_SIMPLE = {
+    "title": ("string", "the entry's title, short"),
+    "rich_text": ("string", ""),
+    "number": ("number", "a number, no unit"),
+    "checkbox": ("boolean", ""),
+    **{kind: ("string", hint) for kind, hint in _HINTS.items()},
+}
+
+
 def field_for(prop: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema of one Notion property, or None when the model must not fill it."""
     kind = prop["type"]
     name = prop.get("name", "")
     described = (prop.get("description") or "").strip()
     description = f"{name}: {described}" if described else name
-    options = options_of(prop)
-    if kind == "title":
-        return {"type": "string", "description": f"{description} (the entry's title, short)"}
-    if kind == "rich_text":
-        return {"type": "string", "description": description}
-    if kind == "number":
-        return {"type": "number", "description": f"{description} (a number, no unit)"}
-    if kind == "checkbox":
-        return {"type": "boolean", "description": description}
+    if kind in _SIMPLE:
+        json_type, hint = _SIMPLE[kind]
+        shown = f"{description} ({hint})" if hint else description
+        field = {"type": json_type, "description": shown}
+        if kind == "email":
+            field["format"] = "email"
+        return field
     if kind == "date":
         return {
             "type": "string",
             "format": "date",
             "description": f"{description} (ISO date, YYYY-MM-DD)",
         }
-    if kind == "email":
-        return {"type": "string", "format": "email", "description": f"{description} (email)"}
-    if kind in _HINTS:
-        return {"type": "string", "description": f"{description} ({_HINTS[kind]})"}
-    if kind == "status":
-        if not options:
-            return None  # status options cannot be created through the API
-        return {"type": "string", "enum": options, "description": f"{description} (one option)"}
-    if kind == "select":
-        hint = (
-            f" (one value; prefer one of: {', '.join(options)}; a new value is allowed)"
-            if options
-            else " (one short value)"
-        )
-        return {"type": "string", "description": description + hint}
-    if kind == "multi_select":
-        hint = (
-            f" (short tags without commas; prefer existing ones: {', '.join(options)})"
-            if options
-            else " (short tags without commas)"
-        )
-        return {"type": "array", "items": {"type": "string"}, "description": description + hint}
+    if kind in OPTION_TYPES:
+        return _option_field(kind, description, options_of(prop))
     if kind == "relation":
         return {
             "type": "array",
@@ -103,6 +91,27 @@ def field_for(prop: dict[str, Any]) -> dict[str, Any] | None:
             "as written there)",
         }
     return None  # people, files, formulas...: not for the model to fill
+
+
+def _option_field(kind: str, description: str, options: list[str]) -> dict[str, Any] | None:
+    listed = ", ".join(options)
+    if kind == "status":
+        if not options:
+            return None  # status options cannot be created through the API
+        return {"type": "string", "enum": options, "description": f"{description} (one option)"}
+    if kind == "select":
+        hint = (
+            f" (one value; prefer one of: {listed}; a new value is allowed)"
+            if options
+            else " (one short value)"
+        )
+        return {"type": "string", "description": description + hint}
+    hint = (
+        f" (short tags without commas; prefer existing ones: {listed})"
+        if options
+        else " (short tags without commas)"
+    )
+    return {"type": "array", "items": {"type": "string"}, "description": description + hint}
 
 
 def fillable(schema: Schema) -> dict[str, dict[str, Any]]:

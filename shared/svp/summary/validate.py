@@ -146,13 +146,36 @@ def _text(prop: dict, value: Any) -> str:
 
 # Number words up to twenty, shared with the evidence matcher.
 NUMBER_WORDS = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen", "twenty",
-)  # fmt: skip
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+)
 _NUMBER_WORDS: dict[str, float] = {word: i for i, word in enumerate(NUMBER_WORDS)} | {
-    "a dozen": 12, "dozen": 12, "half": 0.5, "thirty": 30, "forty": 40, "fifty": 50,
-}  # fmt: skip
+    "a dozen": 12,
+    "dozen": 12,
+    "half": 0.5,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+}
 _NUMBER = re.compile(r"^[~≈±]?\s*[$€£¥]?\s*([-+]?\d[\d.,' ]*)\s*(%|[$€£¥])?$")
 
 
