@@ -283,38 +283,18 @@ def transcribe(
     longest = chunking.max_piece_seconds(
         audio.stat().st_size, duration, float(settings.transcribe_chunk_seconds)
     )
-    needs_pieces = duration > longest
     # Voice activity decides where to cut long audio and spares the API music-only pieces.
-    spans = speech_spans(audio) if (needs_pieces or paid) else None
+    spans = speech_spans(audio) if (duration > longest or paid) else None
     if spans is not None and not spans:
         log.info("no voice activity: empty transcript")
         return Transcript("", language_hint, name, [], "none")
     pieces = chunking.plan(duration, longest, spans or ())
-    results: list[PieceResult] = []
-    sent = 0.0
-    for index, piece in enumerate(pieces):
-        if spans is not None and not any(s < piece.end and e > piece.start for s, e in spans):
-            results.append(PieceResult(""))
-            continue
-        if len(pieces) == 1:
-            path = audio
-        else:
-            path = cut(
-                audio, piece.start, piece.length, scratch / f"piece-{index:03d}.flac", settings
-            )
-        try:
-            results.append(engine(path))
-        finally:
-            if path != audio:
-                path.unlink(missing_ok=True)
-        sent += piece.length
-    if all(r.segments or not r.text for r in results):  # timestamps: cut on the timeline
-        kept = chunking.join_segments(pieces, [r.segments for r in results], spans or ())
-        segments = chunking.snap_starts([s for piece in kept for s in piece], spans or ())
-        texts = [" ".join(s["text"] for s in piece) for piece in kept]
-    else:  # text only (OpenAI's json): the words heard twice are found by matching
-        segments, texts = [], [r.text for r in results]
-    text = chunking.join_texts(texts)
+    results = [
+        _heard(engine, audio, index, piece, pieces, spans, scratch, settings)
+        for index, piece in enumerate(pieces)
+    ]
+    sent = sum(p.length for p, r in zip(pieces, results, strict=True) if r is not _SILENT)
+    text, segments = _joined(pieces, results, spans)
     if any(r.english_only for r in results):
         foreign = not_english(results, language_hint, audio, spans)
         if foreign is not None:
@@ -337,3 +317,44 @@ def transcribe(
         seconds_sent=sent if paid else 0.0,
         pieces=len(pieces),
     )
+
+
+_SILENT = PieceResult("")  # a piece without voice activity: not sent
+
+
+def _heard(
+    engine: Engine,
+    audio: Path,
+    index: int,
+    piece: chunking.Piece,
+    pieces: list[chunking.Piece],
+    spans: list[tuple[float, float]] | None,
+    scratch: Path,
+    settings: Settings,
+) -> PieceResult:
+    """What the engine hears in one piece (cut out of `audio` when there are several)."""
+    if spans is not None and not any(s < piece.end and e > piece.start for s, e in spans):
+        return _SILENT
+    path = audio
+    if len(pieces) > 1:
+        path = cut(audio, piece.start, piece.length, scratch / f"piece-{index:03d}.flac", settings)
+    try:
+        return engine(path)
+    finally:
+        if path != audio:
+            path.unlink(missing_ok=True)
+
+
+def _joined(
+    pieces: list[chunking.Piece],
+    results: list[PieceResult],
+    spans: list[tuple[float, float]] | None,
+) -> tuple[str, list[dict]]:
+    """The pieces' text as one, and the segments on the whole audio's timeline."""
+    if all(r.segments or not r.text for r in results):  # timestamps: cut on the timeline
+        kept = chunking.join_segments(pieces, [r.segments for r in results], spans or ())
+        segments = chunking.snap_starts([s for piece in kept for s in piece], spans or ())
+        texts = [" ".join(s["text"] for s in piece) for piece in kept]
+    else:  # text only (OpenAI's json): the words heard twice are found by matching
+        segments, texts = [], [r.text for r in results]
+    return chunking.join_texts(texts), segments

@@ -13,37 +13,24 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from svp.errors import PermanentError
 from svp.media.probe import MediaInfo, probe
 from svp.runtime.jobs import JOBS
 from svp.runtime.runner import StageContext
 
+if TYPE_CHECKING:
+    from svp.media.download import Fetched
+
 
 def run(ctx: StageContext) -> dict[str, Any]:
     link = ctx.job["link"]
     settings = ctx.runtime.settings
-    if link.get("file_uri"):  # `svp process FILE`: the file was stored when the job was made
-        local = ctx.scratch / Path(link["file"]).name
-        ctx.runtime.blobs.download(link["file_uri"], local)
-        videos, images = [local], []
-        metadata: dict[str, Any] = {"title": Path(link["file"]).stem}
-        if local.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"):
-            videos, images = [], [local]
-        kind = "images" if images else "video"
-    else:
-        from svp.media.download import download
-
-        fetched = download(link.get("url", ""), ctx.scratch / "download", settings)
-        videos, images, metadata, kind = (
-            fetched.videos,
-            fetched.images,
-            fetched.metadata,
-            fetched.kind,
-        )
-
-    probed: list[tuple[Path, MediaInfo]] = [(path, probe(path, settings)) for path in videos]
+    fetched = _given_file(ctx) if link.get("file_uri") else _downloaded(ctx)
+    probed: list[tuple[Path, MediaInfo]] = [
+        (path, probe(path, settings)) for path in fetched.videos
+    ]
     for _, info in probed:
         if info.duration > settings.max_seconds:
             raise PermanentError(
@@ -52,20 +39,56 @@ def run(ctx: StageContext) -> dict[str, Any]:
             )
     first = probed[0][1] if probed else MediaInfo(0.0, False, False)
     duration = round(sum(info.duration for _, info in probed), 3)
-    metadata.setdefault("description", "")
-    metadata.setdefault("subtitles", {})
+    metadata = {"description": "", "subtitles": {}, **fetched.metadata}
     metadata.update(
         duration=duration or metadata.get("duration") or 0,
         has_video=first.has_video,
         has_audio=first.has_audio,
-        kind=kind,
-        images=len(images),
+        kind=fetched.kind,
+        images=len(fetched.images),
     )
+    artifacts = _saved(ctx, [path for path, _ in probed], fetched.images, metadata)
+    same_video_as = settle_identity(ctx, metadata) if link.get("url") else None
+    return {
+        "same_video_as": same_video_as,
+        "artifacts": artifacts,
+        "kind": fetched.kind,
+        "duration": duration,
+        "has_video": first.has_video,
+        "has_audio": first.has_audio,
+        "images": len(fetched.images),
+        "videos": len(probed),
+        "title": metadata.get("title", ""),
+    }
 
+
+def _given_file(ctx: StageContext) -> Fetched:
+    """`svp process FILE`: the file was stored when the job was made."""
+    from svp.media.download import Fetched
+
+    link = ctx.job["link"]
+    local = ctx.scratch / Path(link["file"]).name
+    ctx.runtime.blobs.download(link["file_uri"], local)
+    metadata: dict[str, Any] = {"title": Path(link["file"]).stem}
+    if local.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"):
+        return Fetched(images=[local], metadata=metadata)
+    return Fetched(videos=[local], metadata=metadata)
+
+
+def _downloaded(ctx: StageContext) -> Fetched:
+    from svp.media.download import download
+
+    return download(ctx.job["link"].get("url", ""), ctx.scratch / "download", ctx.runtime.settings)
+
+
+def _saved(
+    ctx: StageContext, videos: list[Path], images: list[Path], metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """The post's files and info.json as artifacts (see the module docstring)."""
     artifacts: dict[str, Any] = {}
     video_uris = [
         ctx.save(f"media{'' if i == 0 else f'-{i}'}{path.suffix or '.bin'}", path)
-        for i, (path, _) in enumerate(probed)
+        for i, path in enumerate(videos)
     ]
     if video_uris:
         artifacts["media"] = video_uris[0]
@@ -79,18 +102,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     artifacts["info"] = ctx.save(
         "info.json", json.dumps(metadata, ensure_ascii=False).encode(), "application/json"
     )
-    same_video_as = settle_identity(ctx, metadata) if link.get("url") else None
-    return {
-        "same_video_as": same_video_as,
-        "artifacts": artifacts,
-        "kind": kind,
-        "duration": duration,
-        "has_video": first.has_video,
-        "has_audio": first.has_audio,
-        "images": len(images),
-        "videos": len(video_uris),
-        "title": metadata.get("title", ""),
-    }
+    return artifacts
 
 
 def settle_identity(ctx: StageContext, metadata: dict[str, Any]) -> str | None:

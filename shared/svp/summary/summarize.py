@@ -24,7 +24,7 @@ from svp.summary import extractive, llm, providers
 from svp.summary.content import Content
 from svp.summary.evidence import evidence_for
 from svp.summary.json_schema import response_schema
-from svp.summary.prompt import build_prompt
+from svp.summary.prompt import Prompt, build_prompt
 from svp.summary.targets import Schema, source_property
 from svp.summary.validate import AnswerError, Checked, check_answer, parse_json
 
@@ -63,24 +63,7 @@ def summarize(
     if provider is None:
         notes.append(why_not)
     else:
-        if prompt.trimmed:
-            notes.append(
-                f"inputs over the budget of {settings.llm_input_chars} characters were trimmed "
-                f"at a word boundary ({'; '.join(prompt.trimmed)})"
-            )
-        if deadline is not None:
-            provider.deadline = deadline
-        failure = ""
-        try:
-            checked = ask_and_verify(provider, prompt, schema, many, notes, usage)
-        except llm.ProviderError as exc:
-            failure = f"{provider.label} failed ({exc}); filled without an LLM"
-        except AnswerError as exc:
-            failure = f"{provider.label} failed: {exc}; filled without an LLM"
-        if failure:
-            log.warning(failure)
-            notes.insert(0, failure)  # first: the page's review notice starts with it
-        notes += provider.notes
+        checked = _asked(provider, prompt, schema, many, notes, usage, settings, deadline)
 
     if checked is not None and provider is not None:
         engine, model = provider.engine, provider.model
@@ -107,6 +90,39 @@ def summarize(
     }
 
 
+def _asked(
+    provider: llm.Provider,
+    prompt: Prompt,
+    schema: Schema,
+    many: bool,
+    notes: list[str],
+    usage: dict[str, int],
+    settings: Settings,
+    deadline: float | None,
+) -> Checked | None:
+    """The provider's checked answer, or None (with the reason first in `notes`)."""
+    if prompt.trimmed:
+        notes.append(
+            f"inputs over the budget of {settings.llm_input_chars} characters were trimmed "
+            f"at a word boundary ({'; '.join(prompt.trimmed)})"
+        )
+    if deadline is not None:
+        provider.deadline = deadline
+    checked: Checked | None = None
+    failure = ""
+    try:
+        checked = ask_and_verify(provider, prompt, schema, many, notes, usage)
+    except llm.ProviderError as exc:
+        failure = f"{provider.label} failed ({exc}); filled without an LLM"
+    except AnswerError as exc:
+        failure = f"{provider.label} failed: {exc}; filled without an LLM"
+    if failure:
+        log.warning(failure)
+        notes.insert(0, failure)  # first: the page's review notice starts with it
+    notes += provider.notes
+    return checked
+
+
 def _pin_source(item: dict[str, Any], schema: Schema, content: Content) -> dict[str, Any]:
     """The property holding the video's link gets the link, never a model's guess."""
     item = dict(item)
@@ -127,7 +143,7 @@ def fallback_summary(content: Content) -> str:
 
 def ask_and_verify(
     provider: llm.Provider,
-    prompt: Any,
+    prompt: Prompt,
     schema: Schema,
     many: bool,
     notes: list[str],
