@@ -54,11 +54,13 @@ VIDEO_SUFFIXES = {".mp4", ".webm", ".mov", ".m4v", ".mkv"}
 
 @dataclass
 class Fetched:
-    """What a link held: videos (the first is the one transcribed), images, metadata."""
+    """What a link held: videos (the first is the one transcribed), images, metadata, and the
+    platform's thumbnail of a video (the page's picture)."""
 
     videos: list[Path] = field(default_factory=list)
     images: list[Path] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    thumbnail: Path | None = None
 
     @property
     def kind(self) -> str:
@@ -105,6 +107,8 @@ def files_inside(fetched: Fetched, dest: Path) -> Fetched:
     for path in fetched.videos + fetched.images:
         if problem := plain_file_problem(path, dest):
             raise NotAVideo(f"not a video: the download left {path.name!r}, {problem}")
+    if fetched.thumbnail and plain_file_problem(fetched.thumbnail, dest):
+        fetched.thumbnail = None  # only a picture: the page does without it
     return fetched
 
 
@@ -156,6 +160,8 @@ def _collected(result: dict[str, Any], dest: Path) -> Fetched:
     """The videos, images and subtitles the yt-dlp worker reported (subtitles outside `dest`
     are not the post's: not read)."""
     fetched = Fetched(metadata=dict(result.get("info") or {}))
+    if result.get("thumbnail"):
+        fetched.thumbnail = Path(result["thumbnail"])
     subtitles: dict[str, str] = {}
     for entry in result.get("entries") or []:
         path = Path(entry["path"])

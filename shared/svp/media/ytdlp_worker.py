@@ -7,7 +7,8 @@ YoutubeDL session, as yt-dlp's maintainers advise (TikTok media URLs are bound t
 cookies): extract first without downloading, check the caps on the metadata, choose the
 subtitles, then `process_ie_result(info, download=True)` on the same object.
 
-The result file holds {"ok": true, "info": {...}, "entries": [...]} or
+The result file holds {"ok": true, "info": {...}, "entries": [...], "thumbnail": path | null}
+or
 {"ok": false, "error": {"kind", "message", "cause", "status", "expected"}}.
 """
 
@@ -40,6 +41,7 @@ KEPT_FIELDS = (
     "view_count",
 )
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif", "heic", "avif")
+THUMBNAIL_MAX_BYTES = 5 * 1024 * 1024  # a platform's largest thumbnails are well under 1 MB
 
 
 class TooLarge(Exception):
@@ -239,7 +241,12 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
                 error = {"kind": "too_large", "bytes": None}
             return {"ok": False, "error": error}
         entries_kept = [f for f in files if f is not None]
-        return {"ok": True, "info": _metadata(info, entries, language), "entries": entries_kept}
+        return {
+            "ok": True,
+            "info": _metadata(info, entries, language),
+            "entries": entries_kept,
+            "thumbnail": _thumbnail(ydl, info, entries, Path(job["dest"])) if videos else None,
+        }
 
 
 def _check_limits(videos: list[dict], job: dict[str, Any], max_bytes: int) -> None:
@@ -287,6 +294,19 @@ def _reported(
         "subtitles": subtitles,
         "duration": entry.get("duration"),
     }
+
+
+def _thumbnail(ydl: Any, info: dict[str, Any], entries: list[dict], dest: Path) -> str | None:
+    """The platform's thumbnail of the post, fetched in the same session (the page's picture);
+    None when it has none or it cannot be fetched: a thumbnail never fails a download."""
+    url = info.get("thumbnail") or next((e["thumbnail"] for e in entries if e.get("thumbnail")), "")
+    if not url:
+        return None
+    try:
+        return str(_fetch_image(ydl, url, dest / "thumbnail", THUMBNAIL_MAX_BYTES))
+    except Exception as exc:  # noqa: BLE001 - any failure: the page gets a frame instead
+        log.warning("the thumbnail could not be fetched: %s", exc)
+        return None
 
 
 def _metadata(info: dict[str, Any], entries: list[dict], language: str | None) -> dict[str, Any]:

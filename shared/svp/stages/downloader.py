@@ -5,6 +5,8 @@ Output (read by the transcriber, the OCR stage and svp.summary.content):
                     holds more than one; artifacts.images the images, in post order;
   artifacts.info    info.json: title, description (the caption, with its hashtags), uploader,
                     upload_date, duration, thumbnail, webpage_url, subtitles {lang: text}, ...;
+  artifacts.thumbnail  the platform's thumbnail of a video, as served (the OCR stage checks
+                    and re-encodes it for the page); thumbnail_url its address;
   kind              "video" | "images" | "mixed"; has_video, has_audio, duration, images.
 """
 
@@ -48,6 +50,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         images=len(fetched.images),
     )
     artifacts = _saved(ctx, [path for path, _ in probed], fetched.images, metadata)
+    if fetched.thumbnail is not None:
+        artifacts["thumbnail"] = ctx.save(f"thumbnail{fetched.thumbnail.suffix}", fetched.thumbnail)
     same_video_as = settle_identity(ctx, metadata) if link.get("url") else None
     return {
         "same_video_as": same_video_as,
@@ -59,7 +63,14 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "images": len(fetched.images),
         "videos": len(probed),
         "title": metadata.get("title", ""),
+        "thumbnail_url": _web_address(metadata.get("thumbnail")),
     }
+
+
+def _web_address(value: Any) -> str:
+    """An http(s) address Notion can show as an external cover (at most 2000 characters)."""
+    text = str(value or "")
+    return text if text.startswith(("https://", "http://")) and len(text) <= 2000 else ""
 
 
 def _given_file(ctx: StageContext) -> Fetched:
