@@ -41,7 +41,7 @@ content by its pixels, whatever OCR made of it (`steady_share`, used by svp.medi
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,6 +266,7 @@ class TextChanges:
     _previous: np.ndarray | None = field(default=None, repr=False)
     _still_looks: np.ndarray | None = field(default=None, repr=False)  # per pixel: looks still
     _read: list[np.ndarray] = field(default_factory=list, repr=False)  # still maps (bits) read
+    last_still: np.ndarray | None = field(default=None, repr=False)  # the last look's map
 
     def still_edges(self, small: np.ndarray, companion: np.ndarray | None) -> np.ndarray:
         """Edges in the same place in the frame and its companion, without long straight
@@ -288,7 +289,7 @@ class TextChanges:
         import numpy as np
 
         self.seen += 1
-        still = self.still_edges(small, companion)
+        still = self.last_still = self.still_edges(small, companion)
         if self._reference is None:
             self._reference = np.zeros_like(still)
             self._still_looks = np.zeros(still.shape, dtype=np.uint16)
@@ -387,15 +388,41 @@ def _kernel(width: int, height: int):
 MAX_LAG = 0.3  # companion at most this much later (overlays shown for 0.8 s stay still that long)
 
 
-def text_samples(video: Path, every: float, changes: TextChanges) -> Iterator[Sample]:
+def frame_at(video: Path, seconds: float) -> np.ndarray | None:
+    """The frame shown at `seconds` (BGR, full size), or None past the end: one seek to the
+    keyframe before it and a decode forward."""
+    from svp.media.ffmpeg import open_container
+
+    with open_container(video) as container:
+        stream = container.streams.video[0]
+        base = stream.time_base
+        container.seek(int(seconds / base), stream=stream, backward=True, any_frame=False)
+        half_frame = 0.5 / float(stream.average_rate or 30)
+        for frame in container.decode(stream):
+            shown = float(frame.pts * base) if frame.pts is not None else frame.time
+            if shown >= seconds - half_frame:
+                return frame.to_ndarray(format="bgr24")
+    return None
+
+
+def text_samples(
+    video: Path,
+    every: float,
+    changes: TextChanges,
+    on_look: Callable[[Sample, np.ndarray], None] | None = None,
+) -> Iterator[Sample]:
     """The samples of `video` that show new text, looked at every `every` seconds.
 
     Below a second apart, each look's companion is the next look and frames no other frame
     needs are not decoded. `changes.duration` is set to the time of the last look.
+    `on_look(sample, still-edge map)` sees every look (the page's picture is chosen there).
     """
     lag = min(every, MAX_LAG)
     for sample in sample_frames(video, every, lag=lag, analysis=True, refs_only=every < 1):
         assert sample.small is not None
         changes.duration = sample.seconds
-        if changes.changed(sample.small, sample.companion):
+        changed = changes.changed(sample.small, sample.companion)
+        if on_look is not None and changes.last_still is not None:
+            on_look(sample, changes.last_still)
+        if changed:
             yield sample

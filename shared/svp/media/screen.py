@@ -36,6 +36,8 @@ from svp.media.ocr import Box, LineMerger, Seen, TextLine, read_frames
 if TYPE_CHECKING:
     import numpy as np
 
+    from svp.media.picture import FramePicker
+
 PERSISTENT_SHARE = 0.8  # of the frames read from a video (engines that give no place)
 STEADY = 0.6  # of a line's pixels standing still on most looks: a mark, not content
 STEADY_COUNTER = 0.3  # for numbers: a clock's last digits move
@@ -176,6 +178,7 @@ class ScreenText:
     """The on-screen text of one post, gathered video by video, then image by image."""
 
     settings: Settings
+    picker: FramePicker | None = None  # chooses the page's frame among the looks, if given
     frames: int = 0  # looked at
     frames_sent: int = 0  # read by the engine (billed, for Vision)
     images: int = 0
@@ -188,16 +191,37 @@ class ScreenText:
         from svp.media.frames import TextChanges, text_samples
 
         changes = TextChanges()
-        samples = text_samples(video, self.settings.ocr_interval_seconds, changes)
+        picker = self.picker
+        samples = text_samples(
+            video,
+            self.settings.ocr_interval_seconds,
+            changes,
+            None if picker is None else lambda sample, still: picker.look(sample, still, changes),
+        )
         frames = ((round(s.seconds + offset, 2), s.frame) for s in samples)
         read = list(read_frames(frames, self.settings))  # lines only: a few per frame
         self.frames += changes.seen
         self.frames_sent += changes.sent
         groups, held = persistent_groups(read, changes.duration, changes.steady_share)
+        if picker is not None:
+            marks = [group.key for group in groups]
+            picker.finish(video, offset, lambda frame: self._shows_text(frame, marks))
         for f, (seconds, lines) in enumerate(read):
             self._merger.add([s for i, s in enumerate(lines) if (f, i) not in held], seconds)
         for group in groups:
             self._keep_persistent(group)
+
+    def _shows_text(self, frame: np.ndarray, marks: list[str]) -> bool:
+        """Whether the engine reads text on `frame` other than the video's `marks` (the keys of
+        its persistent groups) and counters: the page's picture should show the subject."""
+        self.frames_sent += 1
+        ((_, lines),) = read_frames([(0.0, frame)], self.settings)
+        return any(
+            len(key := _key(seen.text)) >= 2
+            and not is_counter(seen.text)
+            and not any(_similar(key, mark) for mark in marks)
+            for seen in lines
+        )
 
     def read_images(self, images: Iterable[tuple[int, np.ndarray]]) -> None:
         """Reads every image of a photo post, in post order (`image` is its index)."""
