@@ -6,6 +6,11 @@ through, none are held. Text that stays in place for most of the video (a waterm
 a frame counter) is listed apart as `persistent`: it is shown on the page, not summarized.
 Image posts: every image is read, in post order (`seconds` is null, `image` is the image's
 index).
+
+The stage that looks at the frames also gives the page its pictures (`pictures`, each
+{uri, source, caption}; the first is the cover): the platform's thumbnail, else the sharpest
+frame without overlay text (svp.media.picture), then a photo post's images (at most
+MAX_PAGE_IMAGES), each decoded and encoded again as a JPEG.
 """
 
 from __future__ import annotations
@@ -19,15 +24,19 @@ from typing import Any
 from svp.runtime.runner import StageContext
 
 log = logging.getLogger("svp.ocr")
+MAX_PAGE_IMAGES = 20  # a photo post's images on its page (Instagram carousels hold 20)
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
+    from svp.media.picture import FramePicker
     from svp.media.screen import ScreenText
 
     media = ctx.output_of("downloader")
     settings = ctx.runtime.settings
     artifacts = media.get("artifacts") or {}
-    screen = ScreenText(settings)
+    pictures = _thumbnail(ctx, artifacts.get("thumbnail"))
+    picker = FramePicker() if not pictures and media.get("has_video") else None
+    screen = ScreenText(settings, picker=picker)
     warning = ""
     try:
         videos = artifacts.get("videos") or ([artifacts["media"]] if artifacts.get("media") else [])
@@ -39,9 +48,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
                 screen.read_video(local, offset)
                 offset += _duration(local)
                 local.unlink(missing_ok=True)
+        if picker is not None and picker.chosen is not None:
+            pictures += _frame(ctx, picker.chosen)
         images = artifacts.get("images") or []
         if images:
-            screen.read_images(_images(ctx, images))
+            screen.read_images(_images(ctx, images, pictures))
     except Exception as exc:  # noqa: BLE001 - graceful degradation: no screen text
         warning = f"on-screen text could not be read: {type(exc).__name__}: {exc}"
         log.warning(warning)
@@ -64,8 +75,37 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "frames": screen.frames,  # looked at
         "frames_sent": screen.frames_sent,  # read by the engine (billed, for Vision)
         "images": screen.images,
+        "pictures": pictures,  # the page's: {uri, source, caption}, the cover first
         "warning": warning,
     }
+
+
+def _thumbnail(ctx: StageContext, uri: str | None) -> list[dict[str, Any]]:
+    """The platform's thumbnail as the page's picture, if it is a picture."""
+    from svp.media.picture import from_file
+
+    if not uri:
+        return []
+    local = ctx.scratch / "thumbnail"
+    ctx.runtime.blobs.download(uri, local)
+    jpeg = from_file(local)
+    local.unlink(missing_ok=True)
+    if jpeg is None:
+        log.info("the thumbnail is not a picture OpenCV can read: a frame is chosen instead")
+        return []
+    return [_picture(ctx, "picture-thumbnail.jpg", jpeg, "thumbnail", "Thumbnail")]
+
+
+def _frame(ctx: StageContext, chosen: Any) -> list[dict[str, Any]]:
+    from svp.media.picture import frame_caption
+
+    caption = frame_caption(chosen.seconds)
+    return [_picture(ctx, "picture-frame.jpg", chosen.jpeg, "frame", caption)]
+
+
+def _picture(ctx: StageContext, name: str, jpeg: bytes, source: str, caption: str) -> dict:
+    uri = ctx.save(name, jpeg, "image/jpeg")
+    return {"uri": uri, "source": source, "caption": caption}
 
 
 def _line(line: Any) -> dict[str, Any]:
@@ -75,10 +115,14 @@ def _line(line: Any) -> dict[str, Any]:
     return item
 
 
-def _images(ctx: StageContext, uris: list[str]) -> Iterator[tuple[int, Any]]:
+def _images(
+    ctx: StageContext, uris: list[str], pictures: list[dict[str, Any]]
+) -> Iterator[tuple[int, Any]]:
+    """The post's images to read, each also added to `pictures` (up to MAX_PAGE_IMAGES)."""
     import hashlib
 
     from svp.media.images import read_image
+    from svp.media.picture import MIN_SIDE, encoded
 
     seen: set[str] = set()
     for index, uri in enumerate(uris):
@@ -90,6 +134,11 @@ def _images(ctx: StageContext, uris: list[str]) -> Iterator[tuple[int, Any]]:
         seen.add(digest)
         if image is None:
             continue
+        shown = sum(p["source"] == "image" for p in pictures)
+        if shown < MAX_PAGE_IMAGES and min(image.shape[:2]) >= MIN_SIDE:
+            caption = f"Image {index + 1} of {len(uris)}"
+            name = f"picture-image-{index:02d}.jpg"
+            pictures.append(_picture(ctx, name, encoded(image), "image", caption))
         yield index, image
 
 
