@@ -1,4 +1,5 @@
-"""The page body a person checks: summary, caption, transcript, on-screen text, source link."""
+"""The page body a person checks: its picture, summary, caption, transcript, on-screen text,
+source link."""
 
 from __future__ import annotations
 
@@ -60,9 +61,31 @@ def evidence_lines(evidence: dict[str, str]) -> list[str]:
     return [f"{name}: {where}" for name, where in evidence.items() if where]
 
 
+def _image(file: dict[str, Any], caption: str) -> dict:
+    """An image block; `file` is a Notion file object (`file_upload` or `external`)."""
+    return {"object": "block", "type": "image", "image": {**file, "caption": rich_text(caption)}}
+
+
+def picture_blocks(pictures: list[tuple[dict[str, Any], str]]) -> list[dict]:
+    """The first picture (the cover's) as an image block; the others (a photo post's images)
+    in a toggle, so that the summary stays near the top."""
+    if not pictures:
+        return []
+    shown = [_image(*pictures[0])]
+    if rest := pictures[1:]:
+        images = [_image(*picture) for picture in rest]
+        toggle = {"rich_text": rich_text(f"More images ({len(rest)})"), "children": images}
+        shown.append({"object": "block", "type": "toggle", "toggle": toggle})
+    return shown
+
+
 def blocks(
-    summary: dict[str, Any], source_url: str, evidence: dict[str, str] | None = None
+    summary: dict[str, Any],
+    source_url: str,
+    evidence: dict[str, str] | None = None,
+    pictures: list[tuple[dict[str, Any], str]] | None = None,
 ) -> list[dict]:
+    """The page's children; `pictures`: (Notion file object, caption), the cover's first."""
     children: list[dict] = []
     if notice := review_notice(summary):
         children.append(
@@ -75,6 +98,7 @@ def blocks(
                 },
             }
         )
+    children += picture_blocks(pictures or [])
     if lines := evidence_lines(evidence or {}):
         children.append(_toggle("Where each value came from", "\n\n".join(lines)))
     for title, text in sections(summary):
@@ -91,10 +115,15 @@ def markdown(
     summary: dict[str, Any],
     source: str,
     evidence: dict[str, str] | None = None,
+    pictures: list[tuple[str, str]] | None = None,
 ) -> str:
+    """The page as Markdown; `pictures`: (path relative to the page, caption)."""
+    pictures = pictures or []
     lines = [f"# {title}", ""]
     if notice := review_notice(summary):
         lines += [f"> ⚠️ {notice}", ""]
+    if pictures:
+        lines += [_markdown_image(*pictures[0]), ""]
     evidence = evidence or {}
     for name, value in properties.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
@@ -103,6 +132,13 @@ def markdown(
     for heading, text in sections(summary):
         if text.strip():
             lines += ["", f"## {heading}", "", text.strip()]
+    if len(pictures) > 1:
+        lines += ["", "## More images", ""]
+        lines += [_markdown_image(*picture) for picture in pictures[1:]]
     if source:
         lines += ["", f"Source: {source}"]
     return "\n".join(lines) + "\n"
+
+
+def _markdown_image(path: str, caption: str) -> str:
+    return f"![{caption}]({path})"

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from svp.accounts import notion_for
@@ -20,6 +21,7 @@ from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.properties import RELATION_LIMIT, encode_properties, plain
 from svp.runtime import jobs, videos
 from svp.runtime.runner import StageContext
+from svp.stages import pictures
 from svp.stages.targets import schema_of
 from svp.summary.targets import Schema, review_mark, source_property, title_property
 
@@ -72,25 +74,27 @@ def run(ctx: StageContext) -> dict[str, Any]:
     for values in items:
         plain_values = {**_without_relations(schema, values), **extra}
         rendered.append(render(schema, plain_values, source, _relations(schema, values)))
-    documents = [
-        body.markdown(title, readable, summary, source, evidence[i])
+    local = "data_source_id" not in target
+    # Locally the pictures are files beside the page; in Notion, uploads (see _Written).
+    shown = pictures.copy_beside(ctx, _local_page(ctx)) if local else []
+    document = "\n---\n\n".join(
+        body.markdown(title, readable, summary, source, evidence[i], shown)
         for i, (_, readable, title) in enumerate(rendered)
-    ]
-    all_properties = [properties for properties, _, _ in rendered]
-    shown = all_properties[0] if len(items) == 1 else all_properties
-    properties_uri = ctx.save(
-        "page.json", json.dumps(shown, ensure_ascii=False, indent=2).encode(), "application/json"
     )
-    markdown_uri = ctx.save("page.md", "\n---\n\n".join(documents).encode(), "text/markdown")
+    all_properties = [properties for properties, _, _ in rendered]
+    shown_properties = all_properties[0] if len(items) == 1 else all_properties
+    properties_json = json.dumps(shown_properties, ensure_ascii=False, indent=2)
+    properties_uri = ctx.save("page.json", properties_json.encode(), "application/json")
+    markdown_uri = ctx.save("page.md", document.encode(), "text/markdown")
 
-    if "data_source_id" in target:
+    if local:
+        url = _write_local(ctx, properties_json, document)
+        pages = [{"id": "", "url": url, "title": title} for _, _, title in rendered]
+    else:
         notion = notion_for(ctx.runtime, target.get("user"))
         assert notion is not None
         written = _Written(ctx, notion, target["data_source_id"], summary, source)
         pages = [written.item(i, values, evidence[i]) for i, values in enumerate(items)]
-    else:
-        url = _write_local(ctx, all_properties, documents)
-        pages = [{"id": "", "url": url, "title": title} for _, _, title in rendered]
     return {
         "page_id": pages[0]["id"],
         "page_url": pages[0]["url"],
@@ -126,6 +130,7 @@ class _Written:
         self.data_source_id = data_source_id
         self.summary = summary
         self.source = source
+        self.pictures = pictures.NotionPictures(ctx, notion)
 
     def item(self, index: int, values: dict, proof: dict) -> dict:
         """Item `index`'s page, updated if the video's claim has it, else created once."""
@@ -136,15 +141,15 @@ class _Written:
         # A write refused for a schema change (a property renamed or deleted) is retried with
         # the schema read afresh instead of the hour-old cached one; then once more without
         # the references to other pages and people, which Notion may refuse (a bot as a
-        # person).
-        for attempt, (fresh, references) in enumerate(((False, True), (True, True), (True, False))):
+        # person), and without pictures (an upload that expired).
+        for attempt, (fresh, extras) in enumerate(((False, True), (True, True), (True, False))):
             schema = self.notion.schema(self.data_source_id, refresh=fresh)
-            properties, title = self._properties(schema, values, references)
+            properties, title = self._properties(schema, values, extras)
             try:
                 if existing and _updated(self.notion, existing["id"], properties):
                     page = {**existing, "title": title}
                 else:
-                    page = self._create_once(key, index, schema, properties, title, proof)
+                    page = self._create_once(key, index, schema, properties, title, proof, extras)
                 break
             except NotionRequestError as exc:
                 if exc.code != "validation_error" or attempt == 2:
@@ -176,6 +181,7 @@ class _Written:
         properties: dict,
         title: str,
         proof: dict,
+        with_pictures: bool,
     ) -> dict:
         page: dict | None = None
         if key is not None:
@@ -189,9 +195,11 @@ class _Written:
             log.info("found the page an earlier attempt created: updating it")
             page = self.notion.update_page(page["id"], properties)
         else:
+            shown = self.pictures.files() if with_pictures else []
+            children = body.blocks(self.summary, self.source, proof, shown)
+            cover = shown[0][0] if shown else None
             self.ctx.ensure_held()  # a worker that lost the stage must not create a page
-            children = body.blocks(self.summary, self.source, proof)
-            page = self.notion.create_page(self.data_source_id, properties, children)
+            page = self.notion.create_page(self.data_source_id, properties, children, cover)
         return {"id": page["id"], "url": page.get("url", ""), "title": title}
 
 
@@ -245,11 +253,15 @@ def _find_page(notion: NotionGateway, data_source_id: str, schema: Schema, inten
     return next(iter(notion.query(data_source_id, {"and": conditions})), None)
 
 
-def _write_local(ctx: StageContext, properties: list[dict], documents: list[str]) -> str:
+def _local_page(ctx: StageContext) -> Path:
     folder = ctx.runtime.settings.data_dir / "output"
     folder.mkdir(parents=True, exist_ok=True)
-    shown = properties[0] if len(properties) == 1 else properties
-    (folder / f"{ctx.job_id}.json").write_text(json.dumps(shown, ensure_ascii=False, indent=2))
-    path = folder / f"{ctx.job_id}.md"
-    path.write_text("\n---\n\n".join(documents))
+    return folder / f"{ctx.job_id}.md"
+
+
+def _write_local(ctx: StageContext, properties_json: str, document: str) -> str:
+    """The page as output/JOB.md (its pictures beside it) and its properties as JOB.json."""
+    path = _local_page(ctx)
+    path.with_suffix(".json").write_text(properties_json)
+    path.write_text(document)
     return path.resolve().as_uri()
