@@ -129,7 +129,7 @@ from ._notion_schema import (
 )
 from ._server import FakeServer, RecordedRequest, Reply
 
-__all__ = ["FakeNotion", "NotionError", "Workspace", "plain", "to_notion_value"]
+__all__ = ["FakeNotion", "FileUpload", "NotionError", "Workspace", "plain", "to_notion_value"]
 
 DEFAULT_TOKEN = "secret-test-token"
 DEFAULT_WORKSPACE = "fake-default-workspace"
