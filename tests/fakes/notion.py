@@ -31,6 +31,41 @@ What the fake enforces, as the real API does (400 ``validation_error`` unless no
 
 Query results come in creation order unless ``sorts`` are given; cursors are page ids.
 
+File uploads (``client.file_uploads``), single_part only (``multi_part`` and
+``external_url`` are refused with 400 ``validation_error`` naming the fake; ``complete``
+therefore always fails):
+
+* ``POST /v1/file_uploads`` {mode?, filename?, content_type?} answers a File Upload object,
+  ``status: "pending"``, ``expiry_time`` an hour after ``created_time``, ``upload_url``
+  ``{base_url}/v1/file_uploads/{id}/send``; filename ≤ 900 bytes.
+* ``POST /v1/file_uploads/{id}/send`` takes multipart/form-data with the file under
+  ``file`` (its filename and Content-Type are used when create gave none); answers
+  ``status: "uploaded"``, ``content_length`` set, no ``upload_url``. Refused (400): a body
+  that is not multipart or has no ``file``, a ``part_number``, a file over
+  :attr:`FakeNotion.max_file_bytes` (default 5 MiB, a free workspace's limit; never more than
+  20 MiB), a content type other than the one given at create, an upload not ``pending``
+  (already sent, or expired). Its body is not held to the 500 KB JSON limit.
+* ``GET /v1/file_uploads/{id}``; ``GET /v1/file_uploads?status=&page_size=&start_cursor=``
+  (creation order). Another workspace's upload is 404 ``object_not_found``.
+* attaching: a file object ``{"type": "file_upload", "file_upload": {"id"}}`` as a page's
+  ``cover`` or ``icon`` (create and update) or in an image/file/pdf/video/audio block
+  (nested ones too, page create and append children) must name an ``uploaded`` upload of
+  the caller's workspace: unknown, another workspace's, ``pending`` or ``expired`` ones are
+  400 ``validation_error``. ``{"type": "external", "external": {"url"}}`` (≤ 2000 chars) and
+  emoji icons are accepted; ``{"type": "file"}`` cannot be written. An attached upload no
+  longer expires (``expiry_time: null``) and can be attached again; it is stored and read
+  back as Notion returns a hosted file, ``{"type": "file", "file": {"url":
+  "{base_url}/files/{id}/{filename}", "expiry_time"}}`` (blocks keep their ``caption``),
+  and ``GET`` of that URL answers the bytes. An upload counts as attached only if the whole
+  request succeeded.
+
+Helpers: ``uploads`` (id -> :class:`FileUpload`), ``uploaded_bytes(id)``,
+``add_upload(data, filename, content_type, workspace)`` (one made out of band),
+``expire_upload(id)`` (its hour passes), ``cover_of(page_id)`` and ``images_of(page_id)``
+(``{"type": "file_upload", "id", "filename", "content_type", "bytes", "url"}`` or
+``{"type": "external", "url"}``; images in reading order, nested ones too, with
+``caption`` as plain text).
+
 Workspaces and OAuth (public integrations): every object belongs to a workspace and a token
 sees only its own workspace's objects (others are 404 ``object_not_found``, as an unshared
 page is). ``token`` belongs to the default workspace; :meth:`FakeNotion.add_workspace` adds
@@ -66,6 +101,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from ._notion_files import MEDIA_BLOCK_TYPES, FileUpload, FileUploads
 from ._notion_query import compile_filter, find_property, sort_pages
 from ._notion_schema import (
     FAKE_USER_ID,
@@ -93,7 +129,7 @@ from ._notion_schema import (
 )
 from ._server import FakeServer, RecordedRequest, Reply
 
-__all__ = ["FakeNotion", "NotionError", "Workspace", "plain", "to_notion_value"]
+__all__ = ["FakeNotion", "FileUpload", "NotionError", "Workspace", "plain", "to_notion_value"]
 
 DEFAULT_TOKEN = "secret-test-token"
 DEFAULT_WORKSPACE = "fake-default-workspace"
@@ -225,6 +261,7 @@ class FakeNotion(FakeServer):
         self.pages: dict[str, Json] = {}
         self.blocks: dict[str, Json] = {}
         self.children: dict[str, list[str]] = {}  # parent (page or block) id -> block ids
+        self.files = FileUploads(lambda: self.base_url)
         self._state = threading.RLock()
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"databases/([^/]+)"), self._get_database),
@@ -237,6 +274,11 @@ class FakeNotion(FakeServer):
             ("GET", re.compile(r"blocks/([^/]+)/children"), self._list_children),
             ("PATCH", re.compile(r"blocks/([^/]+)/children"), self._append_children),
             ("GET", re.compile(r"users/me"), self._me),
+            ("POST", re.compile(r"file_uploads"), self._create_upload),
+            ("GET", re.compile(r"file_uploads"), self._list_uploads),
+            ("GET", re.compile(r"file_uploads/([^/]+)"), self._get_upload),
+            ("POST", re.compile(r"file_uploads/([^/]+)/send"), self._send_upload),
+            ("POST", re.compile(r"file_uploads/([^/]+)/complete"), self._complete_upload),
         ]
 
     # == helpers for tests =================================================================
@@ -289,7 +331,8 @@ class FakeNotion(FakeServer):
             body = {"parent": {"data_source_id": ds.id}, "properties": properties}
             if children:
                 body["children"] = children
-            return str(self._create_page(None, body, [])["id"])
+            with self.files.attaching():
+                return str(self._create_page(None, body, [])["id"])
 
     def edit_page(self, page_id: str, values: dict[str, Any]) -> None:
         """A person edits a page in Notion: plain values, as for :meth:`add_page`."""
@@ -333,6 +376,68 @@ class FakeNotion(FakeServer):
             return "\n".join(self._block_lines(normalize_id(page_id)))
 
     plain = staticmethod(plain)
+
+    # -- file uploads (see the module docstring) ---------------------------------------------
+
+    @property
+    def uploads(self) -> dict[str, FileUpload]:
+        """Every File Upload by id (live records: ``data``, ``filename``, ``content_type``,
+        ``workspace_id``, ``expires_at``; ``status(now)``)."""
+        return self.files.records
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The per-file limit of a send (default 5 MiB, a free workspace's; Notion also caps
+        single-part sends at 20 MiB)."""
+        return self.files.max_file_bytes
+
+    @max_file_bytes.setter
+    def max_file_bytes(self, limit: int) -> None:
+        self.files.max_file_bytes = limit
+
+    def uploaded_bytes(self, upload_id: str) -> bytes:
+        """What was sent for an upload (``ValueError`` while it is pending)."""
+        with self._state:
+            data = self.files.records[normalize_id(upload_id)].data
+        if data is None:
+            raise ValueError(f"nothing was sent for file upload {upload_id} yet")
+        return data
+
+    def add_upload(
+        self,
+        data: bytes | None,
+        filename: str = "picture.jpg",
+        content_type: str = "image/jpeg",
+        workspace: Workspace | None = None,
+    ) -> str:
+        """An upload made out of band (``data=None``: still pending); return its id."""
+        owner = workspace.id if workspace else DEFAULT_WORKSPACE
+        with self._state:
+            return self.files.add(owner, filename, content_type, data).id
+
+    def expire_upload(self, upload_id: str) -> None:
+        """The upload's hour passes without it being attached: it becomes ``expired``."""
+        with self._state:
+            self.files.expire(upload_id)
+
+    def cover_of(self, page_id: str) -> Json | None:
+        """The page's cover: ``{"type": "file_upload", "id", "filename", "content_type",
+        "bytes", "url"}`` for an attached upload, ``{"type": "external", "url"}``, or None."""
+        with self._state:
+            return self.files.described(self._page(page_id)["cover"])
+
+    def images_of(self, page_id: str) -> list[Json]:
+        """The page's image blocks, nested ones too, in reading order: as :meth:`cover_of`
+        describes a file, plus ``caption`` (plain text)."""
+        with self._state:
+            return [
+                {
+                    **(self.files.described(block["image"]) or {}),
+                    "caption": plain_text(block["image"]["caption"]),
+                }
+                for block in self._blocks_under(normalize_id(page_id))
+                if block["type"] == "image"
+            ]
 
     def fail_next(
         self,
@@ -392,10 +497,14 @@ class FakeNotion(FakeServer):
             if request.path.startswith("/v1/oauth/"):
                 with self._state:
                     return self._oauth(request)
+            if request.path.startswith("/files/") and request.method == "GET":
+                with self._state:  # a hosted file's signed URL: no Notion headers
+                    return self.files.serve(request.path)
             caller = self._check_headers(request)
             handler, args = self._route(request)
-            body = self._json_body(request)
-            with self._state:
+            # The only multipart route: its body is the file, read by the handler.
+            body = {} if handler == self._send_upload else self._json_body(request)
+            with self._state, self.files.attaching():
                 self._caller = caller
                 try:
                     result = handler(request, body, args)
@@ -605,6 +714,7 @@ class FakeNotion(FakeServer):
             if name not in properties:
                 properties[name] = default_value(ValueContext(prop, page_id, stamp, stamp))
         blocks = self._build_blocks(body.get("children") or [], page_id, "page_id")
+        visuals = self._visuals_in(body)
         page = {
             "object": "page",
             "id": page_id,
@@ -612,8 +722,8 @@ class FakeNotion(FakeServer):
             "last_edited_time": stamp,
             "created_by": user_ref(),
             "last_edited_by": user_ref(),
-            "cover": body.get("cover"),
-            "icon": body.get("icon"),
+            "cover": visuals.get("cover"),
+            "icon": visuals.get("icon"),
             "parent": parent,
             "archived": False,
             "in_trash": False,
@@ -646,15 +756,24 @@ class FakeNotion(FakeServer):
         schema = copy.deepcopy(self._schema_for(page["parent"]))
         stamp = now_iso()
         written = self._write_properties(schema, values, page["id"], page["created_time"], stamp)
+        visuals = self._visuals_in(body)
         self._commit_schema(page["parent"], schema)
         page["properties"].update(written)
-        for key in ("icon", "cover"):
-            if key in body:
-                page[key] = body[key]
+        page.update(visuals)
         if trash is not None:
             page["archived"] = page["in_trash"] = trash
         page["last_edited_time"] = stamp
         return copy.deepcopy(page)
+
+    def _visuals_in(self, body: Json) -> Json:
+        """The page's ``icon`` and ``cover`` given in ``body`` (null removes one), in read
+        format."""
+        visuals: Json = {}
+        if body.get("cover") is not None:
+            visuals["cover"] = self.files.file_object_in(body["cover"], "body.cover", self._caller)
+        if body.get("icon") is not None:
+            visuals["icon"] = self.files.icon_in(body["icon"], "body.icon", self._caller)
+        return {key: visuals.get(key) for key in ("icon", "cover") if key in body}
 
     def _write_properties(
         self, schema: dict[str, Json], values: Json, page_id: str, created: str, edited: str
@@ -745,6 +864,11 @@ class FakeNotion(FakeServer):
         built = []
         for i, raw in enumerate(children):
             block, nested = _block_in(raw, parent_id, parent_kind, f"{where}[{i}]")
+            btype = block["type"]
+            if btype in MEDIA_BLOCK_TYPES:
+                block[btype] = self.files.media_in(
+                    btype, block[btype], f"{where}[{i}].{btype}", self._caller
+                )
             built.append(
                 (
                     block,
@@ -760,6 +884,14 @@ class FakeNotion(FakeServer):
             self.children.setdefault(parent_id, []).append(block["id"])
             self._store_blocks(block["id"], nested)
 
+    def _blocks_under(self, parent_id: str) -> list[Json]:
+        """Every block under a page or block, depth first, in reading order."""
+        found = []
+        for block_id in self.children.get(parent_id, []):
+            found.append(self.blocks[block_id])
+            found.extend(self._blocks_under(block_id))
+        return found
+
     def _block_lines(self, parent_id: str) -> list[str]:
         lines = []
         for block_id in self.children.get(parent_id, []):
@@ -769,6 +901,32 @@ class FakeNotion(FakeServer):
                 lines.append(plain_text(content["rich_text"]))
             lines.extend(self._block_lines(block_id))
         return lines
+
+    # == file uploads ===========================================================================
+
+    def _create_upload(self, request: Any, body: Json, args: list[str]) -> Json:
+        return self.files.create(body, self._caller or DEFAULT_WORKSPACE)
+
+    def _send_upload(self, request: RecordedRequest, body: Json, args: list[str]) -> Json:
+        return self.files.send(
+            args[0], request.header("content-type"), request.body, self._caller or DEFAULT_WORKSPACE
+        )
+
+    def _get_upload(self, request: Any, body: Json, args: list[str]) -> Json:
+        return self.files.retrieve(args[0], self._caller)
+
+    def _list_uploads(self, request: RecordedRequest, body: Json, args: list[str]) -> Json:
+        page_size = _page_size(_int_or_none(request.query_value("page_size")))
+        shown = self.files.listed(self._caller, request.query_value("status"))
+        cursor = request.query_value("start_cursor")
+        return _paginate(list(shown), shown, cursor, page_size, "file_upload")
+
+    def _complete_upload(self, request: Any, body: Json, args: list[str]) -> Json:
+        upload = self.files.retrieve(args[0], self._caller)  # 404 for an unknown upload
+        raise validation_error(
+            f"File upload {upload['id']} is not a multi_part upload: only multi_part uploads "
+            "are completed."
+        )
 
     # == misc =================================================================================
 
