@@ -15,6 +15,7 @@ from svp.config import Settings, load_settings
 from svp.runtime.context import Runtime
 from svp.wiring import build_runtime
 from tests.clipgen import make_clip
+from tests.fakes.notion import FakeNotion
 
 pytest_plugins = ["tests.emulators", "tests.fakes.fixtures"]
 
@@ -76,6 +77,14 @@ def settings(env: dict[str, str]) -> Settings:
 @pytest.fixture
 def runtime(settings: Settings) -> Runtime:
     return build_runtime(settings)
+
+
+@pytest.fixture
+def notion_env(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, fake_notion: FakeNotion):
+    """The environment of `env`, with Notion answered by the fake."""
+    monkeypatch.setenv("NOTION_TOKEN", fake_notion.token)
+    monkeypatch.setenv("NOTION_BASE_URL", fake_notion.base_url)
+    return fake_notion
 
 
 @pytest.fixture(scope="session")

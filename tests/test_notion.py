@@ -25,7 +25,7 @@ from svp.runtime.envelope import parse_delivery
 from svp.runtime.runner import StageRunner
 from svp.stages.writer import run as write
 from svp.wiring import build_runtime
-from tests.fakes.notion import FakeNotion, plain
+from tests.fakes.notion import plain
 from tests.test_runtime import push_body
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,13 +52,6 @@ EVERY_TYPE = {
     "Vegan": "checkbox",
     "Photos": "files",
 }
-
-
-@pytest.fixture
-def notion_env(env, monkeypatch, fake_notion: FakeNotion) -> FakeNotion:
-    monkeypatch.setenv("NOTION_TOKEN", fake_notion.token)
-    monkeypatch.setenv("NOTION_BASE_URL", fake_notion.base_url)
-    return fake_notion
 
 
 def writer_ready_job(

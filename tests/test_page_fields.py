@@ -15,15 +15,8 @@ from svp.runtime import jobs
 from svp.runtime.context import Runtime
 from svp.wiring import build_runtime
 from tests.fakes._notion_schema import FAKE_USER_ID
-from tests.fakes.notion import FakeNotion, plain
+from tests.fakes.notion import plain
 from tests.test_notion import deliver_to_writer
-
-
-@pytest.fixture
-def notion_env(env, monkeypatch, fake_notion: FakeNotion) -> FakeNotion:
-    monkeypatch.setenv("NOTION_TOKEN", fake_notion.token)
-    monkeypatch.setenv("NOTION_BASE_URL", fake_notion.base_url)
-    return fake_notion
 
 
 def ready(
