@@ -199,19 +199,19 @@ def _mark_like(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
 
 
 def _offers(looks: list[_Look], marks: np.ndarray) -> list[_Look]:
-    """The sharpest look of each stretch of clear looks, least text first."""
+    """The sharpest look of each stretch of clear looks (within TEXT_PIXELS of the least
+    text), sharpest first."""
     texts = [_text_pixels(look.text_edges, marks, marks.shape) for look in looks]
     clear = min(texts) + TEXT_PIXELS
-    offers: list[tuple[int, float, _Look]] = []
-    stretch: list[tuple[int, _Look]] = []
+    offers: list[_Look] = []
+    stretch: list[_Look] = []
     for text, look in [*zip(texts, looks, strict=True), (clear + 1, None)]:
         if look is not None and text <= clear:
-            stretch.append((text, look))
+            stretch.append(look)
         elif stretch:
-            text_of_best, best = max(stretch, key=lambda item: item[1].sharpness)
-            offers.append((text_of_best, -best.sharpness, best))
+            offers.append(max(stretch, key=lambda each: each.sharpness))
             stretch = []
-    return [look for _, _, look in sorted(offers, key=lambda offer: offer[:2])]
+    return sorted(offers, key=lambda offer: -offer.sharpness)
 
 
 def _text_pixels(packed: np.ndarray, marks: np.ndarray, shape: tuple[int, ...]) -> int:
