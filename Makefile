@@ -48,7 +48,7 @@ tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports --config .importlinter
+	$(BIN)/lint-imports .importlinter
 
 pytest: $(VENV)/.installed
 	$(BIN)/python -m pytest
