@@ -12,6 +12,7 @@ import pytest
 from svp.config import Settings
 from svp.media.frames import TextChanges, plan_samples, sample_frames, text_samples
 from svp.media.ocr import LineMerger, read_frames
+from svp.media.picture import VERIFY
 from svp.media.screen import ScreenText
 from tests.clipgen import make_clip
 
@@ -161,5 +162,7 @@ def test_the_ocr_stage_sends_only_changed_frames_to_vision(
     assert svp(["jobs", "--json"]) == 0
     (job,) = json.loads(capsys.readouterr().out)
     output = job["stages"]["ocr"]["output"]
-    assert output["frames"] > 90 and output["frames_sent"] == len(seen) <= 6
+    assert output["frames"] > 90 and output["frames_sent"] <= 6
+    assert 1 <= output["picture_checks"] <= VERIFY  # the page's frame, checked for text
+    assert output["frames_sent"] + output["picture_checks"] == len(seen)
     assert job["cost"]["ocr"]["images"] == len(seen)

@@ -29,6 +29,22 @@ VISION_BATCH = 16
 FOLD_RATIO = 0.85  # lines at least this similar (after normalizing) are one line
 
 Box = tuple[float, float, float, float]  # left, top, width, height: shares of the frame's size
+MARK_HEIGHT = 0.025  # a line this small (share of the frame's height) is a mark, not a title
+EDGE_BAND = (0.125, 1 / 6)  # top and bottom, left and right: where marks sit
+
+
+def where_marks_sit(box: Box) -> bool:
+    """Small, or at an edge of the frame: where watermarks, handles and counters sit."""
+    left, top, width, height = box
+    vertical, horizontal = EDGE_BAND
+    centre = left + width / 2
+    return (
+        height <= MARK_HEIGHT
+        or top + height <= vertical
+        or top >= 1 - vertical
+        or centre <= horizontal
+        or centre >= 1 - horizontal
+    )
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from svp.media.screen import EDGE_BAND, MARK_HEIGHT
+from svp.media.ocr import where_marks_sit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -184,18 +184,10 @@ class FramePicker:
 
 
 def _mark_like(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
-    """A region small or at an edge of the frame, where marks sit (svp.media.screen)."""
+    """A region (pixels) small or at an edge of the frame, where marks sit."""
     x, y, w, h = box
     height, width = shape[:2]
-    vertical, horizontal = EDGE_BAND
-    centre = (x + w / 2) / width
-    return (
-        h <= MARK_HEIGHT * height
-        or (y + h) <= vertical * height
-        or y >= (1 - vertical) * height
-        or centre <= horizontal
-        or centre >= 1 - horizontal
-    )
+    return where_marks_sit((x / width, y / height, w / width, h / height))
 
 
 def _offers(looks: list[_Look], marks: np.ndarray) -> list[_Look]:

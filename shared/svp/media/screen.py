@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svp.config import Settings
-from svp.media.ocr import Box, LineMerger, Seen, TextLine, read_frames
+from svp.media.ocr import Box, LineMerger, Seen, TextLine, read_frames, where_marks_sit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,8 +42,6 @@ PERSISTENT_SHARE = 0.8  # of the frames read from a video (engines that give no 
 STEADY = 0.6  # of a line's pixels standing still on most looks: a mark, not content
 STEADY_COUNTER = 0.3  # for numbers: a clock's last digits move
 COUNTER_SPAN = 0.3  # of the video's length: changing numbers in one place that long
-MARK_HEIGHT = 0.025  # a line this small (share of the frame's height) is a mark, not a title
-EDGE_BAND = (0.125, 1 / 6)  # top and bottom, left and right: where marks sit
 PERSISTENT_SPAN = 0.5  # of the video's length, between the first and the last reading
 SAME_TEXT = 0.8  # spellings at least this similar are one text (OCR noise)
 COUNTER_RE = re.compile(r"[\d\s:.,;/|'-]*\d[\d\s:.,;/|'-]*")  # "00:00:08 .333", "243", "3/10"
@@ -93,16 +91,7 @@ class _Group:
     def looks_like_a_mark(self) -> bool:
         if self.counter or self.box is None:
             return True
-        left, top, width, height = self.box
-        vertical, horizontal = EDGE_BAND
-        centre = left + width / 2
-        return (
-            height <= MARK_HEIGHT
-            or top + height <= vertical
-            or top >= 1 - vertical
-            or centre <= horizontal
-            or centre >= 1 - horizontal
-        )
+        return where_marks_sit(self.box)
 
     def takes(self, seen: Seen, key: str, counter: bool) -> bool:
         if counter != self.counter:
@@ -180,7 +169,8 @@ class ScreenText:
     settings: Settings
     picker: FramePicker | None = None  # chooses the page's frame among the looks, if given
     frames: int = 0  # looked at
-    frames_sent: int = 0  # read by the engine (billed, for Vision)
+    frames_sent: int = 0  # read by the engine for their text (billed, for Vision)
+    picture_checks: int = 0  # read by the engine to check the page's frame (billed too)
     images: int = 0
     _merger: LineMerger = field(default_factory=LineMerger)
     _persistent: list[dict[str, Any]] = field(default_factory=list)
@@ -214,7 +204,7 @@ class ScreenText:
     def _shows_text(self, frame: np.ndarray, marks: list[str]) -> bool:
         """Whether the engine reads text on `frame` other than the video's `marks` (the keys of
         its persistent groups) and counters: the page's picture should show the subject."""
-        self.frames_sent += 1
+        self.picture_checks += 1
         ((_, lines),) = read_frames([(0.0, frame)], self.settings)
         return any(
             len(key := _key(seen.text)) >= 2

@@ -74,6 +74,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "persistent": len(payload["persistent"]),
         "frames": screen.frames,  # looked at
         "frames_sent": screen.frames_sent,  # read by the engine (billed, for Vision)
+        "picture_checks": screen.picture_checks,  # frames read to choose the picture (billed)
         "images": screen.images,
         "pictures": pictures,  # the page's: {uri, source, caption}, the cover first
         "warning": warning,

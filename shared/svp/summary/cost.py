@@ -8,7 +8,8 @@ What is counted (everything else is local and free):
   list prices, 0.30 and 2.50; set 0 for a local model);
 * transcription minutes, from the transcriber's output, when its engine was `openai`, at
   `SVP_PRICE_TRANSCRIBE_PER_MINUTE` (default 0.006);
-* OCR images, from the OCR stage's output (`frames_sent`, else `frames`), when its engine was
+* OCR images, from the OCR stage's output (`frames_sent`, else `frames`, plus the
+  `picture_checks` made to choose the page's frame), when its engine was
   `vision`, at `SVP_PRICE_OCR_PER_1000_IMAGES` (default 1.50; free tiers are not subtracted).
 """
 
@@ -44,7 +45,8 @@ def estimate(job: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
     ocr = _output(job, "ocr")
     ocr_engine = ocr.get("engine") or (settings.ocr_engine if ocr else "")
-    images = int(ocr.get("frames_sent", ocr.get("frames")) or 0) if ocr_engine == "vision" else 0
+    read = int(ocr.get("frames_sent", ocr.get("frames")) or 0) + int(ocr.get("picture_checks") or 0)
+    images = read if ocr_engine == "vision" else 0
     ocr_usd = images * settings.price_ocr_per_1000_images / 1000
 
     return {
