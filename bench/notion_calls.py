@@ -2,7 +2,8 @@
 
 Runs the real runner, poller, reconciler and writer against the fake Notion server
 (tests/fakes) with the media stages stubbed (they make no Notion calls): once with instant
-stages, once with media stages of 3 s each (the statuses a person sees then). Baseline,
+stages, once with media stages of 3 s each (the statuses a person sees then), once with a
+picture on the page (the File Upload API: create, then send). Baseline,
 measured in the same run: the same work with the schema cache disabled. Targets: at most 4
 requests per link with a warm cache, at most 12 to find 1,000 pending links.
 Usage: python bench/notion_calls.py
@@ -33,6 +34,13 @@ from svp.wiring import build_runtime  # noqa: E402
 from svp.wiring import dispatcher as local_dispatcher  # noqa: E402
 from tests.fakes.notion import FakeNotion  # noqa: E402
 
+PICTURE = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c"
+    "1912130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc0000b"
+    "080001000101011100ffc4001400010000000000000000000000000000000affc40014100100000000000000000000"
+    "000000000000ffda0008010100003f00d2cf20ffd9"
+)  # a 1x1 JPEG: the upload's size does not change the requests
+
 LINK_SCHEMA = {
     "Name": "title",
     "url": "url",
@@ -44,9 +52,12 @@ LINK_SCHEMA = {
 }
 
 
-def stub(stage: str, seconds: float = 0.0):
+def stub(stage: str, seconds: float = 0.0, pictures: int = 0):
     def work(ctx):
         time.sleep(seconds if stage in ("downloader", "transcriber", "ocr") else 0.0)
+        if stage == "ocr":
+            saved = [ctx.save(f"picture-{i}.jpg", PICTURE, "image/jpeg") for i in range(pictures)]
+            return {"pictures": [{"uri": uri, "source": "frame", "caption": ""} for uri in saved]}
         if stage != "summarizer":
             return {}
         summary = {
@@ -69,7 +80,9 @@ def runtime_for(fake: FakeNotion, data: str, status_updates: str) -> Runtime:
     return build_runtime(load_settings(dotenv=None))
 
 
-def per_link(status_updates: str, links: int = 6, seconds: float = 0.0) -> tuple[float, Counter]:
+def per_link(
+    status_updates: str, links: int = 6, seconds: float = 0.0, pictures: int = 0
+) -> tuple[float, Counter]:
     with FakeNotion() as fake, tempfile.TemporaryDirectory() as data:
         _, link_source = fake.add_database("Links", LINK_SCHEMA)
         _, cooking = fake.add_database(
@@ -89,7 +102,10 @@ def per_link(status_updates: str, links: int = 6, seconds: float = 0.0) -> tuple
                 "title": "Cooking",
             }
         )
-        works = {s: stub(s, seconds) for s in ("downloader", "transcriber", "ocr", "summarizer")}
+        works = {
+            s: stub(s, seconds, pictures)
+            for s in ("downloader", "transcriber", "ocr", "summarizer")
+        }
         status = link_status(runtime)
 
         def process(count: int) -> None:
@@ -141,15 +157,20 @@ def finding(pending: int = 1000) -> tuple[int, Counter]:
 
 
 def main() -> None:
-    for mode, seconds in (("all", 0.0), ("all", 3.0), ("minimal", 0.0)):
-        warm, made = per_link(mode, seconds=seconds)
+    for mode, seconds, pictures in (
+        ("all", 0.0, 0),
+        ("all", 3.0, 0),
+        ("minimal", 0.0, 0),
+        ("all", 0.0, 1),
+    ):
+        warm, made = per_link(mode, seconds=seconds, pictures=pictures)
         gateway.SCHEMA_TTL_SECONDS = 0  # baseline: no schema cache
-        cold, _ = per_link(mode, seconds=seconds)
+        cold, _ = per_link(mode, seconds=seconds, pictures=pictures)
         gateway.SCHEMA_TTL_SECONDS = 3600
         print(
-            f"SVP_STATUS_UPDATES={mode}, media stages of {seconds:g} s: {warm:.1f} Notion "
-            f"requests per link, warm cache (baseline without schema cache: {cold:.1f}, "
-            f"ratio {warm / cold:.2f}); by endpoint over 6 links: {dict(made)}"
+            f"SVP_STATUS_UPDATES={mode}, media stages of {seconds:g} s, {pictures} picture(s): "
+            f"{warm:.1f} Notion requests per link, warm cache (baseline without schema cache: "
+            f"{cold:.1f}, ratio {warm / cold:.2f}); by endpoint over 6 links: {dict(made)}"
         )
     total, made = finding()
     print(f"poller: {total} requests to find 1,000 pending links (target <= 12): {dict(made)}")
