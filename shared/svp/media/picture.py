@@ -20,10 +20,11 @@ while footage moves). The picker sees every look:
   digits change) do not count; a place where overlay after overlay appears still does;
 - the looks with the least text (within TEXT_PIXELS of the least) are clear; each stretch of
   clear looks offers its sharpest frame (variance of the Laplacian of the grey frame);
-- the offers are read, least text first, by the OCR engine (at most VERIFY): the first on
+- the offers are read, sharpest first, by the OCR engine (at most VERIFY): the first on
   which it reads nothing but the video's marks is the picture. Edges are a cheap, imperfect
   judge (a line of text touching still scenery joins it and stops looking like text); the
-  engine is the one that decides what the page's text is, so it decides here too. When every
+  engine is the one that decides what the page's text is, so it decides here too (with
+  Cloud Vision each read is billed: the stage counts them as `picture_checks`). When every
   offer shows text, the first is taken, text and all.
 Marks are known only once the whole video was looked at, so each look keeps its text edges
 (bits of the small grey map: a few MB for a long video) and the choice is made at the end,
