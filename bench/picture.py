@@ -98,8 +98,9 @@ def main() -> None:
         took = scan(path, FramePicker().look)
         plain_time, picker_time = plain_time + plain, picker_time + took
         picker = FramePicker()  # the OCR stage's path: looks, then offers read by the engine
-        ScreenText(Settings(ocr_engine="rapidocr"), picker=picker).read_video(path)
-        checked += picker.checked
+        screen = ScreenText(Settings(ocr_engine="rapidocr"), picker=picker)
+        screen.read_video(path)
+        checked += screen.picture_checks
         sharpest = sharpest_look(path)
         assert picker.chosen is not None
         duration = max(o.end for o in overlays)

@@ -109,7 +109,6 @@ class FramePicker:
         self._seen = 0
         self._before: tuple[np.ndarray, np.ndarray] | None = None  # (still, regions) of the last
         self._chosen: Picked | None = None
-        self.checked = 0  # frames the OCR engine read for the picker
 
     def look(self, sample: Sample, still: np.ndarray, changes: TextChanges) -> None:
         """One look: `still` is its still-edge map, `changes` the detector that made it."""
@@ -161,7 +160,6 @@ class FramePicker:
             frame = frame_at(video, look.seconds)
             if frame is None:
                 continue
-            self.checked += shows_text is not None
             has_text = shows_text is not None and shows_text(frame)
             picked = Picked(encoded(frame), round(look.seconds + offset, 2), has_text)
             if not has_text:

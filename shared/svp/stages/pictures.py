@@ -40,10 +40,6 @@ class NotionPictures:
             self._files = self._uploaded() or self._by_address()
         return self._files
 
-    def cover(self) -> dict[str, Any] | None:
-        files = self.files()
-        return files[0][0] if files else None
-
     def _uploaded(self) -> list[Picture]:
         uploaded: list[Picture] = []
         for index, picture in enumerate(of_job(self.ctx)):
