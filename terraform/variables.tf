@@ -131,9 +131,14 @@ variable "cors_origins" {
 # --- storage and database -----------------------------------------------------
 
 variable "artifact_retention_days" {
-  description = "Days after which objects in the artifacts bucket (downloaded media, frames, transcripts) are deleted."
+  description = "Days after which objects in the artifacts bucket (downloaded media, frames, transcripts) are deleted. Longer than dead letters are kept (7 days): a message replayed on its last day still finds the artifacts it names."
   type        = number
-  default     = 7
+  default     = 14
+
+  validation {
+    condition     = var.artifact_retention_days >= 8
+    error_message = "artifact_retention_days must outlast the 7 days dead letters are kept, or a late replay finds its artifacts gone."
+  }
 }
 
 variable "firestore_database" {

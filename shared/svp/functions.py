@@ -65,23 +65,47 @@ def stage_handler(stage: str) -> Callable[[Any], tuple[str, int]]:
         with log_context(trace=trace, stage=stage):
             outcome = runners.deliver(stage, dict(request.headers), body)
             if outcome.dead_letter:
-                _dead_letter(runners.runtime, stage, dict(request.headers), body, outcome.detail)
+                try:
+                    job_id = _dead_letter(runners.runtime, stage, dict(request.headers), body)
+                except Exception as exc:  # noqa: BLE001 - redelivered: the job still owes it
+                    log.warning("could not store the dead letter, it comes back: %s", exc)
+                    return f"dead letter not stored: {exc}", 500
+                runners.get(stage).dead_letter_stored(job_id)
         return (outcome.detail, 200) if outcome.ack else (outcome.detail, 500)
 
     return handle
 
 
-def _dead_letter(rt: Runtime, stage: str, headers: dict, body: bytes, error: str) -> None:
-    """Publish a delivered message to `stage`'s dead-letter topic, with its last error."""
-    from svp.runtime.envelope import raw_message
-    from svp.topology import dead_letter_topic
+def _dead_letter(rt: Runtime, stage: str, headers: dict, body: bytes) -> str:
+    """Publish a delivered message to `stage`'s dead-letter topic with the attributes Pub/Sub's
+    own dead-lettering adds (the handler and `svp replay` read them) and the job's last error.
+    Returns the message's job id."""
+    from svp.runtime import jobs
+    from svp.runtime.envelope import parse_delivery, raw_message
+    from svp.topology import dead_letter_topic, push_subscription
 
     data, attributes = raw_message(headers, body)
+    delivery = parse_delivery(headers, body)
+    job_id = delivery.message.job_id
+    job = rt.state.get(jobs.JOBS, job_id) or {}
+    record = (job.get("stages") or {}).get(stage) or {}
+    source = delivery.subscription or (
+        f"projects/{rt.settings.project}/subscriptions/"
+        f"{push_subscription(rt.settings.topic_prefix, stage)}"
+    )
     rt.bus.publish(
         dead_letter_topic(rt.settings.topic_prefix, stage),
         data,
-        {**attributes, "svp_error": error[:1000]},
+        {
+            **attributes,
+            "CloudPubSubDeadLetterSourceSubscription": source,
+            "CloudPubSubDeadLetterSourceDeliveryCount": str(
+                delivery.attempt or record.get("attempts") or 1
+            ),
+            "svp_error": str(job.get("error") or record.get("error") or "")[:1000],
+        },
     )
+    return job_id
 
 
 def poller_handler(request: Any) -> tuple[str, int, dict[str, str]]:

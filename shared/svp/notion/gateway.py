@@ -257,6 +257,9 @@ class NotionGateway:
     def update_page(self, page_id: str, properties: dict) -> dict:
         return self.call(self.client.pages.update, page_id=page_id, properties=properties)
 
+    def trash_page(self, page_id: str) -> dict:
+        return self.call(self.client.pages.update, page_id=page_id, in_trash=True)
+
     def retrieve_page(self, page_id: str) -> dict:
         return self.call(self.client.pages.retrieve, page_id=page_id)
 

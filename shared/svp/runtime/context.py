@@ -54,6 +54,11 @@ class Runtime:
         topic = topic_name(self.settings.topic_prefix, OUTPUT_TOPIC[stage])
         return self.bus.publish(topic, message.encode(), message.attributes())
 
-    def artifact_key(self, job_id: str, stage: str, name: str) -> str:
-        # Deterministic: a retried stage overwrites its own artifacts instead of adding more.
-        return f"jobs/{job_id}/{stage}/{name}"
+    def artifact_key(self, job_id: str, stage: str, name: str, attempt: str = "") -> str:
+        """Where a stage's artifact lives: per attempt, so that only the attempt whose fenced
+        `complete` recorded it is ever read (the others expire with the bucket's lifecycle)."""
+        return (
+            f"jobs/{job_id}/{stage}/{attempt}/{name}"
+            if attempt
+            else f"jobs/{job_id}/{stage}/{name}"
+        )

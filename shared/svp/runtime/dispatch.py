@@ -87,6 +87,9 @@ class Dispatcher:
     def _settle(self, message: Pushed, outcome: Outcome) -> None:
         if outcome.dead_letter:
             self.queue.dead_letter(message, outcome.detail)
+            job_id = message.attributes.get("job_id", "")
+            if job_id:
+                self.runners.get(message.subscription).dead_letter_stored(job_id)
         elif outcome.ack:
             self.queue.ack(message)
         elif self.queue.nack(message, outcome.detail):

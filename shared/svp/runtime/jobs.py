@@ -34,7 +34,7 @@ RETENTION_SECONDS = 30 * 24 * 3600
 TERMINAL = ("done", "failed")
 # A job that waits for another job processing the same video (svp.runtime.videos).
 WAITING = "waiting"
-ClaimOutcome = Literal["run", "done", "busy", "closed", "missing"]
+ClaimOutcome = Literal["run", "done", "busy", "closed", "missing", "owed"]
 
 
 def iso(ts: float) -> str:
@@ -158,6 +158,13 @@ def claim(
     record = doc["stages"][stage]
     if record["state"] == "done":
         return None, Claim("done", doc)
+    if (
+        doc["status"] == "failed"
+        and record.get("dead_letter") == "owed"
+        and replays <= doc.get("replays", 0)
+    ):
+        # The stage gave up and its message has not reached the dead-letter store yet.
+        return None, Claim("owed", doc)
     if doc["status"] == "failed" and replays > doc.get("replays", 0):
         doc = _reopen(doc, replays)
     elif doc["status"] in (*TERMINAL, WAITING):
@@ -191,6 +198,7 @@ def _reopen(doc: Doc, replays: int) -> Doc:
     for record in doc["stages"].values():
         if record["state"] in ("failed", "running"):
             record.update(state="pending", lease_until=0, token=None)
+        record.pop("dead_letter", None)  # replayed: it was taken from the dead-letter store
     return doc
 
 
@@ -250,9 +258,17 @@ def next_ready(doc: Doc, stage: str) -> bool:
 
 
 def fail(
-    doc: Doc | None, stage: str | None, reason: str, *, now: float, token: str | None = None
+    doc: Doc | None,
+    stage: str | None,
+    reason: str,
+    *,
+    now: float,
+    token: str | None = None,
+    dead_letter: bool = False,
 ) -> tuple[Doc | None, bool]:
-    """End the job as failed. With `token`, only while that token holds `stage`."""
+    """End the job as failed. With `token`, only while that token holds `stage`. With
+    `dead_letter`, the stage's message is owed to the dead-letter store until
+    `dead_letter_stored` (a redelivery stores it again rather than being dropped)."""
     if doc is None or is_terminal(doc) or (token is not None and not holds(doc, stage, token)):
         return None, False
     doc = copy.deepcopy(doc)
@@ -260,9 +276,19 @@ def fail(
         doc["stages"][stage].update(
             state="failed", error=reason, token=None, lease_until=0, finished_at=iso(now)
         )
+        if dead_letter:
+            doc["stages"][stage]["dead_letter"] = "owed"
     doc.update(error=reason, failed_stage=stage)
     _set_status(doc, "failed")
     return _touch(doc, now), True
+
+
+def dead_letter_stored(doc: Doc | None, stage: str) -> tuple[Doc | None, None]:
+    if doc is None or doc["stages"][stage].get("dead_letter") != "owed":
+        return None, None
+    doc = copy.deepcopy(doc)
+    doc["stages"][stage]["dead_letter"] = "stored"
+    return doc, None
 
 
 def release(

@@ -9,6 +9,13 @@ lease renewed by a heartbeat while the worker lives, and a deadline (svp.limits)
 that finds the stage leased to a live worker is acked: that worker publishes the next message,
 or, if it dies, its lease runs out and the reconciler re-drives the stage or fails the job.
 A worker that lost its claim cannot complete, release or fail the stage any more.
+
+Cloud Run does not stop a request at its timeout: the function answers 504 to Pub/Sub and may
+run on. So a stage keeps its own time limit (the function's timeout, svp.limits): past it the
+heartbeat stops renewing, so the lease runs out and the reconciler takes over, and
+`ensure_held` refuses every effect that cannot be undone (a Notion page) from a margin before
+it. What a late worker can still do is harmless: its artifacts go to keys of its own attempt,
+which only its fenced `complete` would have made the job's output.
 """
 
 from __future__ import annotations
@@ -63,13 +70,17 @@ class StageContext:
     message: JobMessage
     scratch: Path
     token: str = ""
+    # time.time() by which the function's own time limit ends (Cloud Run answers 504 then)
+    deadline: float = float("inf")
 
     @property
     def job_id(self) -> str:
         return self.job["job_id"]
 
     def save(self, name: str, data: bytes | Path, content_type: str | None = None) -> str:
-        key = self.runtime.artifact_key(self.job_id, self.stage, name)
+        # Keyed by attempt: a fenced-off worker that runs on can never overwrite what the
+        # attempt that completed the stage wrote.
+        key = self.runtime.artifact_key(self.job_id, self.stage, name, attempt=self.token[:12])
         if isinstance(data, Path):
             return self.runtime.blobs.put_file(key, data, content_type)
         return self.runtime.blobs.put_bytes(key, data, content_type)
@@ -77,13 +88,22 @@ class StageContext:
     def output_of(self, stage: str) -> jobs.Doc:
         return jobs.output_of(self.job, stage)
 
+    def effect_margin(self) -> float:
+        """Time an effect may take: no other worker can take the stage over sooner."""
+        return min(limits.margin_seconds(), self.runtime.settings.lease_seconds / 2)
+
     def ensure_held(self) -> None:
         """Raise LeaseLost unless this worker still holds the stage with time to spare: call it
         before an effect that must not happen twice (creating a Notion page)."""
+        margin = self.effect_margin()
+        if time.time() + margin > self.deadline:
+            raise LeaseLost(f"{self.stage} is past its time limit: leaving it to a new attempt")
         current = self.runtime.state.get(jobs.JOBS, self.job_id)
         record = (current or {}).get("stages", {}).get(self.stage, {})
-        if not jobs.holds(current, self.stage, self.token) or record["lease_until"] < time.time():
+        if not jobs.holds(current, self.stage, self.token):
             raise LeaseLost(f"{self.stage} was taken over by another worker")
+        if record["lease_until"] < time.time() + margin:
+            raise LeaseLost(f"{self.stage}'s lease is about to run out")
 
 
 # A stage's work: returns its output (small JSON; artifact URIs for anything large).
@@ -146,6 +166,9 @@ class StageRunner:
         if claim.outcome == "closed":
             log.info("the job ended or waits for another job: message dropped")
             return Outcome(True, "job closed")
+        if claim.outcome == "owed":
+            log.info("the stage gave up on this message: storing it as a dead letter again")
+            return Outcome(True, "dead letter owed", dead_letter=True)
         if claim.outcome == "busy":
             # The holder publishes the next message; if it dies, its lease runs out and the
             # reconciler re-drives the stage. Retrying here would only burn attempts.
@@ -163,11 +186,16 @@ class StageRunner:
         job_id = job["job_id"]
         scratch = Path(tempfile.mkdtemp(prefix=f"svp-{self.stage}-"))
         started = time.monotonic()
-        context = StageContext(self.runtime, self.stage, job, delivery.message, scratch, token)
+        deadline = time.time() + limits.timeout_seconds(self.stage)
+        context = StageContext(
+            self.runtime, self.stage, job, delivery.message, scratch, token, deadline
+        )
         lease = self.runtime.settings.lease_seconds
 
         def renew() -> bool:
             now = time.time()
+            if now > deadline:  # past the function's own limit: let a new attempt take over
+                return False
             return self._update(
                 job_id, lambda d: jobs.heartbeat(d, self.stage, token, now=now, lease=lease)
             )
@@ -220,12 +248,15 @@ class StageRunner:
             )
             return Outcome(False, reason)
         log.exception("giving up after %d attempts", attempt)
-        self._fail(job_id, f"gave up after {attempt} attempts: {reason}", token)
+        self._fail(job_id, f"gave up after {attempt} attempts: {reason}", token, dead_letter=True)
         return Outcome(True, reason, dead_letter=True)
 
-    def _fail(self, job_id: str, reason: str, token: str) -> None:
+    def _fail(self, job_id: str, reason: str, token: str, dead_letter: bool = False) -> None:
         failed = self._update(
-            job_id, lambda d: jobs.fail(d, self.stage, reason, now=time.time(), token=token)
+            job_id,
+            lambda d: jobs.fail(
+                d, self.stage, reason, now=time.time(), token=token, dead_letter=dead_letter
+            ),
         )
         if failed:
             log.error("job failed: %s", reason, extra={"event": "job.failed", "reason": reason})
@@ -234,6 +265,10 @@ class StageRunner:
     def _show(self, job_id: str) -> None:
         if self.status is not None:
             self.status.sync(job_id)
+
+    def dead_letter_stored(self, job_id: str) -> None:
+        """The message this stage gave up on is in the dead-letter store now."""
+        self._update(job_id, lambda d: jobs.dead_letter_stored(d, self.stage))
 
     def dead_lettered(self, job_id: str, deliveries: int, last_error: str) -> str:
         """A message of this stage reached the dead-letter store, whether or not the stage's

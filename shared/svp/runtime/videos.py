@@ -120,12 +120,16 @@ def claim_of(state: StateStore, job: jobs.Doc, *, now: float) -> tuple[str | Non
 
 
 def begin_page(state: StateStore, key: str, index: int, intent: dict, now: float) -> dict | None:
-    """Record that page `index` is about to be created. Returns the intent an earlier attempt
-    recorded (its page may exist: look for it before creating), else None."""
+    """Record that page `index` is about to be created. Returns what is known of it already: the
+    page recorded since the caller last looked (`{"page": {...}}`: update it), or the intent an
+    earlier attempt recorded (its page may exist: look for it before creating), else None."""
 
     def mark(doc: dict | None):
         if doc is None:
             return None, None
+        pages = doc.get("pages") or []
+        if index < len(pages) and pages[index].get("id"):
+            return None, {"page": pages[index]}
         intents = dict(doc.get("intents") or {})
         earlier = intents.get(str(index))
         if earlier is None:
@@ -136,18 +140,22 @@ def begin_page(state: StateStore, key: str, index: int, intent: dict, now: float
     return state.update(VIDEOS, key, mark)
 
 
-def record_page(state: StateStore, key: str, index: int, page: dict, now: float) -> None:
-    """The claim's page `index` exists: later writes of this video update it."""
+def record_page(state: StateStore, key: str, index: int, page: dict, now: float) -> bool:
+    """The claim's page `index` exists: later writes of this video update it. False, recording
+    nothing, when another page is recorded there already (two attempts raced to create it: the
+    caller's page is the extra one)."""
 
     def keep(doc: dict | None):
         if doc is None:
-            return None, None
+            return None, False
         doc = copy.deepcopy(doc)
         pages = doc.setdefault("pages", [])
         pages.extend({} for _ in range(index + 1 - len(pages)))
+        if pages[index].get("id") not in (None, page["id"]):
+            return None, False
         pages[index] = page
         (doc.get("intents") or {}).pop(str(index), None)
         doc["updated_at"] = jobs.iso(now)
-        return doc, None
+        return doc, True
 
-    state.update(VIDEOS, key, keep)
+    return state.update(VIDEOS, key, keep)

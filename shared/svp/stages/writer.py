@@ -20,7 +20,7 @@ from svp.notion import body
 from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.properties import RELATION_LIMIT, encode_properties, plain
 from svp.runtime import jobs, videos
-from svp.runtime.runner import StageContext
+from svp.runtime.runner import LeaseLost, StageContext
 from svp.stages import pictures
 from svp.stages.targets import schema_of
 from svp.summary.targets import Schema, review_mark, source_property, title_property
@@ -156,8 +156,12 @@ class _Written:
                     raise
                 log.warning("Notion refused the page (%s): writing it again", exc.reason)
         page["needs_review"] = bool(self.summary.get("needs_review"))
-        if key is not None:
-            videos.record_page(state, key, index, page, time.time())
+        if key is not None and not videos.record_page(state, key, index, page, time.time()):
+            # Another attempt recorded its page first (this one ran past its time limit):
+            # the page made here is the extra one.
+            log.warning("another attempt wrote this page first: moving ours to the trash")
+            self.notion.trash_page(page["id"])
+            raise LeaseLost(f"{self.ctx.stage}: another attempt wrote the page")
         return page
 
     def _properties(self, schema: Schema, values: dict, references: bool) -> tuple[dict, str]:
@@ -189,7 +193,9 @@ class _Written:
             intent = {"job": self.ctx.job_id, "since": jobs.iso(now), "title": title}
             intent["source"] = self.source
             earlier = videos.begin_page(self.ctx.runtime.state, key, index, intent, now)
-            if earlier is not None:  # an earlier attempt may have made the page: find it
+            if earlier is not None and "page" in earlier:  # recorded since we looked
+                page = earlier["page"]
+            elif earlier is not None:  # an earlier attempt may have made the page: find it
                 page = _find_page(self.notion, self.data_source_id, schema, earlier)
         if page is not None:
             log.info("found the page an earlier attempt created: updating it")
