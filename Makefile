@@ -11,7 +11,7 @@ DEBIAN_PACKAGES := ffmpeg tesseract-ocr tesseract-ocr-eng espeak-ng fonts-dejavu
 SAMPLE := samples/cooking-demo.mp4
 
 .PHONY: demo test install system-packages python-packages emulators lint pytest \
-	terraform-check bench chaos sample clean
+	terraform-check bench chaos cloud-demo cloud-chaos sample clean
 
 demo: install
 	$(BIN)/svp process $(SAMPLE) --tag cooking
@@ -76,9 +76,20 @@ bench: install
 chaos: install
 	$(BIN)/python bench/chaos.py --seeds 300
 
+# The Google Cloud deployment on this machine (tests/localcloud): every function from its own
+# requirements.txt in a virtual environment of its own, on Google's Firestore and Pub/Sub
+# emulators; the sample saved as a link in a fake Notion becomes a page.
+cloud-demo: install emulators
+	$(BIN)/python -m tests.localcloud.demo
+
+# The randomized fault suite against the local cloud (function kills, a writer held past its
+# timeout, duplicate deliveries, Notion and LLM faults): about 100 minutes for 100 seeds.
+cloud-chaos: install emulators
+	$(BIN)/python bench/chaos.py --cloud --seeds 100 --jobs 1
+
 # Regenerate the sample clip (speech by espeak-ng, on-screen text by ffmpeg drawtext).
 sample: install
 	$(BIN)/python -m tests.clipgen_sample $(SAMPLE)
 
 clean:
-	rm -rf $(VENV) .svp .venv-checkov
+	rm -rf $(VENV) .svp .venv-checkov .localcloud

@@ -1,7 +1,10 @@
-"""Randomized fault injection (tests/chaos.py) over many seeds: a table of cases and
-violations by kind. Every failing seed is printed with how to rerun it.
+"""Randomized fault injection over many seeds: a table of cases and violations by kind.
+Every failing seed is printed with how to rerun it.
 
-Usage: python bench/chaos.py [--seeds N] [--first S] [--seed S] [--jobs J]
+Against `svp run` workers (tests/chaos.py), or with --cloud against the local cloud: every
+function from its own requirements on Google's emulators (tests/localcloud/chaos.py).
+
+Usage: python bench/chaos.py [--cloud] [--seeds N] [--first S] [--seed S] [--jobs J]
 """
 
 from __future__ import annotations
@@ -17,7 +20,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "shared"), str(ROOT)]
 
-from tests.chaos import Verdict, make_clips, run_seed  # noqa: E402
+from tests.chaos import Verdict, make_clips  # noqa: E402
+
+KINDS = (
+    "link not ended",
+    "duplicate page",
+    "page without its link",
+    "link at a wrong page",
+    "dead letter of a live job",
+    "dead letter without its source",
+    "worker crashed",
+    "function crashed",
+    "clean run crashed",
+)
 
 
 def main() -> int:
@@ -26,7 +41,12 @@ def main() -> int:
     parser.add_argument("--first", type=int, default=1)
     parser.add_argument("--seed", type=int, help="run this one seed, with its logs")
     parser.add_argument("--jobs", type=int, default=2, help="scenarios run side by side")
+    parser.add_argument("--cloud", action="store_true", help="against the local cloud")
     args = parser.parse_args()
+    if args.cloud:
+        from tests.localcloud.chaos import run_seed
+    else:
+        from tests.chaos import run_seed
     clips = make_clips(Path(tempfile.gettempdir()) / "svp-chaos-clips")
     if args.seed is not None:
         verdict = run_seed(args.seed, clips)
@@ -58,26 +78,12 @@ def print_table(verdicts: list[Verdict], seconds: float) -> None:
     )
     faults = Counter()
     for verdict in verdicts:
-        s = verdict.scenario
-        faults["links"] += len(s.links)
-        faults["worker kills"] += len(s.kill_times)
-        faults["two workers"] += s.workers == 2
-        faults["Notion faults on"] += s.notion_fault_rate > 0
-        faults["LLM not ok"] += s.llm != "ok"
-        faults["links set back to pending"] += len(s.set_back)
+        faults.update(verdict.scenario.tally())
     print("\n| what the scenarios did | count |\n|---|---|")
     for name, count in faults.items():
         print(f"| {name} | {count} |")
     print("\n| violation | scenarios | occurrences |\n|---|---|---|")
-    for kind in (
-        "link not ended",
-        "duplicate page",
-        "page without its link",
-        "link at a wrong page",
-        "dead letter of a live job",
-        "worker crashed",
-        "clean run crashed",
-    ):
+    for kind in KINDS:
         hit = sum(1 for v in verdicts if v.kinds.get(kind))
         print(f"| {kind} | {hit} | {kinds.get(kind, 0)} |")
 

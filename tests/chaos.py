@@ -105,6 +105,19 @@ class Scenario:
             ),
         )
 
+    def tally(self) -> Counter:
+        """What the scenario did, for the table of bench/chaos.py."""
+        return Counter(
+            {
+                "links": len(self.links),
+                "worker kills": len(self.kill_times),
+                "two workers": self.workers == 2,
+                "Notion faults on": self.notion_fault_rate > 0,
+                "LLM not ok": self.llm != "ok",
+                "links set back to pending": len(self.set_back),
+            }
+        )
+
     def describe(self) -> str:
         return (
             f"seed {self.seed}: {len(self.links)} links, {self.workers} worker(s), "
@@ -115,11 +128,12 @@ class Scenario:
 
 @dataclass
 class Verdict:
-    scenario: Scenario
+    scenario: Any  # a Scenario, or a tests.localcloud.chaos.CloudScenario
     violations: list[str] = field(default_factory=list)
     kinds: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     logs: str = ""
+    rerun: str = "python bench/chaos.py"
 
     def violate(self, kind: str, detail: str) -> None:
         self.kinds[kind] += 1
@@ -132,7 +146,7 @@ class Verdict:
     def report(self) -> str:
         lines = [f"chaos {self.scenario.describe()}: {len(self.violations)} violation(s)"]
         lines += [f"  - {v}" for v in self.violations]
-        lines.append(f"  rerun: python bench/chaos.py --seed {self.scenario.seed}")
+        lines.append(f"  rerun: {self.rerun} --seed {self.scenario.seed}")
         return "\n".join(lines)
 
 
@@ -332,7 +346,8 @@ def run(scenario: Scenario, clips: Path, workdir: Path) -> Verdict:
         )
         if clean.returncode not in (0, 1):
             verdict.violate("clean run crashed", clean.stderr.decode()[-2000:])
-        _check(verdict, notion, rows, links_db, content, data)
+        check_links(verdict, notion, rows, content)
+        _check_dead_letters(verdict, data)
         if not verdict.ok:
             verdict.logs = "\n".join(_tail(w.log, 40) for w in workers)
             verdict.logs += "\n--- clean run ---\n" + clean.stderr.decode()[-4000:]
@@ -380,14 +395,10 @@ def _shows(notion: FakeNotion, page: str) -> str:
     return notion.plain(notion.page(page), "status") or ""
 
 
-def _check(
-    verdict: Verdict,
-    notion: FakeNotion,
-    rows: list[str],
-    links_db: str,
-    content: dict[str, str],
-    data: Path,
+def check_links(
+    verdict: Verdict, notion: FakeNotion, rows: list[str], content: dict[str, str]
 ) -> None:
+    """Every link ended, one page per (database, video), each page pointed at by its links."""
     pages = {tag: notion.pages_in(source) for tag, source in content.items()}
     url_of = {tag: {p["url"]: p for p in found} for tag, found in pages.items()}
     pointed: set[str] = set()
@@ -415,7 +426,6 @@ def _check(
         for page in found:
             if page["id"] not in pointed:
                 verdict.violate("page without its link", f"{page['url']} in {tag}")
-    _check_dead_letters(verdict, data)
 
 
 def _check_dead_letters(verdict: Verdict, data: Path) -> None:
