@@ -1,8 +1,10 @@
-"""Concurrent transactions on Google's Firestore emulator, which locks and aborts like Firestore.
+"""Concurrent claims on Google's Firestore emulator, which checks write preconditions as
+Firestore does.
 
-The claims that keep "exactly one page per video" and "one worker per stage" are transactions:
-run them from several threads at once and exactly one must win, and contention must never
-surface as an error (the client library alone gives up after 5 attempts).
+The claims that keep "exactly one page per video" and "one worker per stage" are
+read-modify-writes conditioned on the document being unchanged since the read: run them from
+several threads at once and exactly one must win, no update may be lost, and contention must
+never surface as an error.
 """
 
 from __future__ import annotations
@@ -60,8 +62,7 @@ def _job(store: FirestoreStateStore, target: dict | None = None) -> dict:
     return doc
 
 
-# Each contended round costs the emulator's 2 s lock timeout: few rounds, many claimers.
-@pytest.mark.parametrize(("claimers", "rounds"), [(2, 5), (8, 1)])
+@pytest.mark.parametrize(("claimers", "rounds"), [(2, 20), (8, 3)])
 def test_one_claimer_of_a_stage_wins(
     store: FirestoreStateStore, claimers: int, rounds: int
 ) -> None:
@@ -85,7 +86,7 @@ def test_one_claimer_of_a_stage_wins(
         assert record["attempts"] == 1
 
 
-@pytest.mark.parametrize(("claimers", "rounds"), [(2, 3), (8, 1)])
+@pytest.mark.parametrize(("claimers", "rounds"), [(2, 10), (8, 3)])
 def test_one_job_of_a_video_owns_it(store: FirestoreStateStore, claimers: int, rounds: int) -> None:
     target = {"data_source_id": uuid.uuid4().hex}
     for _ in range(rounds):
@@ -105,5 +106,5 @@ def test_no_update_is_lost_under_contention(store: FirestoreStateStore) -> None:
     def bump(i: int) -> None:
         store.update("counters", key, lambda d: ({"n": (d or {}).get("n", 0) + 1}, None))
 
-    _all_at_once(8, bump)
-    assert store.get("counters", key) == {"n": 8}
+    _all_at_once(12, bump)
+    assert store.get("counters", key) == {"n": 12}

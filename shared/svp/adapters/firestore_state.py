@@ -24,14 +24,13 @@ enough. Documents lacking `updated_at` are not returned by an ordered query in r
 FailedPrecondition: the store then logs a warning and falls back to an unordered query sorted
 client-side (reads every matching document, fine for small collections only).
 
-`update` is a transaction: concurrent updates of one document serialize (Firestore locks the
-document; a loser is aborted and re-runs its mutation on the new version). The client library
-gives up after 5 attempts by default ("Failed to commit transaction in 5 attempts"): eight
-claimers of one job reach that on Google's emulator, whose lock timeout is 2 s. Contention is
-not a failure of the work, so a transaction here may take TRANSACTION_ATTEMPTS attempts (a
-retry keeps its place in line), then runs again after a jittered pause, and only a document
-contended through every round raises `Contended` (a TransientError: the message is retried,
-never failed for it).
+`update` is an optimistic read-modify-write: it reads the document, runs the mutation and
+writes the result only if the document is unchanged since the read (a `last_update_time`
+precondition; `create` when it was absent), else reads again. No lock is taken: a Firestore
+transaction would lock the document on read, and a function killed mid-transaction (Cloud Run
+stops instances with SIGKILL) would leave every other writer of that job waiting out the lock
+(on Google's emulator, for good). A document contended through every try raises `Contended`
+(a TransientError: the message is retried, never failed for it).
 """
 
 from __future__ import annotations
@@ -59,19 +58,13 @@ log = logging.getLogger(__name__)
 _LIST_TAG = "svp:list"
 TTL_FIELD = "expire_at"
 _RESERVED = re.compile(r"^__.*__$")
-TRANSACTION_ATTEMPTS = 12
-CONTENTION_ROUNDS = 3  # with pauses of up to 0.1 * 2**round s between them
+# Tries of one update against concurrent writers, with pauses of up to 0.01 * 2**try s
+# (capped at 0.5 s) between them: a few seconds in all, enough for a dozen writers.
+UPDATE_TRIES = 16
 
 
 class Contended(TransientError):
-    """A document stayed locked by other transactions through every round."""
-
-
-def _contended(exc: Exception) -> bool:
-    """Whether a transaction failed only because other transactions held the document."""
-    return isinstance(exc, gexc.Aborted) or (
-        isinstance(exc, ValueError) and isinstance(exc.__cause__, gexc.Aborted)
-    )
+    """Other writers changed the document between every read and write of an update."""
 
 
 def _check_key(what: str, key: str) -> None:
@@ -163,26 +156,31 @@ class FirestoreStateStore:
 
     def update(self, collection: str, key: str, mutation: Mutation[T]) -> T:
         ref = self._ref(collection, key)
-
-        @firestore.transactional
-        def run(transaction: Any) -> T:
-            snap = ref.get(transaction=transaction)
+        for attempt in range(UPDATE_TRIES):
+            snap = ref.get()
             current = _decode(snap.to_dict()) if snap.exists else None
             new, value = mutation(current)
-            if new is not None:
-                transaction.set(ref, _document(new))
-            return value
-
-        last: Exception | None = None
-        for round_ in range(CONTENTION_ROUNDS):
+            if new is None:
+                return value
             try:
-                return run(self._client.transaction(max_attempts=TRANSACTION_ATTEMPTS))
-            except (gexc.Aborted, ValueError) as exc:
-                if not _contended(exc):
-                    raise
-                last = exc
-            time.sleep(random.uniform(0, 0.1 * 2**round_))
-        raise Contended(f"{collection}/{key} stayed contended: {last}") from last
+                if snap.exists:
+                    self._replace(ref, snap, new)
+                else:
+                    ref.create(_document(new))
+                return value
+            except (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound):
+                pass  # written by another since our read: read it again
+            time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+        raise Contended(f"{collection}/{key} changed under every one of {UPDATE_TRIES} updates")
+
+    def _replace(self, ref: Any, snap: Any, new: Doc) -> None:
+        """Write `new` over the document as `snap` saw it, or raise FailedPrecondition."""
+        stored = _document(new)
+        changes: dict[str, Any] = {FieldPath(k).to_api_repr(): v for k, v in stored.items()}
+        for gone in set(snap.to_dict()) - set(stored):
+            changes[FieldPath(gone).to_api_repr()] = firestore.DELETE_FIELD
+        if changes:
+            ref.update(changes, option=self._client.write_option(last_update_time=snap.update_time))
 
     def list(
         self,

@@ -1,0 +1,79 @@
+"""The deployment on one machine (tests/localcloud): each function from its own requirements,
+on Google's emulators, turns a link into a page; and a few seeds of its fault suite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import make_clips
+from tests.localcloud.chaos import CloudScenario, run
+from tests.localcloud.functions import environment
+from tests.localcloud.terraform import Terraform
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+
+# Seeds whose scenarios between them kill functions, hold the writer past its timeout, deliver
+# messages twice, make Notion fail and the LLM misbehave.
+SEEDS = (2, 3, 7)
+
+
+def test_the_seeds_cover_every_kind_of_fault():
+    scenarios = [CloudScenario.draw(seed) for seed in SEEDS]
+    assert sum(len(s.kills) for s in scenarios) >= 3
+    assert any(s.overrun for s in scenarios)
+    assert any(s.duplicates for s in scenarios)
+    assert any(s.notion_fault_rate for s in scenarios)
+    assert any(s.llm != "ok" for s in scenarios)
+
+
+def test_the_demo_turns_the_sample_into_a_page_on_the_local_cloud(tmp_path):
+    """`make cloud-demo`: the link is saved in Notion, the deployed functions make its page."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.localcloud.demo", "--keep", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    out = result.stdout
+    assert "The link ended 'done'" in out
+    assert "Name: Tomato Basil Pasta" in out  # read off the clip by the ocr function
+    assert "spaghetti" in out.split("Steps:")[1].lower()  # heard by the transcriber
+    for name in ("poller", "downloader", "transcriber", "ocr", "summarizer", "writer"):
+        log = (tmp_path / "logs" / f"{name}.log").read_text()
+        assert "ModuleNotFoundError" not in log and "Traceback" not in log, f"{name}:\n{log}"
+    writer = (tmp_path / "logs" / "writer.log").read_text().splitlines()
+    entries = [json.loads(line) for line in writer if line.startswith("{")]
+    assert any(entry.get("message") == "job done" for entry in entries)
+
+
+def test_each_function_holds_only_what_its_requirements_name():
+    """The environments are the functions' own: the poller's has yt-dlp (the same-video key)
+    and no speech or OCR engine; the downloader's has no Notion client secret to leak."""
+    tf = Terraform({"project_id": "p"}, {})
+
+    def importable(function: str, module: str) -> bool:
+        python = environment(tf.function(function)) / "bin" / "python"
+        probe = f"import importlib.util as u; print(u.find_spec({module!r}) is not None)"
+        out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+        return out.stdout.strip() == "True"
+
+    assert importable("poller", "yt_dlp")
+    assert not importable("poller", "faster_whisper")
+    assert not importable("poller", "cv2")
+    assert importable("transcriber", "faster_whisper")
+    assert not importable("summarizer", "yt_dlp")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_link_ends_with_exactly_one_page_on_the_local_cloud(seed, tmp_path):
+    clips = make_clips(tmp_path / "clips")
+    verdict = run(CloudScenario.draw(seed), clips, tmp_path / "cloud")
+    assert verdict.ok, f"{verdict.report()}\n{verdict.logs}"
