@@ -84,7 +84,7 @@ class LocalCloud:
             "webhook-token": "none",
             "session-secret": "local-cloud-session-secret",
         }
-        self.polls: list[tuple[float, int]] = []  # (time, status) of each scheduler tick
+        self.polls: list[tuple[float, int]] = []  # (start, status) of each scheduler tick
         self._stack = contextlib.ExitStack()
         self._ticking = threading.Event()
         self._env_before: dict[str, str | None] = {}
@@ -300,6 +300,7 @@ class LocalCloud:
     # -- Cloud Scheduler ---------------------------------------------------------------------
     def tick(self) -> int:
         """One scheduler call to the poller (POST, JSON body, as scheduler.tf sends)."""
+        started = time.time()
         request = urllib.request.Request(
             self.url("poller") + "/",
             data=json.dumps({"source": "scheduler"}).encode(),
@@ -313,7 +314,7 @@ class LocalCloud:
             status = exc.code
         except OSError:
             status = 0
-        self.polls.append((time.time(), status))
+        self.polls.append((started, status))
         return status
 
     def _scheduler(self) -> None:

@@ -35,6 +35,7 @@ from tests.fakes.notion import FakeNotion  # noqa: E402
 from tests.fakes.openai import FakeOpenAI  # noqa: E402
 from tests.fakes.vision import FakeVision  # noqa: E402
 from tests.localcloud.cloud import LocalCloud  # noqa: E402
+from tests.localcloud.functions import venv_size  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "cooking-demo.mp4"
 LINK_SCHEMA = {
@@ -157,20 +158,29 @@ def main() -> int:
             backoff=(1.0, 10.0),
         )
         with cloud:
-            print(f"Up in {time.monotonic() - started:.1f} s. Cold starts:")
+            print(f"Up in {time.monotonic() - started:.1f} s.")
+            print("  function     cold start  packages   size  address")
             for name, function in cloud.functions.items():
-                print(f"  {name:12} {function.ready_after:5.1f} s  {function.url}")
+                packages, size = venv_size(function.venv)
+                print(
+                    f"  {name:12} {function.ready_after:8.1f} s {packages:9} {size / 2**20:5.0f} MB"
+                    f"  {function.url}"
+                )
             row = notion.add_page(
                 links,
                 {"Name": "Cooking demo", "url": f"{media}/{SAMPLE.name}", "tag": "cooking"},
             )
             notion.edit_page(row, {"status": "pending"})
-            added = time.monotonic()
+            added = time.time()
             print(f"Saved {media}/{SAMPLE.name} in the Link Database; waiting for the poller…")
             status = wait_for_end(notion, row, TIMEOUT_S)
-            took = time.monotonic() - added
+            ended = time.time()
+            tick = next((t for t, _ in cloud.polls if t >= added), added)
             ok = status.startswith("done")
-            print(f"\nThe link ended {status!r} {took:.1f} s after it was saved.\n")
+            print(
+                f"\nThe link ended {status!r} {ended - added:.1f} s after it was saved, "
+                f"{ended - tick:.1f} s after the scheduler's tick that found it.\n"
+            )
             if ok:
                 print_page(notion, notion.page(row))
             for name in cloud.functions:
