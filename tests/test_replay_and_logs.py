@@ -196,3 +196,86 @@ def test_a_stage_that_gives_up_on_gcp_dead_letters_the_message_for_replay(
     assert svp(["replay", "--stage", "ocr", "--job", job_id]) == 0
     (republished,) = pubsub_fake.messages(f"{prefix}media")
     assert JobMessage.decode(republished.data).replays == 1
+
+
+def test_a_dead_letter_the_stage_could_not_store_comes_back_until_it_is_stored(
+    gcp_env, pubsub_fake, firestore_emulator, monkeypatch
+):
+    """The stage gave up, but publishing to its dead-letter topic failed: the delivery is
+    answered 500, and the redelivery stores the dead letter instead of dropping it as a
+    closed job's. The stored dead letter carries Pub/Sub's source attributes, so the handler
+    behind the dead-letter push subscription knows its stage."""
+    import base64
+    import time
+
+    import grpc
+
+    from svp import functions
+    from svp.runtime import jobs
+    from svp.wiring import runners
+
+    prefix = gcp_env
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    monkeypatch.setenv("SVP_MAX_ATTEMPTS", "1")
+    pubsub_fake.add_subscription(f"{prefix}ocr-dead-letter-push", f"{prefix}ocr-dead-letter")
+    job_id = f"gcp-{uuid.uuid4().hex[:8]}"
+    functions.reset()
+    runtime = functions.runtime()
+    link = {"url": "https://www.tiktok.com/@chef/video/2", "tag": "cooking"}
+    runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, {}, time.time()))
+
+    def failing(ctx):
+        raise TimeoutError("vision timed out")
+
+    functions._runners = runners(runtime, {"ocr": failing})
+    message = JobMessage(job_id, "downloader", {"media": "gs://artifacts/m.mp4"})
+    subscription = f"projects/p/subscriptions/{prefix}ocr-push"
+    body = {
+        "message": {
+            "data": base64.b64encode(message.encode()).decode(),
+            "attributes": message.attributes(),
+            "messageId": "m-10",
+        },
+        "subscription": subscription,
+    }
+
+    class Request:
+        path = "/"
+        headers: ClassVar = {"Content-Type": "application/json"}
+
+        def get_data(self) -> bytes:
+            return json.dumps(body).encode()
+
+    try:
+        pubsub_fake.fail_next("Publish", grpc.StatusCode.PERMISSION_DENIED, times=1)
+        detail, code = functions.stage_handler("ocr")(Request())
+        assert code == 500 and "dead letter not stored" in detail
+        assert pubsub_fake.messages(f"{prefix}ocr-dead-letter") == []
+        detail, code = functions.stage_handler("ocr")(Request())  # Pub/Sub redelivers
+        job = runtime.state.get(jobs.JOBS, job_id)
+        (dead,) = pubsub_fake.messages(f"{prefix}ocr-dead-letter")
+        detail_again, _ = functions.stage_handler("ocr")(Request())  # a duplicate: stored once
+        handled = functions.dead_letter_handler(
+            runtime,
+            {"Content-Type": "application/json"},
+            json.dumps(
+                {
+                    "message": {
+                        "data": base64.b64encode(dead.data).decode(),
+                        "attributes": dict(dead.attributes),
+                        "messageId": "d-1",
+                    },
+                    "subscription": f"projects/p/subscriptions/{prefix}ocr-dead-letter-push",
+                }
+            ).encode(),
+        )
+    finally:
+        functions.reset()
+    assert code == 200 and detail == "dead letter owed"
+    assert job["status"] == "failed" and "vision timed out" in job["error"]
+    assert dead.attributes["CloudPubSubDeadLetterSourceSubscription"] == subscription
+    assert dead.attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "1"
+    assert "vision timed out" in dead.attributes["svp_error"]
+    assert detail_again == "job closed"
+    assert len(pubsub_fake.messages(f"{prefix}ocr-dead-letter")) == 1
+    assert handled != "unknown subscription"  # the handler knows the stage; the job stays failed
