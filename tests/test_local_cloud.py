@@ -12,6 +12,7 @@ import pytest
 
 from tests.chaos import make_clips
 from tests.localcloud.chaos import CloudScenario, run
+from tests.localcloud.cloud import RESOURCES
 from tests.localcloud.functions import environment
 from tests.localcloud.terraform import Terraform
 
@@ -57,7 +58,7 @@ def test_the_demo_turns_the_sample_into_a_page_on_the_local_cloud(tmp_path):
 def test_each_function_holds_only_what_its_requirements_name():
     """The environments are the functions' own: the poller's has yt-dlp (the same-video key)
     and no speech or OCR engine; the downloader's has no Notion client secret to leak."""
-    tf = Terraform({"project_id": "p"}, {})
+    tf = Terraform({"project_id": "p"}, RESOURCES)
 
     def importable(function: str, module: str) -> bool:
         python = environment(tf.function(function)) / "bin" / "python"

@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.localcloud.terraform import ROOT, FunctionSpec
+from tests.localcloud.terraform import CODE, ROOT, FunctionSpec
 
 CACHE = ROOT / ".localcloud"
 EXCLUDED = ("__pycache__", ".pyc", ".pyo")
@@ -60,7 +60,7 @@ def build_source(spec: FunctionSpec, into: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
     shutil.copytree(spec.source_dir, target, ignore=ignore)
-    shutil.copytree(ROOT / "shared" / "svp", target / "svp", ignore=ignore)
+    shutil.copytree(CODE / "shared" / "svp", target / "svp", ignore=ignore)
     return target
 
 

@@ -9,6 +9,7 @@ things); anything else raises, naming the expression, rather than guessing.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 import hcl2
 
 ROOT = Path(__file__).resolve().parents[2]
-TF_DIR = ROOT / "terraform"
+# The code deployed (another checkout, to measure an older version the same way).
+CODE = Path(os.environ.get("SVP_CHAOS_CODE") or ROOT)
+TF_DIR = CODE / "terraform"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class Terraform:
         topic_key = re.search(r'google_pubsub_topic\.this\["([\w-]+)"\]', str(topic or ""))
         return FunctionSpec(
             name=name,
-            source_dir=ROOT / "functions" / name,
+            source_dir=CODE / "functions" / name,
             source_topic=topic_key.group(1) if topic_key else None,
             environment={k: str(v) for k, v in environment.items()},
             secrets=dict(secrets),
