@@ -22,7 +22,9 @@ from svp.retrying import Verdict, retry_after
 from svp.summary.json_schema import strictly
 from svp.summary.llm import RETRY_STATUS, Answer, Provider, Rejected, Turns, transport_errors
 
-DEFAULT_MODEL = "gpt-4.1-mini"  # used when SVP_LLM_MODEL is not set
+# Used when SVP_LLM_MODEL is not set: OpenAI's cost-sensitive tier, no shutdown announced in the
+# SDK's chat_model.py (openai 3.63; gpt-4.1-mini shuts down 2027-01-14). Price: svp.summary.prices.
+DEFAULT_MODEL = "gpt-5.6-luna"
 FORMATS = ("strict", "json_schema", "json_object")
 SCHEMA_NAME = "notion_entry"
 
