@@ -653,7 +653,7 @@ def test_openai_transcription_and_chat() -> None:
         assert verbose.language == "english" and verbose.segments[0].text == verbose.text
 
         chat = client.chat.completions.create(
-            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}]
         )
         assert chat.choices[0].message.content == '{"echo": "hi"}'
         assert chat.usage.total_tokens == chat.usage.prompt_tokens + chat.usage.completion_tokens
@@ -663,7 +663,9 @@ def test_openai_transcription_and_chat() -> None:
 
         fake.fail_next(429, retry_after=0)
         with pytest.raises(openai.RateLimitError):
-            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+            client.chat.completions.create(
+                model="gpt-4.1-mini", messages=[{"role": "user", "content": "x"}]
+            )
 
 
 # == Vision ================================================================================

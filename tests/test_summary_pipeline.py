@@ -23,6 +23,7 @@ def test_svp_process_with_an_openai_compatible_llm_records_usage_and_cost(
 ):
     monkeypatch.setenv("SVP_LLM_BASE_URL", fake_openai.base_url + "/v1")
     monkeypatch.setenv("SVP_LLM_MODEL", "local-model")
+    fake_openai.models["local-model"] = None  # a local server's model
     monkeypatch.setenv("SVP_PRICE_INPUT_PER_MTOK", "1")
     monkeypatch.setenv("SVP_PRICE_OUTPUT_PER_MTOK", "2")
 

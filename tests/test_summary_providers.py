@@ -50,7 +50,9 @@ def gemini(monkeypatch, env, fake_gemini):
 
 @pytest.fixture
 def openai_llm(monkeypatch, env, fake_openai):
-    """Settings that send the summary to the fake OpenAI-compatible server."""
+    """Settings that send the summary to the fake OpenAI-compatible server (a local one: it
+    serves "local-model")."""
+    fake_openai.models["local-model"] = None
     return settings_with(
         monkeypatch,
         SVP_LLM_BASE_URL=fake_openai.base_url + "/v1",
@@ -449,3 +451,58 @@ def test_an_empty_answer_then_a_good_one_gives_the_page(gemini, fake_gemini):
     summary = summarize(pasta(), seed_schema("cooking"), gemini)
     assert summary["engine"] == "gemini" and summary["items"][0]["name"] == "Tomato pasta"
     assert "finish reason SAFETY" in summary["notes"][0]
+
+
+# -- OpenAI as it is today (issue 18) ------------------------------------------------------
+
+
+@pytest.fixture
+def openai_itself(monkeypatch, env, fake_openai):
+    """OpenAI's own API (the fake at its address), with the default model."""
+    from svp.summary import openai_compat
+
+    monkeypatch.setattr(openai_compat, "_no_temperature", set(), raising=False)
+    return settings_with(
+        monkeypatch,
+        SVP_LLM_PROVIDER="openai",
+        SVP_LLM_BASE_URL=fake_openai.base_url + "/v1",
+        SVP_LLM_API_KEY="sk-test",
+        SVP_LLM_ATTEMPTS="3",
+        SVP_LLM_RETRY_SECONDS="0.01",
+    )
+
+
+def test_the_default_openai_model_is_served_and_a_refused_temperature_is_remembered(
+    openai_itself, fake_openai
+):
+    fake_openai.chat_responder = answers(GOOD_PASTA)
+    first = summarize(pasta(), seed_schema("cooking"), openai_itself)
+    second = summarize(pasta(), seed_schema("cooking"), openai_itself)
+
+    calls = fake_openai.requests_to("/chat/completions")
+    # One 400 for the process, not one per summary: the second summary asks once.
+    assert [("temperature" in c.json) for c in calls] == [True, False, False]
+    assert first["engine"] == second["engine"] == "openai"
+    assert first["model"] == "gpt-5.6-luna"
+    assert not any("temperature" in note for note in second["notes"])
+
+
+def test_an_openai_model_not_served_fails_the_summary_as_configuration(
+    monkeypatch, openai_itself, fake_openai, waits
+):
+    from svp.errors import PermanentError
+
+    settings = settings_with(monkeypatch, SVP_LLM_MODEL="gpt-4.1-mini-retired")
+    with pytest.raises(PermanentError) as failed:
+        summarize(pasta(), seed_schema("cooking"), settings)
+    assert failed.value.reason.startswith(
+        "the model gpt-4.1-mini-retired is not available: set SVP_LLM_MODEL"
+    )
+    assert waits == []
+
+
+def test_openai_409_is_retried(openai_itself, fake_openai, waits):
+    fake_openai.fail_next(409, message="Another request is in progress.")
+    fake_openai.chat_responder = answers(GOOD_PASTA)
+    summary = summarize(pasta(), seed_schema("cooking"), openai_itself)
+    assert len(waits) == 1 and summary["engine"] == "openai"
