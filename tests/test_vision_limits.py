@@ -4,6 +4,7 @@ post's text lost."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -101,3 +102,24 @@ def test_a_refused_service_is_raised_for_the_stage_to_name(fake_vision):
     fake_vision.fail_next(403, message="Cloud Vision API has not been used in project 1.")
     with pytest.raises(exceptions.Forbidden), vision_run():
         list(read_frames([(0, np.zeros((64, 64, 3), np.uint8))], _settings(fake_vision)))
+
+
+@pytest.mark.slow
+def test_the_ocr_stage_keeps_what_was_read_and_names_the_image_it_lost(
+    env, clips, capsys, monkeypatch, fake_vision
+):
+    from svp.cli import main as svp
+
+    monkeypatch.setenv("SVP_OCR", "vision")
+    monkeypatch.setenv("SVP_VISION_ENDPOINT", fake_vision.base_url)
+    monkeypatch.setenv("SVP_OCR_INTERVAL", "0.5")
+    fake_vision.responder = lambda image: "Vision Pasta"
+    fake_vision.fail_images(code=3, message="Bad image data.")  # the first frame read
+    assert svp(["process", str(clips / "pasta.mp4"), "--tag", "cooking"]) == 0
+    page = capsys.readouterr().out
+    assert page.startswith("# Vision Pasta")  # the other frames' text made the page
+    assert svp(["jobs", "--json"]) == 0
+    (job,) = json.loads(capsys.readouterr().out)
+    warning = job["stages"]["ocr"]["output"]["warning"]
+    assert warning.startswith("Cloud Vision could not read 1 of ")
+    assert "Bad image data." in warning
