@@ -4,8 +4,9 @@ Audio longer than SVP_TRANSCRIBE_CHUNK_SECONDS, or bigger than the API's 25 MB u
 transcribed in overlapping pieces cut in pauses (svp.media.chunking) and joined without
 repeating the words heard twice at a seam. Pieces with no voice activity are not sent to the API
 at all: music-only audio costs nothing and yields an empty transcript instead of the phrases
-speech models invent over music. The language is kept: Whisper's detection (local, or the API's
-verbose_json for whisper models), else the post's metadata, else a guess from common words.
+speech models invent over music. The language is kept: the engine's detection (local Whisper's,
+the API's `languages` for gpt-transcribe or verbose_json's `language` for whisper models), else
+the post's metadata, else a guess from common words.
 
 An English-only local model (the bundled tiny.en, or any `.en` model) cannot tell languages
 apart, and on other speech writes fluent nonsense. Its confidence gives it away: the mean log
