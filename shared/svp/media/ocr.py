@@ -419,7 +419,6 @@ def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[Seen]]:
     from google.api_core import exceptions
 
     assert len(images) <= VISION_BATCH
-    results: list[list[Seen] | None] = [None] * len(images)
     try:
         items = _annotate(images, endpoint)
     except (exceptions.Forbidden, exceptions.Unauthorized):
@@ -441,19 +440,17 @@ def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[Seen]]:
             retried = [items[i] for i in again]
         for i, item in zip(again, retried, strict=True):
             items[i] = item
-    failed: list[str] = []
-    for i, item in enumerate(items):
-        if item.error.message:
-            failed.append(f"code {item.error.code}: {item.error.message}")
-            results[i] = []
-            continue
-        full = item.text_annotations[0].description if item.text_annotations else ""
-        results[i] = [Seen(line) for line in full.splitlines() if line.strip()]
+    failed = [f"code {i.error.code}: {i.error.message}" for i in items if i.error.message]
     if failed:
         _current().problems.append(
             f"Cloud Vision could not read {len(failed)} of {len(images)} images ({failed[0]})"
         )
-    return [r or [] for r in results]
+    return [[] if item.error.message else _lines(item) for item in items]
+
+
+def _lines(item: Any) -> list[Seen]:
+    full = item.text_annotations[0].description if item.text_annotations else ""
+    return [Seen(line) for line in full.splitlines() if line.strip()]
 
 
 _clients: dict[str, object] = {}
