@@ -32,6 +32,8 @@ from ._server import FakeServer, RecordedRequest, Reply
 
 __all__ = ["FakeOpenAI", "FormPart", "parse_multipart"]
 
+# https://developers.openai.com/api/docs/guides/speech-to-text: "File uploads are currently
+# limited to 25 MB", in the listed audio formats (the SDK's docstring of `file` lists them).
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 AUDIO_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 TEXT_FORMATS = ("text", "srt", "vtt")
