@@ -37,7 +37,8 @@ from ._server import FakeServer, RecordedRequest, Reply, google_error
 
 __all__ = ["FakeVision", "VisionResponder"]
 
-MAX_IMAGES = 16
+# https://cloud.google.com/vision/quotas, "Content limits":
+MAX_IMAGES = 16  # "Images per request: 16"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # "JSON request object size: 10 MB"
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # "Image file size: 20 MB"
 TEXT_FEATURES = {5, 11, "TEXT_DETECTION", "DOCUMENT_TEXT_DETECTION"}
