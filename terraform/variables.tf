@@ -94,7 +94,7 @@ variable "ocr_backend" {
 variable "gemini_model" {
   description = "SVP_GEMINI_MODEL: Gemini model id used by the summarizer (model ids change: keep it configuration)."
   type        = string
-  default     = "gemini-2.5-flash"
+  default     = "gemini-flash-latest"
 }
 
 variable "enable_cookies" {

@@ -73,7 +73,7 @@ def gemini_reads_the_prompt(request: dict) -> dict:
 def test_gemini_fills_the_schema_through_the_real_sdk(env, clips, capsys, monkeypatch, fake_gemini):
     monkeypatch.setenv("GEMINI_API_KEY", "test-key")
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
-    monkeypatch.setenv("SVP_GEMINI_MODEL", "gemini-test-model")
+    monkeypatch.setenv("SVP_GEMINI_MODEL", "gemini-3.8-flash")
     fake_gemini.responder = gemini_reads_the_prompt
 
     assert svp(["process", str(clips / "pasta.mp4"), "--tag", "cooking"]) == 0
@@ -83,7 +83,7 @@ def test_gemini_fills_the_schema_through_the_real_sdk(env, clips, capsys, monkey
     assert re.search(r"\*\*steps\*\*: .*boil the spaghetti", page, re.I)
 
     (call,) = fake_gemini.requests_to(":generateContent")
-    assert "gemini-test-model" in call.path
+    assert "gemini-3.8-flash" in call.path
     assert call.headers["x-goog-api-key"] == "test-key"
     config = call.json["generationConfig"]
     assert config["responseMimeType"] == "application/json"

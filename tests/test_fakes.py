@@ -589,7 +589,7 @@ def test_gemini_structured_output_round_trip() -> None:
     with FakeGemini(responder=lambda req: {"title": "Pasta", "servings": 2}) as fake:
         client = _gemini(fake)  # keep a reference: a collected Client closes its transport
         response = client.models.generate_content(
-            model="gemini-test",
+            model="gemini-3.8-flash",
             contents="hi",
             config=types.GenerateContentConfig(
                 response_mime_type="application/json", response_json_schema=RECIPE_SCHEMA
@@ -600,7 +600,7 @@ def test_gemini_structured_output_round_trip() -> None:
         assert response.usage_metadata.total_token_count > 0
 
         (request,) = fake.requests
-        assert request.path == "/v1/models/gemini-test:generateContent"
+        assert request.path == "/v1/models/gemini-3.8-flash:generateContent"
         assert request.headers["x-goog-api-key"] == "k"
         config = request.json["generationConfig"]
         assert config["responseMimeType"] == "application/json"
@@ -613,7 +613,7 @@ def test_gemini_errors_and_v1beta() -> None:
         fake.fail_next(429, retry_after=7)
         client = _gemini(fake)
         with pytest.raises(genai_errors.ClientError) as info:
-            client.models.generate_content(model="gemini-test", contents="hi")
+            client.models.generate_content(model="gemini-3.8-flash", contents="hi")
         assert info.value.code == 429 and info.value.status == "RESOURCE_EXHAUSTED"
 
         fake.fail_next(503)
@@ -622,9 +622,9 @@ def test_gemini_errors_and_v1beta() -> None:
             api_version="v1beta",
             retry_options=types.HttpRetryOptions(attempts=2, initial_delay=0, jitter=0),
         )
-        response = retrying.models.generate_content(model="gemini-test", contents="hi")
+        response = retrying.models.generate_content(model="gemini-3.8-flash", contents="hi")
         assert response.text == "plain text"
-        assert fake.requests[-1].path == "/v1beta/models/gemini-test:generateContent"
+        assert fake.requests[-1].path == "/v1beta/models/gemini-3.8-flash:generateContent"
 
 
 # == OpenAI ================================================================================
@@ -653,7 +653,7 @@ def test_openai_transcription_and_chat() -> None:
         assert verbose.language == "english" and verbose.segments[0].text == verbose.text
 
         chat = client.chat.completions.create(
-            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+            model="gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}]
         )
         assert chat.choices[0].message.content == '{"echo": "hi"}'
         assert chat.usage.total_tokens == chat.usage.prompt_tokens + chat.usage.completion_tokens
@@ -663,7 +663,9 @@ def test_openai_transcription_and_chat() -> None:
 
         fake.fail_next(429, retry_after=0)
         with pytest.raises(openai.RateLimitError):
-            client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+            client.chat.completions.create(
+                model="gpt-4.1-mini", messages=[{"role": "user", "content": "x"}]
+            )
 
 
 # == Vision ================================================================================

@@ -23,6 +23,7 @@ def test_svp_process_with_an_openai_compatible_llm_records_usage_and_cost(
 ):
     monkeypatch.setenv("SVP_LLM_BASE_URL", fake_openai.base_url + "/v1")
     monkeypatch.setenv("SVP_LLM_MODEL", "local-model")
+    fake_openai.models["local-model"] = None  # a local server's model
     monkeypatch.setenv("SVP_PRICE_INPUT_PER_MTOK", "1")
     monkeypatch.setenv("SVP_PRICE_OUTPUT_PER_MTOK", "2")
 
@@ -81,3 +82,19 @@ def test_a_video_listing_three_places_yields_three_pages_with_many(
     assert [p["title"] for p in pages] == ["Café Alfama", "Fábrica Coffee", "Grão"]
     (call,) = fake_gemini.requests_to(":generateContent")
     assert call.json["generationConfig"]["responseJsonSchema"]["required"] == ["items"]
+
+
+def test_a_retired_gemini_model_fails_the_link_with_the_setting_to_change(
+    env, clips, capsys, monkeypatch, fake_gemini
+):
+    monkeypatch.setenv("GEMINI_API_KEY", "test-key")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
+    monkeypatch.setenv("SVP_GEMINI_MODEL", "gemini-2.5-flash")  # shut down by Google
+    assert svp(["process", str(clips / "pasta.mp4"), "--tag", "cooking"]) != 0
+    err = capsys.readouterr().err
+    assert "the model gemini-2.5-flash is not available: set SVP_GEMINI_MODEL" in err
+    runtime = build_runtime(load_settings(dotenv=None))
+    (failed,) = runtime.state.list(jobs.JOBS)
+    assert failed["status"] == "failed"
+    assert "set SVP_GEMINI_MODEL" in failed["error"]
+    assert len(fake_gemini.requests_to(":generateContent")) == 1  # no retries, no re-runs

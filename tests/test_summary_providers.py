@@ -42,7 +42,7 @@ def gemini(monkeypatch, env, fake_gemini):
         monkeypatch,
         GEMINI_API_KEY="test-key",
         GOOGLE_GEMINI_BASE_URL=fake_gemini.base_url,
-        SVP_GEMINI_MODEL="gemini-test",
+        SVP_GEMINI_MODEL="gemini-3.8-flash",
         SVP_LLM_ATTEMPTS="3",
         SVP_LLM_RETRY_SECONDS="0.01",
     )
@@ -50,7 +50,9 @@ def gemini(monkeypatch, env, fake_gemini):
 
 @pytest.fixture
 def openai_llm(monkeypatch, env, fake_openai):
-    """Settings that send the summary to the fake OpenAI-compatible server."""
+    """Settings that send the summary to the fake OpenAI-compatible server (a local one: it
+    serves "local-model")."""
+    fake_openai.models["local-model"] = None
     return settings_with(
         monkeypatch,
         SVP_LLM_BASE_URL=fake_openai.base_url + "/v1",
@@ -86,7 +88,7 @@ def test_gemini_request_carries_the_schema_and_a_good_answer_becomes_properties(
     summary = summarize(pasta(), schema, gemini, user_prompt="Name the pasta shape.")
 
     (call,) = fake_gemini.requests_to(":generateContent")
-    assert call.path == "/v1/models/gemini-test:generateContent"
+    assert call.path == "/v1/models/gemini-3.8-flash:generateContent"
     assert call.headers["x-goog-api-key"] == "test-key"
     config = call.json["generationConfig"]
     assert config["responseMimeType"] == "application/json"
@@ -96,7 +98,7 @@ def test_gemini_request_carries_the_schema_and_a_good_answer_becomes_properties(
     assert "The database owner adds: Name the pasta shape." in system
     assert "## Transcript (language: en, source: speech)" in user_text(call.json)
 
-    assert summary["engine"] == "gemini" and summary["model"] == "gemini-test"
+    assert summary["engine"] == "gemini" and summary["model"] == "gemini-3.8-flash"
     assert summary["needs_review"] is False and summary["notes"] == []
     assert summary["summary"] == "A quick tomato pasta with garlic and basil."
     (item,) = summary["items"]
@@ -376,3 +378,131 @@ def test_no_llm_configured_gives_the_extractive_summary(settings):
     assert summary["notes"][-1] == "several items need an LLM: the fallback wrote one entry"
     assert summary["usage"] == {"input_tokens": 0, "output_tokens": 0}
     assert summary["evidence"][0]["name"] == "caption"
+
+
+# -- Gemini as it is today: models, temperature, empty answers (issue 18) ------------------
+
+
+def test_a_model_gemini_no_longer_serves_fails_the_summary_as_configuration(
+    monkeypatch, gemini, fake_gemini, waits
+):
+    from svp.errors import PermanentError
+
+    settings = settings_with(monkeypatch, SVP_GEMINI_MODEL="gemini-2.5-flash")  # shut down
+    with pytest.raises(PermanentError) as failed:
+        summarize(pasta(), seed_schema("cooking"), settings)
+    assert failed.value.reason.startswith(
+        "the model gemini-2.5-flash is not available: set SVP_GEMINI_MODEL"
+    )
+    assert waits == [] and len(fake_gemini.requests_to(":generateContent")) == 1
+
+
+def test_the_default_gemini_model_is_one_gemini_serves(monkeypatch, env, fake_gemini):
+    settings = settings_with(
+        monkeypatch, GEMINI_API_KEY="k", GOOGLE_GEMINI_BASE_URL=fake_gemini.base_url
+    )
+    fake_gemini.responder = answers(GOOD_PASTA)
+    summary = summarize(pasta(), seed_schema("cooking"), settings)
+    assert summary["engine"] == "gemini" and summary["model"] == settings.gemini_model
+
+
+def test_gemini_keeps_its_default_temperature(gemini, fake_gemini):
+    fake_gemini.responder = answers(GOOD_PASTA)
+    summarize(pasta(), seed_schema("cooking"), gemini)
+    (call,) = fake_gemini.requests_to(":generateContent")
+    assert "temperature" not in call.json["generationConfig"]
+
+
+def test_gemini_is_sent_no_string_formats_it_does_not_document(gemini, fake_gemini):
+    from tests.summary_helpers import EVERY_TYPE
+
+    summarize(pasta(), EVERY_TYPE, gemini)
+    sent = json.dumps(fake_gemini.requests_to(":generateContent")[0].json["generationConfig"])
+    assert '"format"' not in sent
+
+
+def test_an_empty_answer_is_repaired_without_an_empty_part_and_names_the_finish_reason(
+    gemini, fake_gemini
+):
+    fake_gemini.answer_text = False
+    fake_gemini.finish_reason = "MAX_TOKENS"
+    summary = summarize(pasta(), seed_schema("cooking"), gemini)
+
+    _, repair = fake_gemini.requests_to(":generateContent")
+    for turn in repair.json["contents"]:
+        assert turn["parts"] and all(part.get("text") for part in turn["parts"])
+    assert "MAX_TOKENS" in repair.json["contents"][-1]["parts"][0]["text"]
+    assert summary["engine"] == "extractive"
+    assert "HTTP 400" not in summary["notes"][0]
+    assert "finish reason MAX_TOKENS" in summary["notes"][0]
+
+
+def test_an_empty_answer_then_a_good_one_gives_the_page(gemini, fake_gemini):
+    calls = []
+
+    def respond(request):
+        calls.append(request)
+        fake_gemini.answer_text = len(calls) > 1  # the repair gets text
+        return GOOD_PASTA
+
+    fake_gemini.answer_text = False
+    fake_gemini.finish_reason = "SAFETY"
+    fake_gemini.responder = respond
+    summary = summarize(pasta(), seed_schema("cooking"), gemini)
+    assert summary["engine"] == "gemini" and summary["items"][0]["name"] == "Tomato pasta"
+    assert "finish reason SAFETY" in summary["notes"][0]
+
+
+# -- OpenAI as it is today (issue 18) ------------------------------------------------------
+
+
+@pytest.fixture
+def openai_itself(monkeypatch, env, fake_openai):
+    """OpenAI's own API (the fake at its address), with the default model."""
+    from svp.summary import openai_compat
+
+    monkeypatch.setattr(openai_compat, "_no_temperature", set(), raising=False)
+    return settings_with(
+        monkeypatch,
+        SVP_LLM_PROVIDER="openai",
+        SVP_LLM_BASE_URL=fake_openai.base_url + "/v1",
+        SVP_LLM_API_KEY="sk-test",
+        SVP_LLM_ATTEMPTS="3",
+        SVP_LLM_RETRY_SECONDS="0.01",
+    )
+
+
+def test_the_default_openai_model_is_served_and_a_refused_temperature_is_remembered(
+    openai_itself, fake_openai
+):
+    fake_openai.chat_responder = answers(GOOD_PASTA)
+    first = summarize(pasta(), seed_schema("cooking"), openai_itself)
+    second = summarize(pasta(), seed_schema("cooking"), openai_itself)
+
+    calls = fake_openai.requests_to("/chat/completions")
+    # One 400 for the process, not one per summary: the second summary asks once.
+    assert [("temperature" in c.json) for c in calls] == [True, False, False]
+    assert first["engine"] == second["engine"] == "openai"
+    assert first["model"] == "gpt-5.6-luna"
+    assert not any("temperature" in note for note in second["notes"])
+
+
+def test_an_openai_model_not_served_fails_the_summary_as_configuration(
+    monkeypatch, openai_itself, fake_openai, waits
+):
+    from svp.errors import PermanentError
+
+    settings = settings_with(monkeypatch, SVP_LLM_MODEL="gpt-4.1-mini-retired")
+    with pytest.raises(PermanentError) as failed:
+        summarize(pasta(), seed_schema("cooking"), settings)
+    assert failed.value.reason.startswith(
+        "the model gpt-4.1-mini-retired is not available: set SVP_LLM_MODEL"
+    )
+    assert waits == []
+
+
+def test_openai_409_is_retried(openai_itself, fake_openai, waits):
+    fake_openai.fail_next(409, message="Another request is in progress.")
+    fake_openai.chat_responder = answers(GOOD_PASTA)
+    summary = summarize(pasta(), seed_schema("cooking"), openai_itself)
+    assert len(waits) == 1 and summary["engine"] == "openai"

@@ -72,7 +72,9 @@ class Settings:
     vision_endpoint: str = ""
     gemini_api_key: str = field(default="", repr=False)
     gemini_base_url: str = ""
-    gemini_model: str = "gemini-2.5-flash"
+    # Google's maintained alias for its newest Flash: a retired pinned id answers 404 (see
+    # svp.summary.models); prices per model: svp.summary.prices.
+    gemini_model: str = "gemini-flash-latest"
     # Summary (LLM provider, inputs, retries, prices); see svp.summary
     llm_provider: str = ""  # "" = auto: gemini if GEMINI_API_KEY, else openai if configured
     llm_base_url: str = ""
@@ -85,10 +87,11 @@ class Settings:
     llm_retry_max_seconds: float = 60.0
     llm_input_chars: int = 24000
     output_language: str = ""
-    price_input_per_mtok: float = 0.30
-    price_output_per_mtok: float = 2.50
-    price_transcribe_per_minute: float = 0.006
-    price_ocr_per_1000_images: float = 1.50
+    # None: the model's row in svp.summary.prices (the one price table); a number overrides it.
+    price_input_per_mtok: float | None = None
+    price_output_per_mtok: float | None = None
+    price_transcribe_per_minute: float | None = None
+    price_ocr_per_1000_images: float | None = None
     cookies_file: str = ""
     max_download_mb: int = 100
     max_seconds: int = 600

@@ -11,7 +11,13 @@ multipart form (``file`` with its filename, ``model``, and ``response_format`` /
 and the SDK retries (default ``max_retries=2``) honouring ``retry-after`` /
 ``retry-after-ms`` headers.
 
-The fake enforces the 25 MB upload limit (413) and the accepted audio extensions (400).
+Documented rules the fake enforces, each with its source beside it in the code: the 25 MB
+upload limit (413) and the accepted audio extensions (400); a model the API does not serve
+answers 404 ``model_not_found``; reasoning models (GPT-5 and later) refuse a temperature other
+than 1 (400 ``unsupported_value``); ``gpt-4o-transcribe`` models answer only ``json``;
+``gpt-transcribe`` names the languages it heard as ``languages: [{"code"}]``, never
+``language``. ``GET /v1/models/{id}`` (``client.models.retrieve``) answers the model with its
+``shutdown_date``, or 404.
 """
 
 from __future__ import annotations
@@ -26,9 +32,43 @@ from ._server import FakeServer, RecordedRequest, Reply
 
 __all__ = ["FakeOpenAI", "FormPart", "parse_multipart"]
 
+# https://developers.openai.com/api/docs/guides/speech-to-text: "File uploads are currently
+# limited to 25 MB", in the listed audio formats (the SDK's docstring of `file` lists them).
 MAX_AUDIO_BYTES = 25 * 1024 * 1024
 AUDIO_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 TEXT_FORMATS = ("text", "srt", "vtt")
+
+# Models served, with their announced shutdown dates (openai 3.63's types/shared/chat_model.py
+# and types/audio_model.py, "Deprecated values"; https://developers.openai.com/api/docs/deprecations).
+MODELS: dict[str, str | None] = {
+    "gpt-6-luna": None,
+    "gpt-6-sol": None,
+    "gpt-5.6-luna": None,
+    "gpt-5.6-terra": None,
+    "gpt-5.6-sol": None,
+    "gpt-5.5": None,
+    "gpt-5.4": None,
+    "gpt-5.4-mini": None,
+    "gpt-5.4-nano": "2027-04-01",
+    "gpt-4.1": "2027-01-14",
+    "gpt-4.1-mini": "2027-01-14",
+    "gpt-4o-mini": "2027-01-14",
+    "gpt-transcribe": None,
+    "whisper-1": "2027-02-26",
+    "gpt-4o-transcribe": "2027-02-26",
+    "gpt-4o-mini-transcribe": "2027-02-26",
+}
+# The SDK's docstring of audio.transcriptions.create: "For gpt-4o-transcribe and
+# gpt-4o-mini-transcribe, the only supported format is json."
+JSON_ONLY = ("gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+
+
+def _reasoning(model: str) -> bool:
+    """GPT-5 and later reason; they take only the default temperature
+    (https://developers.openai.com/api/docs/guides/reasoning; the 400 as recorded in
+    johny-b/llmcomp#69: "Unsupported value: 'temperature' does not support 0 with this model.
+    Only the default (1) value is supported.")."""
+    return model.startswith(("gpt-5", "gpt-6", "o1", "o3", "o4"))
 
 
 @dataclass
@@ -71,6 +111,8 @@ class FakeOpenAI(FakeServer):
         self.chat_responder = chat_responder
         self.api_key = api_key  # None: any non-empty key is accepted
         self.uploads: list[dict[str, FormPart]] = []  # parsed transcription forms
+        # Served models -> announced shutdown date; add a name (a local server's) to serve it.
+        self.models: dict[str, str | None] = dict(MODELS)
 
     def fail_next(
         self,
@@ -97,7 +139,37 @@ class FakeOpenAI(FakeServer):
             return self._transcribe(request)
         if route == ("POST", "/v1/chat/completions"):
             return self._chat(request)
+        if request.method == "GET" and route[1].startswith("/v1/models/"):
+            return self._model(route[1].removeprefix("/v1/models/"))
         return _error(404, f"Invalid URL ({request.method} {request.path})", None)
+
+    def _missing(self, model: str) -> Reply | None:
+        """404 for a model the API does not serve
+        (https://developers.openai.com/api/docs/guides/error-codes: 404, the requested
+        resource does not exist; code ``model_not_found``)."""
+        if model in self.models:
+            return None
+        return _error(
+            404,
+            f"The model `{model}` does not exist or you do not have access to it.",
+            "model_not_found",
+        )
+
+    def _model(self, model: str) -> Reply:
+        """``GET /v1/models/{model}`` (https://developers.openai.com/api/reference/resources/models)."""
+        missing = self._missing(model)
+        if missing:
+            return missing
+        return Reply(
+            200,
+            {
+                "id": model,
+                "object": "model",
+                "created": 1_700_000_000,
+                "owned_by": "system",
+                "shutdown_date": self.models[model],
+            },
+        )
 
     # -- transcriptions ------------------------------------------------------------------
 
@@ -119,13 +191,40 @@ class FakeOpenAI(FakeServer):
                 400, f"Invalid file format. Supported formats: {list(AUDIO_EXTENSIONS)}", None
             )
         form = {name: part.text for name, part in parts.items() if part.filename is None}
+        model = form["model"]
+        missing = self._missing(model)
+        if missing:
+            return missing
+        response_format = form.get("response_format", "json")
+        if model in JSON_ONLY and response_format != "json":
+            return _error(
+                400,
+                f"response_format '{response_format}' is not compatible with model '{model}'. "
+                "Use 'json' or 'text' instead.",
+                "unsupported_value",
+                param="response_format",
+            )
         answer = self.transcriber(filename, upload.data, form)
         result = answer if isinstance(answer, dict) else {"text": answer}
-        response_format = form.get("response_format", "json")
         if response_format in TEXT_FORMATS:
             return Reply(200, str(result["text"]))
         if response_format == "verbose_json":
             return Reply(200, _verbose(result, form))
+        if model == "gpt-transcribe":
+            # types/audio/transcription.py: "languages: The languages detected in the audio.
+            # Returned by gpt-transcribe. An empty array indicates that no language could be
+            # reliably detected." No `language` field.
+            codes = result.get("languages")
+            if codes is None:
+                codes = [result["language"]] if result.get("language") else []
+            return Reply(
+                200,
+                {
+                    "text": result["text"],
+                    "languages": [{"code": code} for code in codes],
+                    "usage": {"type": "duration", "seconds": float(result.get("duration", 1.0))},
+                },
+            )
         return Reply(200, {"text": result["text"]})
 
     # -- chat ----------------------------------------------------------------------------------
@@ -136,6 +235,18 @@ class FakeOpenAI(FakeServer):
             return _error(400, "'model' and 'messages' are required.", None)
         if body.get("stream"):
             return _error(400, "FakeOpenAI does not stream.", None, param="stream")
+        missing = self._missing(body["model"])
+        if missing:
+            return missing
+        temperature = body.get("temperature")
+        if _reasoning(body["model"]) and temperature not in (None, 1):
+            return _error(
+                400,
+                f"Unsupported value: 'temperature' does not support {temperature} with this "
+                "model. Only the default (1) value is supported.",
+                "unsupported_value",
+                param="temperature",
+            )
         answer = self.chat_responder(body)
         content = answer if isinstance(answer, str) else json.dumps(answer)
         prompt_tokens = _tokens(json.dumps(body["messages"]))
@@ -244,8 +355,9 @@ _ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
     404: ("invalid_request_error", None),
+    409: ("invalid_request_error", None),
     413: ("invalid_request_error", None),
-    429: ("requests", "rate_limit_exceeded"),
+    429: ("requests", "rate_limit_exceeded"),  # or insufficient_quota (fail_next(code=...))
     500: ("server_error", None),
     503: ("server_error", None),
 }

@@ -17,7 +17,13 @@ integers: TEXT_DETECTION = 5, DOCUMENT_TEXT_DETECTION = 11). It retries 503/504 
 
 The fake answers ``textAnnotations`` (first = the full text, then one per word) and
 ``fullTextAnnotation.text`` for text features; an image without text gets ``{}`` as the
-real API does. More than 16 images in a request: 400 INVALID_ARGUMENT.
+real API does.
+
+Documented limits it enforces (https://cloud.google.com/vision/quotas, "Content limits"):
+more than 16 images in a request, or a JSON request body over 10 MB, answer 400
+INVALID_ARGUMENT; an image over 20 MB gets a per-image error. ``fail_images`` makes the next
+images' answers per-image errors (``{"error": {"code", "message"}}`` inside a 200, as
+https://cloud.google.com/vision/docs/reference/rest/v1/AnnotateImageResponse documents).
 """
 
 from __future__ import annotations
@@ -31,7 +37,10 @@ from ._server import FakeServer, RecordedRequest, Reply, google_error
 
 __all__ = ["FakeVision", "VisionResponder"]
 
-MAX_IMAGES = 16
+# https://cloud.google.com/vision/quotas, "Content limits":
+MAX_IMAGES = 16  # "Images per request: 16"
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # "JSON request object size: 10 MB"
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # "Image file size: 20 MB"
 TEXT_FEATURES = {5, 11, "TEXT_DETECTION", "DOCUMENT_TEXT_DETECTION"}
 INVALID_ARGUMENT = 3  # google.rpc.Code
 
@@ -49,14 +58,25 @@ class FakeVision(FakeServer):
         super().__init__()
         self.responder = responder
         self.images: list[bytes] = []  # every decoded image, in order
+        self.image_failures: list[tuple[int, str]] = []  # (google.rpc.Code, message), in turn
 
     def fail_next(self, status: int, times: int = 1, message: str | None = None) -> None:
         """Answer the next ``times`` requests with a Google error (503 UNAVAILABLE, ...)."""
         self.failures.push(google_error(status, message), times)
 
+    def fail_images(self, code: int = 14, times: int = 1, message: str | None = None) -> None:
+        """The next ``times`` images are answered with a per-image error (14 UNAVAILABLE,
+        3 INVALID_ARGUMENT, ...) inside a 200 answer."""
+        text = message or f"Injected per-image error {code} from FakeVision"
+        self.image_failures.extend((code, text) for _ in range(times))
+
     def handle(self, request: RecordedRequest) -> Reply:
         if (request.method, request.path) != ("POST", "/v1/images:annotate"):
             return google_error(404, f"Method not found: {request.method} {request.path}")
+        if len(request.body) > MAX_REQUEST_BYTES:
+            return google_error(
+                400, f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes."
+            )
         body = request.json
         if not isinstance(body, dict) or not isinstance(body.get("requests"), list):
             return google_error(400, "Invalid JSON payload received: `requests` is required.")
@@ -80,7 +100,12 @@ class FakeVision(FakeServer):
             data = base64.b64decode(image["content"], validate=True)
         except (binascii.Error, ValueError):
             return _image_error("image.content is not valid base64.")
+        if len(data) > MAX_IMAGE_BYTES:
+            return _image_error("Image size exceeds the limit of 20 MB.")
         self.images.append(data)
+        if self.image_failures:
+            code, message = self.image_failures.pop(0)
+            return {"error": {"code": code, "message": message}}
         if not any(f.get("type") in TEXT_FEATURES for f in features):
             return {}
         text = self.responder(data)

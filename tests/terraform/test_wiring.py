@@ -701,7 +701,7 @@ def test_environment(root, stage):
     assert pipeline["SVP_MAX_ATTEMPTS"] == "${tostring(var.max_run_attempts)}"
     assert pipeline["SVP_MAX_DELIVERIES"] == "${tostring(var.max_delivery_attempts)}"
     assert root.default("${var.ocr_backend}") == "vision"
-    assert root.default("${var.gemini_model}") == "gemini-2.5-flash"
+    assert root.default("${var.gemini_model}") == "gemini-flash-latest"
     assert root.default("${var.firestore_database}") == "(default)"
     # The module inherits the context's environment unless told not to (the api only).
     svc = block(stage.resource("google_cloudfunctions2_function", "this")["service_config"])

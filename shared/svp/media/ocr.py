@@ -2,9 +2,11 @@
 
 Engines (SVP_OCR): RapidOCR (the default, embedded: PP-OCR detection and recognition models
 run by onnxruntime, shipped inside the `rapidocr` wheel, so nothing is downloaded at run time),
-Tesseract (local binary) and Cloud Vision TEXT_DETECTION, which takes up to 16 images per
-`batch_annotate_images` request: frames are JPEG-encoded as they arrive and sent 16 at a time
-(never more than one batch of encoded frames held). Local engines give each line its place on
+Tesseract (local binary) and Cloud Vision TEXT_DETECTION, which takes up to 16 images and
+10 MB per `batch_annotate_images` request: frames are JPEG-encoded at 1024 px as they arrive
+and sent in batches cut by count and bytes (never more than one batch held); transient
+failures are retried within a bounded budget, and what still fails is named, never the whole
+post's text lost (see the Cloud Vision section). Local engines give each line its place on
 the frame (svp.media.screen tells lines that stay in place apart). Lines seen again in later
 frames, or seen with OCR noise ("Spaghettl" for "Spaghetti"), fold into the first one; the
 spelling read most often wins.
@@ -12,6 +14,8 @@ spelling read most often wins.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import os
 import re
@@ -281,23 +285,112 @@ def rapidocr_lines(frame: np.ndarray) -> list[Seen]:
     return [Seen(text, _share(box, width, height)) for text, box in _rows(words)]
 
 
-def encode_jpeg(frame: np.ndarray, longest: int = 1920) -> bytes:
-    """A frame as Vision receives it: JPEG, at most `longest` px on its long side."""
+# -- Cloud Vision ----------------------------------------------------------------------------
+# Documented limits (https://cloud.google.com/vision/quotas): 16 images per request, a JSON
+# request of at most 10 MB (base64 makes an image 4/3 of its size there). Text detection needs
+# no more than about 1024x768 (https://cloud.google.com/vision/docs/supported-files: "1024 x
+# 768 for ... TEXT_DETECTION"): a phone frame at 1024 px on its long side and quality 80 is
+# 0.1-0.3 MB, so batches are cut by count and by bytes.
+VISION_LONG_SIDE = 1024
+VISION_JPEG_QUALITY = 80
+VISION_MAX_IMAGE_BYTES = 1_500_000  # quality steps down until a frame fits (noise, textures)
+VISION_REQUEST_BYTES = 8_000_000  # of base64 payload per request: under 10 MB with room
+# Retries of 429 / 500 / 503 / 504 and dropped connections: exponential from 0.5 s to 8 s,
+# all of a stage run's retries within VISION_RETRY_SECONDS (the client's own default runs up
+# to 600 s, past the 540 s function limit); each request waits at most VISION_TIMEOUT_SECONDS.
+VISION_RETRY_FIRST = 0.5
+VISION_RETRY_SECONDS = 120.0
+VISION_TIMEOUT_SECONDS = 60.0
+# Per-image error codes (google.rpc.Code) worth asking again: DEADLINE_EXCEEDED, RESOURCE_
+# EXHAUSTED, INTERNAL, UNAVAILABLE.
+RETRY_CODES = {4, 8, 13, 14}
+
+
+def encode_jpeg(frame: np.ndarray, longest: int = VISION_LONG_SIDE) -> bytes:
+    """A frame as Vision receives it: JPEG, at most `longest` px on its long side and
+    VISION_MAX_IMAGE_BYTES."""
     import cv2
 
     height, width = frame.shape[:2]
     if max(height, width) > longest:
         scale = longest / max(height, width)
-        frame = cv2.resize(frame, (int(width * scale), int(height * scale)))
-    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+        frame = cv2.resize(
+            frame, (int(width * scale), int(height * scale)), interpolation=cv2.INTER_AREA
+        )
+    quality = VISION_JPEG_QUALITY
+    while True:
+        jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+        if len(jpeg) <= VISION_MAX_IMAGE_BYTES or quality <= 40:
+            return jpeg
+        quality -= 15
 
 
-def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[Seen]]:
-    """Cloud Vision TEXT_DETECTION on up to 16 JPEG images, in one request."""
+def request_bytes(jpeg: bytes) -> int:
+    """What one image adds to a request's JSON: its base64 text and the request around it."""
+    return (len(jpeg) + 2) // 3 * 4 + 200
+
+
+@dataclass
+class VisionRun:
+    """What one stage run's Vision requests went through: the failures to name (for the
+    stage's warning) and the retry budget they share."""
+
+    problems: list[str]
+    retry_until: float
+
+
+_run: contextvars.ContextVar[VisionRun | None] = contextvars.ContextVar("vision_run", default=None)
+
+
+@contextlib.contextmanager
+def vision_run() -> Iterator[list[str]]:
+    """Collects the Vision failures of the work inside (the list yielded), sharing one retry
+    budget: a stage wraps its OCR in it and names what failed."""
+    import time
+
+    token = _run.set(VisionRun([], time.monotonic() + VISION_RETRY_SECONDS))
+    try:
+        yield _current().problems
+    finally:
+        _run.reset(token)
+
+
+def _current() -> VisionRun:
+    import time
+
+    run = _run.get()
+    if run is None:  # outside a stage run (benchmarks): each call its own budget, unreported
+        run = VisionRun([], time.monotonic() + VISION_RETRY_SECONDS)
+    return run
+
+
+def _transient(exc: Exception) -> bool:
+    import requests
+    from google.api_core import exceptions
+
+    return isinstance(
+        exc,
+        (
+            exceptions.TooManyRequests,
+            exceptions.InternalServerError,
+            exceptions.BadGateway,
+            exceptions.ServiceUnavailable,
+            exceptions.GatewayTimeout,
+            exceptions.DeadlineExceeded,
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+        ),
+    )
+
+
+def _annotate(images: list[bytes], endpoint: str) -> list[Any]:
+    """One batch_annotate_images request, retried while transient and the budget lasts."""
+    import time
+
+    from google.api_core import retry as retries
     from google.cloud import vision
 
-    assert len(images) <= VISION_BATCH
-    client = _vision_client(endpoint)
+    left = _current().retry_until - time.monotonic()
     requests = [
         vision.AnnotateImageRequest(
             image=vision.Image(content=content),
@@ -305,14 +398,59 @@ def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[Seen]]:
         )
         for content in images
     ]
-    response = client.batch_annotate_images(requests=requests)
-    results: list[list[Seen]] = []
-    for item in response.responses:
-        if item.error and item.error.message:
-            raise RuntimeError(f"Vision could not read an image: {item.error.message}")
-        full = item.text_annotations[0].description if item.text_annotations else ""
-        results.append([Seen(line) for line in full.splitlines() if line.strip()])
-    return results
+    retry = retries.Retry(
+        predicate=_transient,
+        initial=VISION_RETRY_FIRST,
+        maximum=8.0,
+        multiplier=2.0,
+        timeout=max(0.0, left),
+    )
+    response = _vision_client(endpoint).batch_annotate_images(
+        requests=requests, retry=retry, timeout=VISION_TIMEOUT_SECONDS
+    )
+    return list(response.responses)
+
+
+def vision_texts(images: list[bytes], endpoint: str = "") -> list[list[Seen]]:
+    """Cloud Vision TEXT_DETECTION on one batch (<= 16 images, <= VISION_REQUEST_BYTES). An
+    image Vision could not read is asked once more when its error is transient; one still
+    unread, or a batch still failing after the retries, reads as no text and is named in the
+    run's problems. Refusals of the whole service (403, 401) raise: every batch would fail."""
+    from google.api_core import exceptions
+
+    assert len(images) <= VISION_BATCH
+    try:
+        items = _annotate(images, endpoint)
+    except (exceptions.Forbidden, exceptions.Unauthorized):
+        raise
+    except Exception as exc:  # noqa: BLE001 - this batch is lost, the others are not
+        _current().problems.append(
+            f"Cloud Vision failed on {len(images)} images: {type(exc).__name__}: {exc}"
+        )
+        return [[] for _ in images]
+    again = [
+        i for i, item in enumerate(items) if item.error.message and item.error.code in RETRY_CODES
+    ]
+    if again:
+        try:
+            retried = _annotate([images[i] for i in again], endpoint)
+        except (exceptions.Forbidden, exceptions.Unauthorized):
+            raise
+        except Exception:  # noqa: BLE001 - keep the first answers' errors
+            retried = [items[i] for i in again]
+        for i, item in zip(again, retried, strict=True):
+            items[i] = item
+    failed = [f"code {i.error.code}: {i.error.message}" for i in items if i.error.message]
+    if failed:
+        _current().problems.append(
+            f"Cloud Vision could not read {len(failed)} of {len(images)} images ({failed[0]})"
+        )
+    return [[] if item.error.message else _lines(item) for item in items]
+
+
+def _lines(item: Any) -> list[Seen]:
+    full = item.text_annotations[0].description if item.text_annotations else ""
+    return [Seen(line) for line in full.splitlines() if line.strip()]
 
 
 _clients: dict[str, object] = {}
@@ -406,13 +544,17 @@ class LineMerger:
         return merged
 
 
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
+def _batches(items: Iterable[tuple[Any, bytes]]) -> Iterator[list[tuple[Any, bytes]]]:
+    """(label, jpeg) in batches of at most VISION_BATCH images and VISION_REQUEST_BYTES."""
+    batch: list[tuple[Any, bytes]] = []
+    size = 0
     for item in items:
-        batch.append(item)
-        if len(batch) == size:
+        cost = request_bytes(item[1])
+        if batch and (len(batch) == VISION_BATCH or size + cost > VISION_REQUEST_BYTES):
             yield batch
-            batch = []
+            batch, size = [], 0
+        batch.append(item)
+        size += cost
     if batch:
         yield batch
 
@@ -423,7 +565,7 @@ def read_frames(
     """(label, lines) for each (label, BGR frame), in order; frames are consumed lazily."""
     if settings.ocr_engine == "vision":
         encoded = ((label, encode_jpeg(frame)) for label, frame in frames)
-        for batch in _batches(encoded, VISION_BATCH):
+        for batch in _batches(encoded):
             texts = vision_texts([content for _, content in batch], settings.vision_endpoint)
             yield from zip((label for label, _ in batch), texts, strict=True)
         return

@@ -4,8 +4,9 @@ Audio longer than SVP_TRANSCRIBE_CHUNK_SECONDS, or bigger than the API's 25 MB u
 transcribed in overlapping pieces cut in pauses (svp.media.chunking) and joined without
 repeating the words heard twice at a seam. Pieces with no voice activity are not sent to the API
 at all: music-only audio costs nothing and yields an empty transcript instead of the phrases
-speech models invent over music. The language is kept: Whisper's detection (local, or the API's
-verbose_json for whisper models), else the post's metadata, else a guess from common words.
+speech models invent over music. The language is kept: the engine's detection (local Whisper's,
+the API's `languages` for gpt-transcribe or verbose_json's `language` for whisper models), else
+the post's metadata, else a guess from common words.
 
 An English-only local model (the bundled tiny.en, or any `.en` model) cannot tell languages
 apart, and on other speech writes fluent nonsense. Its confidence gives it away: the mean log
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from svp import limits
 from svp.config import Settings
 from svp.errors import PermanentError, TransientError
 from svp.media import chunking
@@ -126,8 +128,20 @@ def local_engine(model: str = "") -> Engine:
 
 _openai_clients: dict[tuple[str, str], object] = {}
 
+# The SDK's own retries (429, 409, 5xx, timeouts: 3 attempts) with its back-off (0.5 s doubling,
+# at most 8 s) must end inside the transcriber's function timeout (limits.json), with time left
+# for cutting the audio and committing: each attempt gets an equal share of what is left.
+OPENAI_RETRIES = 2
+OPENAI_RESERVE_SECONDS = 60  # the SDK's back-off (<= 16 s), cutting, voice activity, the commit
 
-def openai_engine(settings: Settings) -> Engine:
+
+def openai_timeout_seconds() -> float:
+    budget = limits.timeout_seconds("transcriber") - OPENAI_RESERVE_SECONDS
+    return budget / (OPENAI_RETRIES + 1)
+
+
+def openai_client(settings: Settings):
+    """One client per key and endpoint and process."""
     import openai
 
     key = (settings.openai_api_key, settings.openai_base_url)
@@ -135,10 +149,14 @@ def openai_engine(settings: Settings) -> Engine:
         _openai_clients[key] = openai.OpenAI(
             api_key=settings.openai_api_key,
             base_url=settings.openai_base_url or None,
-            max_retries=2,
-            timeout=300,
+            max_retries=OPENAI_RETRIES,
+            timeout=openai_timeout_seconds(),
         )
-    client = _openai_clients[key]
+    return _openai_clients[key]
+
+
+def openai_engine(settings: Settings) -> Engine:
+    client = openai_client(settings)
     verbose = settings.transcribe_model.startswith("whisper")
 
     def run(audio: Path) -> PieceResult:
@@ -149,27 +167,68 @@ def openai_engine(settings: Settings) -> Engine:
                     file=file,
                     response_format="verbose_json" if verbose else "json",
                 )
-        except (
-            openai.RateLimitError,
-            openai.APIConnectionError,
-            openai.InternalServerError,
-        ) as exc:
-            raise TransientError(f"the transcription API is unavailable: {exc}") from exc
-        except openai.AuthenticationError as exc:
-            raise PermanentError(f"OPENAI_API_KEY was rejected: {exc}") from exc
-        except openai.NotFoundError as exc:
-            raise PermanentError(
-                f"SVP_TRANSCRIBE_MODEL={settings.transcribe_model!r} is not available: {exc}"
-            ) from exc
+        except Exception as exc:
+            raise transcription_error(exc, settings) from exc
         segments = [
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()}
             for s in getattr(result, "segments", None) or []
             if getattr(s, "text", "").strip()
         ]
-        language = getattr(result, "language", "") or ""
-        return PieceResult(result.text.strip(), _whisper_language(language), segments)
+        return PieceResult(result.text.strip(), _whisper_language(heard_language(result)), segments)
 
     return run
+
+
+def heard_language(result: object) -> str:
+    """The language the API detected: gpt-transcribe names them as `languages: [{code}]`
+    (openai/types/audio/transcription.py), whisper's verbose_json as `language`."""
+    for detected in getattr(result, "languages", None) or []:
+        code = getattr(detected, "code", None) or (
+            detected.get("code") if isinstance(detected, dict) else None
+        )
+        if code:
+            return str(code)
+    return str(getattr(result, "language", "") or "")
+
+
+# Refusals no retry can change: a bad request or file (400), a key without access (403), audio
+# over the upload limit (413), audio the API cannot process (422).
+_PERMANENT_STATUS = {
+    400: "refused the request",
+    403: "refused access",
+    413: "refused the size",
+    422: "could not process the audio",
+}
+
+
+def transcription_error(exc: Exception, settings: Settings) -> Exception:
+    """The stage error for a failed transcription request: permanent when retrying cannot help
+    (the stage would re-run and re-bill the pieces already heard), transient otherwise."""
+    import openai
+
+    if isinstance(exc, openai.AuthenticationError):
+        return PermanentError(f"OPENAI_API_KEY was rejected: {exc}")
+    if isinstance(exc, openai.NotFoundError):
+        return PermanentError(
+            f"SVP_TRANSCRIBE_MODEL={settings.transcribe_model!r} is not available: {exc}"
+        )
+    if isinstance(exc, openai.RateLimitError) and _code(exc) == "insufficient_quota":
+        return PermanentError(
+            "the OpenAI account has no transcription quota left (insufficient_quota): add "
+            "credit or raise its limit, then replay the link"
+        )
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in _PERMANENT_STATUS:
+        what = _PERMANENT_STATUS[exc.status_code]
+        return PermanentError(f"the transcription API {what} (HTTP {exc.status_code}): {exc}")
+    if isinstance(exc, (openai.APIStatusError, openai.APIConnectionError)):
+        return TransientError(f"the transcription API is unavailable: {exc}")
+    return exc
+
+
+def _code(exc: object) -> str:
+    body = getattr(exc, "body", None)
+    error = body.get("error", body) if isinstance(body, dict) else None
+    return str(error.get("code") or "") if isinstance(error, dict) else ""
 
 
 # Whisper's verbose_json names languages in English ("english"); keep ISO 639-1 codes.

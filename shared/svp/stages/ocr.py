@@ -5,7 +5,8 @@ read (svp.media.screen: the one path, also used by tests and benchmarks); frames
 through, none are held. Text that stays in place for most of the video (a watermark, a handle,
 a frame counter) is listed apart as `persistent`: it is shown on the page, not summarized.
 Image posts: every image is read, in post order (`seconds` is null, `image` is the image's
-index).
+index). What the engine could not read (a Vision batch or image still failing after its
+retries, or the whole service refusing) is named in `warning`; the lines read stay.
 
 The stage that looks at the frames also gives the page its pictures (`pictures`, each
 {uri, source, caption}; the first is the cover): the platform's thumbnail, else the sharpest
@@ -28,6 +29,7 @@ MAX_PAGE_IMAGES = 20  # a photo post's images on its page (Instagram carousels h
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
+    from svp.media.ocr import vision_run
     from svp.media.picture import FramePicker
     from svp.media.screen import ScreenText
 
@@ -38,23 +40,28 @@ def run(ctx: StageContext) -> dict[str, Any]:
     picker = FramePicker() if not pictures and media.get("has_video") else None
     screen = ScreenText(settings, picker=picker)
     warning = ""
-    try:
-        videos = artifacts.get("videos") or ([artifacts["media"]] if artifacts.get("media") else [])
-        if media.get("has_video"):
-            offset = 0.0
-            for index, uri in enumerate(videos):
-                local = ctx.scratch / f"media-{index}"
-                ctx.runtime.blobs.download(uri, local)
-                screen.read_video(local, offset)
-                offset += _duration(local)
-                local.unlink(missing_ok=True)
-        if picker is not None and picker.chosen is not None:
-            pictures += _frame(ctx, picker.chosen)
-        images = artifacts.get("images") or []
-        if images:
-            screen.read_images(_images(ctx, images, pictures))
-    except Exception as exc:  # noqa: BLE001 - graceful degradation: no screen text
-        warning = f"on-screen text could not be read: {type(exc).__name__}: {exc}"
+    with vision_run() as problems:  # Vision's per-batch and per-image failures, named
+        try:
+            videos = artifacts.get("videos") or (
+                [artifacts["media"]] if artifacts.get("media") else []
+            )
+            if media.get("has_video"):
+                offset = 0.0
+                for index, uri in enumerate(videos):
+                    local = ctx.scratch / f"media-{index}"
+                    ctx.runtime.blobs.download(uri, local)
+                    screen.read_video(local, offset)
+                    offset += _duration(local)
+                    local.unlink(missing_ok=True)
+            if picker is not None and picker.chosen is not None:
+                pictures += _frame(ctx, picker.chosen)
+            images = artifacts.get("images") or []
+            if images:
+                screen.read_images(_images(ctx, images, pictures))
+        except Exception as exc:  # noqa: BLE001 - graceful degradation: what was read stays
+            warning = f"on-screen text could not be read: {type(exc).__name__}: {exc}"
+    warning = "; ".join([*problems, warning] if warning else problems)
+    if warning:
         log.warning(warning)
     lines = screen.lines()
     payload = {

@@ -2,8 +2,14 @@
 
 The schema goes as `response_json_schema` with `response_mime_type="application/json"`; the
 instructions as `system_instruction`; a repair as a second user turn after the model's own
-answer. The model id is `SVP_LLM_MODEL`, else `SVP_GEMINI_MODEL`; `GOOGLE_GEMINI_BASE_URL`
-points the SDK elsewhere (tests). The SDK's own retries stay off: `Provider.retrying` honours
+answer (an empty answer is not sent back: Gemini answers 400 to an empty text part). The
+temperature is Gemini's default: the Gemini 3 guide warns that lowering it "may lead to
+unexpected behavior, looping, or degraded performance"
+(https://ai.google.dev/gemini-api/docs/gemini-3). String `format`s are not sent: the
+structured-output page does not list `email`, and the value checks (svp.summary.validate)
+hold anyway. The model id is `SVP_LLM_MODEL`, else `SVP_GEMINI_MODEL`; a 404 for it is
+`ModelUnavailable`, a configuration error. `GOOGLE_GEMINI_BASE_URL` points the SDK elsewhere
+(tests). The SDK's own retries stay off: `Provider.retrying` honours
 the RetryInfo delay and Retry-After header that google-genai's HttpRetryOptions ignore.
 """
 
@@ -26,11 +32,17 @@ class GeminiProvider(Provider):
         self.engine = "gemini"
         self.label = "Gemini"
         self.model = self.settings.llm_model or self.settings.gemini_model
+        self.model_setting = "SVP_LLM_MODEL" if self.settings.llm_model else "SVP_GEMINI_MODEL"
         options = types.HttpOptions(timeout=int(self.settings.llm_timeout_seconds * 1000))
         if self.settings.gemini_base_url:
             options.base_url = self.settings.gemini_base_url
         # Keep the client: a collected Client closes its transport.
         self._client = genai.Client(api_key=self.settings.gemini_api_key, http_options=options)
+
+    def missing_model(self, exc: BaseException) -> bool:
+        from google.genai import errors
+
+        return isinstance(exc, errors.APIError) and exc.code == 404
 
     def ask(self, system: str, turns: Turns, schema: dict[str, Any]) -> Answer:
         from google.genai import types
@@ -38,12 +50,12 @@ class GeminiProvider(Provider):
         config = types.GenerateContentConfig(
             system_instruction=system,
             response_mime_type="application/json",
-            response_json_schema=schema,
-            temperature=0.2,
+            response_json_schema=without_formats(schema),
         )
         contents = [
             types.Content(role="model" if role == "model" else "user", parts=[types.Part(text=t)])
             for role, t in turns
+            if t  # never an empty part: Gemini refuses it (400)
         ]
         response = self.retrying(
             lambda: self._client.models.generate_content(
@@ -53,6 +65,7 @@ class GeminiProvider(Provider):
         )
         usage = response.usage_metadata
         return Answer(
+            finish_reason=finish_reason(response),
             text=_text(response),
             input_tokens=(usage.prompt_token_count or 0) if usage else 0,
             output_tokens=(
@@ -69,6 +82,30 @@ def _text(response: Any) -> str | None:
         return response.text
     except (ValueError, AttributeError):
         return None
+
+
+def finish_reason(response: Any) -> str:
+    """Why the model stopped (STOP, MAX_TOKENS, SAFETY...), or why the prompt was blocked."""
+    for candidate in getattr(response, "candidates", None) or []:
+        reason = getattr(candidate, "finish_reason", None)
+        if reason is not None:
+            return str(getattr(reason, "name", reason))
+    feedback = getattr(response, "prompt_feedback", None)
+    blocked = getattr(feedback, "block_reason", None)
+    return f"prompt blocked: {getattr(blocked, 'name', blocked)}" if blocked else ""
+
+
+def without_formats(schema: Any) -> Any:
+    """The schema without string `format`s (email, date): not documented for Gemini."""
+    if isinstance(schema, dict):
+        return {
+            key: without_formats(value)
+            for key, value in schema.items()
+            if not (key == "format" and isinstance(value, str))
+        }
+    if isinstance(schema, list):
+        return [without_formats(item) for item in schema]
+    return schema
 
 
 def judge(exc: Exception) -> Verdict:

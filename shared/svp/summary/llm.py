@@ -38,7 +38,17 @@ class Unavailable(ProviderError):
 
 
 class Rejected(ProviderError):
-    """A request the provider will not serve (bad key, unknown model, bad request)."""
+    """A request the provider will not serve (bad key, bad request)."""
+
+
+class ModelUnavailable(Rejected):
+    """The configured model is not served (404: retired, misspelt): configuration to change,
+    not an outage to fall back from. The message names the setting."""
+
+    def __init__(self, model: str, setting: str, what: str):
+        super().__init__(f"the model {model} is not available: set {setting} ({what})")
+        self.model = model
+        self.setting = setting
 
 
 @dataclass
@@ -46,6 +56,7 @@ class Answer:
     text: str | None
     input_tokens: int = 0
     output_tokens: int = 0
+    finish_reason: str = ""  # why the model stopped (STOP, MAX_TOKENS, SAFETY...), if said
 
 
 @dataclass
@@ -58,6 +69,7 @@ class Provider:
     model: str = ""
     notes: list[str] = field(default_factory=list)  # format downgrades and the like
     deadline: float = float("inf")  # time.monotonic() after which no request starts
+    model_setting: str = ""  # the variable that names the model (for a 404's reason)
 
     def ask(self, system: str, turns: Turns, schema: dict[str, Any]) -> Answer:
         raise NotImplementedError
@@ -78,7 +90,15 @@ class Provider:
                 sleep=lambda seconds: self._wait(seconds),
             )
         except retrying.GaveUp as exc:
+            if exc.ended == "refused" and exc.cause is not None and self.missing_model(exc.cause):
+                raise ModelUnavailable(self.model, self.model_setting, exc.verdict.what) from (
+                    exc.cause
+                )
             raise _provider_error(exc, settings) from exc.cause
+
+    def missing_model(self, exc: BaseException) -> bool:
+        """Whether `exc` says the configured model does not exist (each provider knows how)."""
+        return False
 
     def _wait(self, seconds: float) -> None:
         log.warning("%s: retry in %.2f s", self.label, seconds)

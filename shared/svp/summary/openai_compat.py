@@ -8,12 +8,16 @@ The schema goes as a JSON-schema response format. `SVP_LLM_RESPONSE_FORMAT` says
 `strict` (default: `json_schema` with `strict: true` and the strict variant of the schema),
 `json_schema` (not strict), or `json_object` (JSON mode, the schema in the instructions). A
 server that answers 400 to a format steps down this ladder once per step, with a note; one
-that refuses `temperature` (reasoning models) gets the request again without it.
+that refuses `temperature` (reasoning models: GPT-5 and later take only the default) gets the
+request again without it, and the process remembers it for that endpoint and model, so later
+summaries do not pay that 400 again. A 404 `model_not_found` is `ModelUnavailable` (set
+SVP_LLM_MODEL). 409 is retried, as the SDK itself does (`_should_retry`).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +26,30 @@ from svp.retrying import Verdict, retry_after
 from svp.summary.json_schema import strictly
 from svp.summary.llm import RETRY_STATUS, Answer, Provider, Rejected, Turns, transport_errors
 
-DEFAULT_MODEL = "gpt-4.1-mini"  # used when SVP_LLM_MODEL is not set
+# 409 (a conflict, e.g. a concurrent request on the same resource): the openai SDK retries it.
+OPENAI_RETRY_STATUS = (*RETRY_STATUS, 409)
+
+# Used when SVP_LLM_MODEL is not set: OpenAI's cost-sensitive tier, no shutdown announced in the
+# SDK's chat_model.py (openai 3.63; gpt-4.1-mini shuts down 2027-01-14). Price: svp.summary.prices.
+DEFAULT_MODEL = "gpt-5.6-luna"
 FORMATS = ("strict", "json_schema", "json_object")
 SCHEMA_NAME = "notion_entry"
+
+
+# (base URL, model) pairs that refused `temperature`, for the life of the process: a provider
+# is made per summary, the model's rules are not.
+_no_temperature: set[tuple[str, str]] = set()
+_no_temperature_lock = threading.Lock()
+
+
+def refuses_temperature(base_url: str, model: str) -> bool:
+    with _no_temperature_lock:
+        return (base_url, model) in _no_temperature
+
+
+def _remember_no_temperature(base_url: str, model: str) -> None:
+    with _no_temperature_lock:
+        _no_temperature.add((base_url, model))
 
 
 def api_key(settings: Settings) -> str:
@@ -43,7 +68,9 @@ class OpenAICompatProvider(Provider):
         where = self.settings.llm_base_url or "api.openai.com"
         self.label = f"the OpenAI-compatible LLM ({self.model} at {where})"
         self.format = self.settings.llm_response_format
-        self.temperature: float | None = 0.2
+        self.model_setting = "SVP_LLM_MODEL"
+        self._where = where
+        self.temperature: float | None = None if refuses_temperature(where, self.model) else 0.2
         # Local servers accept any key; the SDK insists on one.
         self._client = openai.OpenAI(
             api_key=api_key(self.settings) or "not-needed",
@@ -51,6 +78,16 @@ class OpenAICompatProvider(Provider):
             timeout=self.settings.llm_timeout_seconds,
             max_retries=0,  # ours: Provider.retrying
         )
+
+    def missing_model(self, exc: BaseException) -> bool:
+        import openai
+
+        if not isinstance(exc, openai.NotFoundError):
+            return False
+        body = exc.body if isinstance(exc.body, dict) else {}
+        error = body.get("error", body)
+        code = error.get("code") if isinstance(error, dict) else None
+        return code == "model_not_found" or "model" in _message(exc).lower()
 
     def request(self, system: str, turns: Turns, schema: dict[str, Any]) -> dict[str, Any]:
         """The chat.completions.create arguments for the current format."""
@@ -118,6 +155,7 @@ class OpenAICompatProvider(Provider):
             return False
         if "temperature" in message and self.temperature is not None:
             self.temperature = None
+            _remember_no_temperature(self._where, self.model)
             self.notes.append(f"{self.label} refused temperature: sent without it")
             return True
         position = FORMATS.index(self.format)
@@ -137,7 +175,7 @@ def judge(exc: Exception) -> Verdict:
 
     if isinstance(exc, openai.APIStatusError):
         what = f"HTTP {exc.status_code}: {_message(exc)}"
-        if exc.status_code not in RETRY_STATUS:
+        if exc.status_code not in OPENAI_RETRY_STATUS:
             return Verdict(False, what)
         return Verdict(True, what, retry_after(exc.response.headers))
     if isinstance(exc, (openai.APIConnectionError, *transport_errors())):

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from svp.config import Settings
+from svp.errors import PermanentError
 from svp.summary import extractive, llm, providers
 from svp.summary.content import Content
 from svp.summary.evidence import evidence_for
@@ -112,6 +113,10 @@ def _asked(
     failure = ""
     try:
         checked = ask_and_verify(provider, prompt, schema, many, notes, usage)
+    except llm.ModelUnavailable as exc:
+        # Configuration, not an outage: the link fails with the setting to change, instead
+        # of every page quietly going to review.
+        raise PermanentError(str(exc)) from exc
     except llm.ProviderError as exc:
         failure = f"{provider.label} failed ({exc}); filled without an LLM"
     except AnswerError as exc:
@@ -157,6 +162,10 @@ def ask_and_verify(
         answer = provider.ask(prompt.system, turns, answer_schema)
         usage["input_tokens"] += answer.input_tokens
         usage["output_tokens"] += answer.output_tokens
+        if not (answer.text or "").strip():
+            # Nothing to show the model (an empty part is refused): the repair says why.
+            why = f" (finish reason {answer.finish_reason})" if answer.finish_reason else ""
+            raise AnswerError(f"the answer is empty{why}")
         turns.append(("model", answer.text or ""))
         return check_answer(parse_json(answer.text), schema, many)
 
@@ -173,6 +182,8 @@ def ask_and_verify(
     turns.append(("user", REPAIR.format(errors=errors)))
     try:
         second = ask()
+    except llm.ModelUnavailable:
+        raise
     except (AnswerError, llm.ProviderError) as exc:
         if first is None:
             raise AnswerError(f"{errors}; the repair failed too: {exc}") from exc
