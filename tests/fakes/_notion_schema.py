@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-MAX_TEXT_CONTENT = 2000  # characters in one text object
+# https://developers.notion.com/reference/request-limits#limits-for-property-values
+# "text.content: 2000 characters"; Notion counts UTF-16 code units (JavaScript's length), so
+# an emoji outside the Basic Multilingual Plane counts 2.
+MAX_TEXT_CONTENT = 2000
 MAX_RICH_TEXT_ITEMS = 100  # items in one rich-text array
 MAX_ARRAY_ITEMS = 100  # multi_select options / relations / files in one value
 MAX_OPTION_NAME = 100
@@ -138,10 +141,10 @@ def _rich_text_item(item: Any, where: str) -> dict[str, Any]:
         content = text.get("content") if isinstance(text, dict) else None
         if not isinstance(content, str):
             raise validation_error(f"{where}.text.content should be a string.")
-        if len(content) > MAX_TEXT_CONTENT:
+        if utf16_len(content) > MAX_TEXT_CONTENT:
             raise validation_error(
                 f"{where}.text.content.length should be ≤ `{MAX_TEXT_CONTENT}`, "
-                f"instead was `{len(content)}`."
+                f"instead was `{utf16_len(content)}`."
             )
         link = text.get("link")
         href = link.get("url") if isinstance(link, dict) else None
@@ -174,12 +177,24 @@ def _rich_text_item(item: Any, where: str) -> dict[str, Any]:
     raise validation_error(f"{where} should have one of `text`, `mention` or `equation`.")
 
 
+def utf16_len(text: str) -> int:
+    """The length JavaScript (and Notion's limits) give a string: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def text_chunks(text: str) -> list[dict[str, Any]]:
-    """Write-format rich text for ``text``, split into objects of ≤ 2000 characters."""
-    return [
-        {"type": "text", "text": {"content": text[i : i + MAX_TEXT_CONTENT]}}
-        for i in range(0, len(text), MAX_TEXT_CONTENT)
-    ]
+    """Write-format rich text for ``text``, split into objects of ≤ 2000 UTF-16 units."""
+    chunks: list[str] = []
+    start = units = 0
+    for i, char in enumerate(text):
+        width = 2 if ord(char) > 0xFFFF else 1
+        if units + width > MAX_TEXT_CONTENT:
+            chunks.append(text[start:i])
+            start, units = i, 0
+        units += width
+    if start < len(text):
+        chunks.append(text[start:])
+    return [{"type": "text", "text": {"content": chunk}} for chunk in chunks]
 
 
 def plain_text(items: list[dict[str, Any]]) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from svp.summary.validate import coerce
 
-TEXT_OBJECT_LIMIT = 2000  # characters in one text object
+TEXT_OBJECT_LIMIT = 2000  # UTF-16 code units in one text object (JavaScript's length)
 RICH_TEXT_ITEMS = 100
 MULTI_SELECT_LIMIT = 100
 RELATION_LIMIT = 100  # ids in one relation or people value
@@ -20,15 +20,31 @@ URL_LIMIT = 2000
 SHORT_LIMIT = 200  # email and phone_number
 
 
+def utf16_len(text: str) -> int:
+    """Notion counts its limits in UTF-16 code units: an emoji is 2, not 1."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many code points of `text` fit in `limit` UTF-16 units."""
+    units = 0
+    for i, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return i
+    return len(text)
+
+
 def rich_text(text: str) -> list[dict]:
-    """Split text into at most 100 text objects of at most 2000 characters, at word breaks."""
+    """Split text into at most 100 text objects of at most 2000 UTF-16 units, at word breaks."""
     chunks: list[str] = []
     rest = str(text)
     while rest and len(chunks) < RICH_TEXT_ITEMS:
-        if len(rest) <= TEXT_OBJECT_LIMIT:
+        fit = _fitting(rest, TEXT_OBJECT_LIMIT)
+        if fit == len(rest):
             chunks.append(rest)
             break
-        cut = rest.rfind(" ", 0, TEXT_OBJECT_LIMIT) + 1 or TEXT_OBJECT_LIMIT
+        cut = rest.rfind(" ", 0, fit) + 1 or fit
         chunks.append(rest[:cut])
         rest = rest[cut:]
     return [{"type": "text", "text": {"content": chunk}} for chunk in chunks]
@@ -47,7 +63,7 @@ def encode(prop_type: str, value: Any) -> dict | None:
         return {"multi_select": [{"name": str(name)} for name in value[:MULTI_SELECT_LIMIT]]}
     if prop_type in ("url", "email", "phone_number"):
         limit = URL_LIMIT if prop_type == "url" else SHORT_LIMIT
-        return {prop_type: str(value)} if len(str(value)) <= limit else None
+        return {prop_type: str(value)} if utf16_len(str(value)) <= limit else None
     if prop_type == "date":
         return {"date": {"start": str(value)}}
     if prop_type == "files":
