@@ -255,6 +255,7 @@ class FakeNotion(FakeServer):
         self._grants: dict[str, tuple[str, str]] = {}  # code -> (workspace id, redirect uri)
         self._signing_in: str | None = None
         self._deny_next = False
+        self._token_failures: list[Reply] = []  # served by POST /v1/oauth/token first
         self._caller: str | None = None  # workspace of the request being served
         self.databases: dict[str, Database] = {}
         self.data_sources: dict[str, DataSource] = {}
@@ -452,6 +453,19 @@ class FakeNotion(FakeServer):
         headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
         self.failures.push(Reply(status, body, headers), times)
 
+    def conflict_next(self, times: int = 1) -> None:
+        """The next ``times`` requests answer 409 ``conflict_error``, as Notion does when a
+        transaction collides: "Make sure the parameters are up to date and try again."
+        https://developers.notion.com/reference/status-codes#error-codes"""
+        self.fail_next(409, "conflict_error", times=times, message="Conflict occurred while saving.")
+
+    def fail_token_endpoint(self, status: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``POST /v1/oauth/token`` answer ``status`` (a 5xx or
+        a 429 of Notion's, not a refusal of the grant)."""
+        code = "rate_limited" if status == 429 else "internal_server_error"
+        body = _error_body(status, code, f"Injected {status} from FakeNotion.")
+        self._token_failures.extend(Reply(status, body) for _ in range(times))
+
     def revoke(self, token: str | None = None) -> None:
         """Later calls get 401 ``unauthorized`` (a revoked or rotated token): with ``token``,
         only that token's calls; without, every call."""
@@ -535,6 +549,8 @@ class FakeNotion(FakeServer):
         if route == ("GET", "/v1/oauth/authorize"):
             return self._authorize(request)
         if route == ("POST", "/v1/oauth/token"):
+            if self._token_failures:
+                return self._token_failures.pop(0)
             return self._token(request)
         return Reply(400, _error_body(400, "invalid_request_url", "Invalid request URL."))
 

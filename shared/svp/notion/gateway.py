@@ -50,7 +50,7 @@ def translate_error(exc: Exception) -> StageError:
     status = getattr(exc, "status", 0)
     code = getattr(exc, "code", "") if isinstance(exc, APIResponseError) else ""
     code = str(getattr(code, "value", code))  # notion-client gives an APIErrorCode enum
-    if status in RATE_LIMITED or status >= 500 or not isinstance(exc, APIResponseError):
+    if status in RETRYABLE or status >= 500 or not isinstance(exc, APIResponseError):
         return TransientError(f"Notion answered {status} {code}: {exc}".strip())
     if status == 401:
         reason = "Notion rejected the token (revoked or invalid): reconnect the integration"
@@ -65,6 +65,11 @@ def translate_error(exc: Exception) -> StageError:
 
 
 RATE_LIMITED = (429, 529)
+# 409 conflict_error: the transaction collided and was not applied; Notion says to retry
+# (https://developers.notion.com/reference/status-codes#error-codes), so it is safe to
+# repeat even for a page creation, and never Notion's final answer.
+CONFLICT = 409
+RETRYABLE = (*RATE_LIMITED, CONFLICT)
 ATTEMPTS = 5
 BACKOFF_CAP_SECONDS = 30.0
 
@@ -78,7 +83,7 @@ def _from_notion(exc: BaseException | None) -> bool:
 
 
 def _judge(exc: BaseException, idempotent: bool) -> retrying.Verdict:
-    """Retry 429/529 (after Retry-After), and 5xx, timeouts and dropped connections of a call
+    """Retry 429/529 (after Retry-After), 409 conflicts, and 5xx, timeouts and dropped connections of a call
     that is safe to repeat; anything else is Notion's final answer."""
     if not _from_notion(exc):
         return retrying.Verdict(False, f"{type(exc).__name__}: {exc}")
@@ -87,6 +92,8 @@ def _judge(exc: BaseException, idempotent: bool) -> retrying.Verdict:
     if status in RATE_LIMITED:
         wait = retrying.retry_after(getattr(exc, "headers", None))
         return retrying.Verdict(True, f"Notion answered {status}", wait)
+    if status == CONFLICT:
+        return retrying.Verdict(True, "Notion answered 409 conflict_error")
     retry = idempotent and (status >= 500 or unanswered)
     return retrying.Verdict(retry, f"Notion answered {status or type(exc).__name__}")
 
