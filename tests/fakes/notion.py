@@ -457,7 +457,8 @@ class FakeNotion(FakeServer):
         """The next ``times`` requests answer 409 ``conflict_error``, as Notion does when a
         transaction collides: "Make sure the parameters are up to date and try again."
         https://developers.notion.com/reference/status-codes#error-codes"""
-        self.fail_next(409, "conflict_error", times=times, message="Conflict occurred while saving.")
+        message = "Conflict occurred while saving. Please try again."
+        self.fail_next(409, "conflict_error", times=times, message=message)
 
     def fail_token_endpoint(self, status: int, times: int = 1) -> None:
         """The next ``times`` calls of ``POST /v1/oauth/token`` answer ``status`` (a 5xx or

@@ -83,8 +83,8 @@ def _from_notion(exc: BaseException | None) -> bool:
 
 
 def _judge(exc: BaseException, idempotent: bool) -> retrying.Verdict:
-    """Retry 429/529 (after Retry-After), 409 conflicts, and 5xx, timeouts and dropped connections of a call
-    that is safe to repeat; anything else is Notion's final answer."""
+    """Retry 429/529 (after Retry-After) and 409 conflicts; 5xx, timeouts and dropped
+    connections of a call that is safe to repeat; anything else is Notion's final answer."""
     if not _from_notion(exc):
         return retrying.Verdict(False, f"{type(exc).__name__}: {exc}")
     status = getattr(exc, "status", 0)
