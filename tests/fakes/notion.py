@@ -335,6 +335,17 @@ class FakeNotion(FakeServer):
             with self.files.attaching():
                 return str(self._create_page(None, body, [])["id"])
 
+    @property
+    def bot_user_id(self) -> str:
+        """The integration's bot user (``GET /v1/users/me``): the author Notion names in the
+        events of the integration's own writes."""
+        return FAKE_USER_ID
+
+    def change_property_type(self, data_source_id: str, name: str, new_type: str) -> None:
+        """A person changes a column's type in Notion (select -> multi_select, url -> text)."""
+        with self._state:
+            self._patch_data_source(None, {"properties": {name: {new_type: {}}}}, [data_source_id])
+
     def edit_page(self, page_id: str, values: dict[str, Any]) -> None:
         """A person edits a page in Notion: plain values, as for :meth:`add_page`."""
         with self._state:

@@ -132,6 +132,7 @@ class NotionGateway:
         self._lock = threading.Lock()
         self._resolved: dict[str, dict[str, str]] = {}
         self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._bot_id = ""
 
     def call(self, fn, *args, idempotent: bool = True, **kwargs):
         """Run an SDK call under the rate limit, retrying what is safe to retry.
@@ -150,6 +151,13 @@ class NotionGateway:
             if not _from_notion(exc.cause):
                 raise exc.cause from None  # a bug, not Notion's answer
             raise translate_error(exc.cause) from exc.cause
+
+    def bot_user_id(self) -> str:
+        """The integration's own bot user (`users.me`): the author Notion names in the events
+        of the writes this token makes. Cached: it does not change."""
+        if not self._bot_id:
+            self._bot_id = str(self.call(self.client.users.me).get("id") or "")
+        return self._bot_id
 
     def data_source_id(self, database_or_source: str) -> str:
         """Accept a database id or URL (its first data source) or a data source id."""
