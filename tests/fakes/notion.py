@@ -93,6 +93,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
 import re
 import secrets
 import threading
@@ -256,6 +257,8 @@ class FakeNotion(FakeServer):
         self._signing_in: str | None = None
         self._deny_next = False
         self._token_failures: list[Reply] = []  # served by POST /v1/oauth/token first
+        self._order_seed = secrets.token_hex(8)  # unsorted queries: an order of the fake's own
+        self.wiki_entries: dict[str, list[Json]] = {}  # data source id -> data_source objects
         self._caller: str | None = None  # workspace of the request being served
         self.databases: dict[str, Database] = {}
         self.data_sources: dict[str, DataSource] = {}
@@ -340,6 +343,16 @@ class FakeNotion(FakeServer):
         """The integration's bot user (``GET /v1/users/me``): the author Notion names in the
         events of the integration's own writes."""
         return FAKE_USER_ID
+
+    def add_wiki_entry(self, data_source_id: str, title: str) -> str:
+        """Make the data source a wiki's: its queries also return a nested data source
+        object (``"object": "data_source"``), as Notion's do for wikis."""
+        with self._state:
+            ds = self._data_source(data_source_id)
+            nested = DataSource(id=new_id(), database_id=ds.database_id, title=title, properties={})
+            entry = nested.to_json()
+            self.wiki_entries.setdefault(ds.id, []).append(entry)
+            return str(entry["id"])
 
     def change_property_type(self, data_source_id: str, name: str, new_type: str) -> None:
         """A person changes a column's type in Notion (select -> multi_select, url -> text)."""
@@ -718,10 +731,19 @@ class FakeNotion(FakeServer):
             for p in self.pages.values()
             if p["parent"].get("data_source_id") == ds.id and not p["in_trash"] and matches(p)
         ]
-        pages = sort_pages(ds.properties, pages, body.get("sorts"))
+        if body.get("sorts"):
+            pages = sort_pages(ds.properties, pages, body.get("sorts"))
+        else:
+            # "sorts: When supplied, orders the results" - without them Notion promises no
+            # order (https://developers.notion.com/reference/query-a-data-source): the fake's
+            # is stable per server (cursors work) but never the order rows were added in.
+            pages.sort(key=lambda p: hashlib.sha256((self._order_seed + p["id"]).encode()).digest())
+        # A wiki's query returns its nested data sources among the pages ("page_or_data_source"
+        # results: https://developers.notion.com/reference/query-a-data-source).
+        wiki = {entry["id"]: entry for entry in self.wiki_entries.get(ds.id, [])}
         return _paginate(
-            [p["id"] for p in pages],
-            self.pages,
+            [p["id"] for p in pages] + list(wiki),
+            {**self.pages, **wiki},
             body.get("start_cursor"),
             page_size,
             "page_or_data_source",

@@ -93,19 +93,116 @@ def encode_properties(schema: dict[str, dict], values: dict[str, Any]) -> dict[s
     return encoded
 
 
+class Partial(list):
+    """A relation Notion cut short (`has_more`: more than 25 ids in a page object); the full
+    list is read through the page property endpoint."""
+
+    has_more = True
+
+
 def plain(prop: dict) -> Any:
-    """A page's property value (read format) as plain Python."""
+    """A page's property value (read format) as plain Python: text, a number, a bool, or a
+    list of those; None for empty or unknown values. Never Notion's raw structures, whatever
+    type a person gave the property."""
+    if not isinstance(prop, dict):
+        return None
     kind = prop.get("type")
-    value = prop.get(kind)
-    if kind in ("title", "rich_text"):
-        return "".join(
-            item.get("plain_text") or item.get("text", {}).get("content", "")
-            for item in value or []
-        )
-    if kind in ("select", "status"):
-        return value.get("name") if value else None
-    if kind == "multi_select":
-        return [item["name"] for item in value or []]
+    value = prop.get(kind) if isinstance(kind, str) else None
+    reader = _READERS.get(kind or "")
+    if reader is None:
+        return value if isinstance(value, str | int | float | bool) else None
+    shown = reader(value)
+    if kind == "relation" and prop.get("has_more") and isinstance(shown, list):
+        return Partial(shown)
+    return shown
+
+
+def _text(value: Any) -> str:
+    return "".join(
+        item.get("plain_text") or (item.get("text") or {}).get("content", "")
+        for item in value or []
+        if isinstance(item, dict)
+    )
+
+
+def _name(value: Any) -> str | None:
+    return value.get("name") if isinstance(value, dict) else None
+
+
+def _date(value: Any) -> str | None:
+    """`start`, or `start → end`, with the time zone when Notion gives one."""
+    if not isinstance(value, dict) or not value.get("start"):
+        return None
+    shown = str(value["start"])
+    if value.get("end"):
+        shown += f" → {value['end']}"
+    if value.get("time_zone"):
+        shown += f" ({value['time_zone']})"
+    return shown
+
+
+def _user(value: Any) -> str | None:
+    """A person or bot: the name Notion shows, else the id (a partial user)."""
+    if not isinstance(value, dict):
+        return None
+    return value.get("name") or value.get("id")
+
+
+def _users(value: Any) -> list[str]:
+    return [u for u in map(_user, value or []) if u]
+
+
+def _file(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("type")
+    hosted = value.get(kind) if isinstance(value.get(kind), dict) else {}
+    return hosted.get("url") or value.get("name")
+
+
+def _typed(value: Any) -> Any:
+    """A formula's or rollup's result: {"type": "number", "number": 3} and the like."""
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("type")
     if kind == "date":
-        return value.get("start") if value else None
-    return value
+        return _date(value.get("date"))
+    if kind == "array":
+        items = [plain(item) for item in value.get("array") or []]
+        return [i for i in items if i not in (None, "", [])]
+    result = value.get(kind)
+    return result if isinstance(result, str | int | float | bool) else None
+
+
+def _unique_id(value: Any) -> str | int | None:
+    if not isinstance(value, dict) or value.get("number") is None:
+        return None
+    prefix = value.get("prefix")
+    return f"{prefix}-{value['number']}" if prefix else value["number"]
+
+
+def _place(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    return value.get("name") or value.get("address")
+
+
+_READERS: dict[str, Any] = {
+    "title": _text,
+    "rich_text": _text,
+    "select": _name,
+    "status": _name,
+    "multi_select": lambda v: [n for n in map(_name, v or []) if n],
+    "date": _date,
+    "people": _users,
+    "created_by": _user,
+    "last_edited_by": _user,
+    "files": lambda v: [f for f in map(_file, v or []) if f],
+    "relation": lambda v: [r["id"] for r in v or [] if isinstance(r, dict) and r.get("id")],
+    "formula": _typed,
+    "rollup": _typed,
+    "unique_id": _unique_id,
+    "verification": lambda v: v.get("state") if isinstance(v, dict) else None,
+    "place": _place,
+    "button": lambda v: None,
+}

@@ -41,8 +41,11 @@ def link_event(runtime: Runtime, payload: dict[str, Any]) -> webhook.WebhookRepl
         page = notion.retrieve_page(page_id)
         if _status(page) != PENDING:
             return webhook.WebhookReply(200, {"status": "not pending"})
+        entry = read_entry(page, source)
+        if entry is None:
+            return webhook.WebhookReply(200, {"status": "not a link"})
         report = PollReport()
-        enqueue(runtime, link_status(runtime), read_entry(page, source), report)
+        enqueue(runtime, link_status(runtime), entry, report)
     except Exception as exc:  # noqa: BLE001 - a row a person made must not make Notion resend
         # Polling will pick the link up; a 5xx would only make Notion resend the signal.
         reason = exc.reason if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
