@@ -90,6 +90,7 @@ class FileUploads:
         self.max_file_bytes = FREE_PLAN_FILE_BYTES
         self._base_url = base_url
         self._attaching: set[str] = set()  # uploads named by the request being served
+        self.refused_urls: set[str] = set()  # external images Notion will not show
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -185,6 +186,8 @@ class FileUploads:
                 raise validation_error(
                     f"{where}.external.url should be a URL of at most {MAX_URL} characters."
                 )
+            if url in self.refused_urls:
+                raise validation_error("Invalid image url.")
             return {"type": "external", "external": {"url": url}}
         if kind == "file_upload":
             raw_id = content.get("id") if isinstance(content, dict) else None

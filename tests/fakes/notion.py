@@ -21,8 +21,10 @@ What the fake enforces, as the real API does (400 ``validation_error`` unless no
 * property names must exist in the schema (``"X is not a property that exists."``) and a
   value must have the property's type (``"X is expected to be select."``).
 * new select/multi_select option names are added to the schema; unknown status option
-  names are rejected (status options cannot be created through the API, neither by a page
-  write nor by ``PATCH /v1/data_sources/{id}``).
+  names in a page write are rejected. ``PATCH /v1/data_sources/{id}`` adds status options
+  (to the To-do group; existing ones are kept) as notion-sdk-js's
+  ``StatusPropertyConfigUpdateRequest`` documents; the older reference page
+  (https://developers.notion.com/reference/update-data-source-properties) said it could not.
 * a filter's condition key must be the property's type (a ``select`` filter on a status
   property fails with ``"database property status does not match filter select"``).
 * unknown ids: 404 ``object_not_found``; malformed ids: 400; ids with or without dashes.
@@ -476,6 +478,12 @@ class FakeNotion(FakeServer):
         body = _error_body(status, code, message or f"Injected {code} from FakeNotion.")
         headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
         self.failures.push(Reply(status, body, headers), times)
+
+    def refuse_image_url(self, url: str) -> None:
+        """Notion refuses to show this external image (a cover or an image block): 400
+        ``validation_error`` "Invalid image url." (a signed CDN link, an address it cannot
+        fetch)."""
+        self.files.refused_urls.add(url)
 
     def conflict_next(self, times: int = 1) -> None:
         """The next ``times`` requests answer 409 ``conflict_error``, as Notion does when a
@@ -1119,8 +1127,9 @@ def _typed_update(
     existing: Json | None, name: str, spec: Json, schema: dict[str, Json], where: str
 ) -> Json:
     ptype = property_type_of(spec, where)
-    if ptype == "status" and (spec.get("status") or {}).get("options"):
-        raise validation_error("Status options cannot be created or updated through the API.")
+    adding = ptype == "status" and (spec.get("status") or {}).get("options")
+    if adding and existing is not None and existing["type"] == "status":
+        return _add_status_options(existing, name, spec["status"]["options"], where)
     if existing is not None and existing["type"] == ptype:
         prop = copy.deepcopy(existing)
         prop["name"] = name
@@ -1135,6 +1144,40 @@ def _typed_update(
     prop = build_property(name, spec, taken, where)
     if existing is not None:
         prop["id"] = existing["id"]
+    return prop
+
+
+def _add_status_options(existing: Json, name: str, wanted: Any, where: str) -> Json:
+    """Status options can be added (and renamed or recoloured by id) through the API: "New
+    options are assigned to the To-do group" (notion-sdk-js StatusPropertyConfigUpdateRequest,
+    for https://developers.notion.com/reference/update-data-source-properties). Options left
+    out are kept; nothing is ever removed."""
+    if not isinstance(wanted, list) or len(wanted) > 100:
+        raise validation_error(f"{where}.status.options should be an array of ≤ 100 options.")
+    prop = copy.deepcopy(existing)
+    prop["name"] = name
+    config = prop["status"]
+    by_id = {o["id"]: o for o in config["options"]}
+    by_name = {o["name"]: o for o in config["options"]}
+    to_do = next(g for g in config["groups"] if g["name"] == "To Do")
+    for i, spec in enumerate(wanted):
+        here = f"{where}.status.options[{i}]"
+        if not isinstance(spec, dict) or not (spec.get("id") or spec.get("name")):
+            raise validation_error(f"{here} should be an object with a name or an id.")
+        if spec.get("id"):
+            option = by_id.get(spec["id"])
+            if option is None:
+                raise validation_error(f"{here}.id `{spec['id']}` is not an option of {name}.")
+            if spec.get("name") and spec["name"] != option["name"]:
+                check_option_name(spec["name"], here)
+                option["name"] = spec["name"]
+            continue
+        if spec["name"] in by_name:
+            continue
+        option = make_option(spec, here)
+        config["options"].append(option)
+        by_name[option["name"]] = by_id[option["id"]] = option
+        to_do["option_ids"].append(option["id"])
     return prop
 
 
