@@ -13,6 +13,25 @@ from tests.test_page_fields import ready
 THUMBNAIL = "https://p16-sign.tiktokcdn.example/obj/thumb~tplv-noop.image?x-expires=1"
 
 
+def _with_thumbnail(runtime, job_id: str) -> None:
+    def add(d):
+        downloader = {**d["stages"]["downloader"], "output": {"thumbnail_url": THUMBNAIL}}
+        return {**d, "stages": {**d["stages"], "downloader": downloader}}, None
+
+    runtime.state.update(jobs.JOBS, job_id, add)
+
+
+def test_a_files_property_gets_the_videos_picture(notion_env):
+    runtime = build_runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Recipes", {"name": "title", "Photos": "files"})
+    ready(runtime, "f1", source, [{"name": "Pasta"}], review=False)
+    _with_thumbnail(runtime, "f1")
+    assert deliver_to_writer(runtime, "f1").detail == "done"
+    (page,) = notion_env.pages_in(source)
+    files = page["properties"]["Photos"]["files"]
+    assert [f["external"]["url"] for f in files] == [THUMBNAIL]
+
+
 def test_a_refused_thumbnail_url_drops_the_picture_at_once_and_keeps_the_people(notion_env):
     runtime = build_runtime(load_settings(dotenv=None))
     _, ingredients = notion_env.add_database("Ingredients", {"Name": "title"})

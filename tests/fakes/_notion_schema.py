@@ -463,6 +463,9 @@ def _write_files(ctx: ValueContext, value: Any) -> Any:
         raise ctx.wrong_type()
     out = []
     for item in value:
+        if isinstance(item, dict) and "_hosted" in item:  # an upload, checked by the caller
+            out.append({"name": item["name"], **item["_hosted"]})
+            continue
         kind = item.get("type", "external") if isinstance(item, dict) else None
         url = (item.get(kind) or {}).get("url") if kind else None
         if not isinstance(url, str):

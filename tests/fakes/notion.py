@@ -843,8 +843,27 @@ class FakeNotion(FakeServer):
             except NotionError:
                 raise validation_error(f"{key} is not a property that exists.") from None
             ctx = ValueContext(prop, page_id, created, edited, self._people())
+            if prop["type"] == "files" and isinstance(value_obj, dict):
+                value_obj = self._files_value(value_obj, f"body.properties.{key}")
             written[prop["name"]] = write_value(ctx, value_obj)
         return written
+
+    def _files_value(self, value_obj: Json, where: str) -> Json:
+        """A files value may attach uploads (``{"type": "file_upload", "file_upload": {"id"},
+        "name"}``), held to the same rules as a cover
+        (https://developers.notion.com/reference/page-property-values#files); they are stored
+        as the hosted files Notion returns."""
+        items = value_obj.get("files")
+        if not isinstance(items, list):
+            return value_obj
+        shaped = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and item.get("type", "") == "file_upload":
+                hosted = self.files.file_object_in(item, f"{where}.files[{i}]", self._caller)
+                shaped.append({"name": item.get("name") or "file", "_hosted": hosted})
+            else:
+                shaped.append(item)
+        return {**value_obj, "files": shaped}
 
     def _page_parent(self, parent: Any) -> tuple[Json, dict[str, Json]]:
         """The stored parent object and the schema pages under it must follow."""

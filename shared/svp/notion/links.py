@@ -128,8 +128,12 @@ def update_link(
             status = DONE  # "done (needs review)": the error property says why
         if prop["type"] == "select" or status in options:
             values[name] = encode(prop["type"], status)
-        else:  # status options cannot be created through the API
-            log.warning("the Link Database's status has no option %r: add it in Notion", status)
+        else:  # a page write cannot create a status option (registration's --fix can)
+            log.warning(
+                "the Link Database's status has no option %r: run `svp register link-db"
+                " --fix` or add it in Notion",
+                status,
+            )
     if name := find_property(schema, *ERROR_NAMES, types=("rich_text",)):
         values[name] = encode("rich_text", error) or {"rich_text": []}
     if page_url and (name := find_property(schema, *RESULT_NAMES, types=("url",))):

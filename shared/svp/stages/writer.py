@@ -146,6 +146,8 @@ class _Written:
         for attempt in range(WRITE_ATTEMPTS):
             schema = self.notion.schema(self.data_source_id, refresh=plan.fresh)
             properties, title = self._properties(schema, values, plan.references)
+            if plan.pictures:
+                properties.update(self._picture_files(schema, properties))
             try:
                 if existing and _updated(self.notion, existing["id"], properties):
                     page = {**existing, "title": title}
@@ -177,6 +179,17 @@ class _Written:
             item = {n: v for n, v in item.items() if schema[n]["type"] not in REFERENCES}
         properties, _, title = render(schema, item, self.source, titles)
         return properties, title
+
+    def _picture_files(self, schema: Schema, properties: dict) -> dict:
+        """Files properties the summary left empty get the page's picture (the same upload
+        as the cover, or the platform's thumbnail by address)."""
+        empty = [n for n, p in schema.items() if p["type"] == "files" and n not in properties]
+        shown = self.pictures.files()[:1] if empty else []
+        if not shown:
+            return {}
+        file, caption = shown[0]
+        named = {**file, "name": (caption or f"{self.ctx.job_id}.jpg")[:100]}
+        return {name: {"files": [named]} for name in empty}
 
     def _create_once(
         self,
