@@ -109,3 +109,55 @@ def test_a_user_is_not_asked_to_reconnect_when_notion_fails_the_refresh(notion_e
     assert mark_needs_reconnect(runtime, user["user_id"], "401") is False
     assert not runtime.state.get(USERS, user["user_id"]).get("needs_reconnect")
     assert mark_needs_reconnect(runtime, user["user_id"], "401") is True  # Notion is back
+
+
+# -- one integration, several instances (issue 18 item 15) ---------------------------------
+def test_a_429_pauses_every_instance_of_the_integration(notion_env, runtime):
+    import time
+
+    from svp.notion.budget import SharedPause
+    from svp.notion.ratelimit import RateLimiter
+
+    _, source = notion_env.add_database("Links", {"Name": "title"})
+
+    def instance() -> NotionGateway:  # its own process: its own limiter, the shared store
+        gateway = NotionGateway(
+            notion_env.token,
+            notion_env.base_url,
+            requests_per_second=100,
+            shared=SharedPause(runtime.state, notion_env.token),
+        )
+        gateway.limiter = RateLimiter(100)
+        return gateway
+
+    import threading
+
+    first, second = instance(), instance()
+    second.schema(source)  # warm: it has read the (empty) pause already
+    time.sleep(1.1)  # its next read of the shared pause is due
+    notion_env.fail_next(429, "rate_limited", retry_after=2)
+    waiting = threading.Thread(target=first.schema, args=(source,), kwargs={"refresh": True})
+    waiting.start()  # gets the 429 and waits the 2 s Notion asked for
+    while not any(r.path.endswith(source) for r in notion_env.requests[-1:]):
+        time.sleep(0.01)
+    time.sleep(0.2)
+    started = time.monotonic()
+    second.schema(source, refresh=True)  # another instance, during the pause
+    assert time.monotonic() - started >= 1.2  # it waited for the pause the first one got
+    waiting.join()
+
+
+def test_a_429_pauses_the_other_threads_of_the_process():
+    from svp.notion.ratelimit import RateLimiter
+
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(3, clock=lambda: now[0], sleep=sleep)
+    limiter.pause(2.0)
+    limiter.acquire()
+    assert now[0] >= 2.0

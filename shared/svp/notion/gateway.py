@@ -11,6 +11,7 @@ from typing import Any
 
 from svp import retrying
 from svp.errors import PermanentError, StageError, TransientError
+from svp.notion.budget import SharedPause
 from svp.notion.ratelimit import limiter_for
 
 SCHEMA_TTL_SECONDS = 3600
@@ -112,6 +113,7 @@ class NotionGateway:
         base_url: str | None = None,
         requests_per_second: float = 3,
         retry_seconds: float = 0.5,
+        shared: SharedPause | None = None,
     ):
         from notion_client import Client
 
@@ -128,6 +130,7 @@ class NotionGateway:
             options["base_url"] = base_url
         self.client = Client(**options)
         self.limiter = limiter_for(token, requests_per_second)
+        self.shared = shared  # Retry-After honoured across instances (svp.notion.budget)
         self.retry_seconds = retry_seconds  # first wait before retrying a 5xx or a timeout
         self._lock = threading.Lock()
         self._resolved: dict[str, dict[str, str]] = {}
@@ -142,15 +145,30 @@ class NotionGateway:
         try:
             return retrying.call(
                 lambda: fn(*args, **kwargs),
-                judge=lambda exc: _judge(exc, idempotent),
+                judge=lambda exc: self._judged(exc, idempotent),
                 attempts=ATTEMPTS,
                 backoff=retrying.exponential(2 * self.retry_seconds, BACKOFF_CAP_SECONDS),
-                before=self.limiter.acquire,
+                before=self._before,
             )
         except retrying.GaveUp as exc:
             if not _from_notion(exc.cause):
                 raise exc.cause from None  # a bug, not Notion's answer
             raise translate_error(exc.cause) from exc.cause
+
+    def _before(self) -> None:
+        self.limiter.acquire()
+        if self.shared is not None:
+            self.shared.wait()
+
+    def _judged(self, exc: BaseException, idempotent: bool) -> retrying.Verdict:
+        """A 429's Retry-After pauses every thread of this process, and every instance."""
+        verdict = _judge(exc, idempotent)
+        if getattr(exc, "status", 0) in RATE_LIMITED and _from_notion(exc):
+            wait = verdict.wait if verdict.wait is not None else 1.0
+            self.limiter.pause(wait)
+            if self.shared is not None:
+                self.shared.pause(wait)
+        return verdict
 
     def bot_user_id(self) -> str:
         """The integration's own bot user (`users.me`): the author Notion names in the events
