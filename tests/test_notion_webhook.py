@@ -15,6 +15,7 @@ from svp.notion import webhook
 from svp.notion.webhook import accept_token, pending_tokens, stored_token
 from svp.runtime import jobs
 from svp.stages.webhook import handle
+from tests.fakes import _notion_webhooks as notion_webhooks
 
 LINKS = {
     "Name": "title",
@@ -53,10 +54,10 @@ def event(page: str, parent: str, kind: str = "page.created", **extra) -> dict:
 
 
 def test_a_signed_handshake_is_recognized_by_its_body_and_kept_pending(runtime):
-    headers, body = signed("tok_from_notion", {"verification_token": "tok_from_notion"})
+    token, headers, body = notion_webhooks.handshake()  # signed, as Notion sends it
     reply = handle(runtime, headers, body)
     assert reply.status == 200
-    assert [p["token"] for p in pending_tokens(runtime)] == ["tok_from_notion"]
+    assert [p["token"] for p in pending_tokens(runtime)] == [token]
     assert stored_token(runtime) == ""  # never trusted on its own
 
 
@@ -117,9 +118,11 @@ def test_our_own_status_writes_are_not_fetched_again(notion_env, runtime):
     db, source = _link_db(notion_env, runtime)
     page = notion_env.add_page(source, {"Name": "p", "url": "https://x.y/v", "status": "done"})
     bot = notion_env.bot_user_id
-    ours = event(page, db, "page.properties_updated", authors=[{"id": bot, "type": "bot"}])
+    ours = notion_webhooks.event(
+        token, "page.properties_updated", page, db, authors=[{"id": bot, "type": "bot"}]
+    )
     before = len(notion_env.requests)
-    reply = handle(runtime, *signed(token, ours))
+    reply = handle(runtime, *ours)
     assert reply.status == 200 and reply.body["status"] == "our own change"
     fetched = [r for r in notion_env.requests[before:] if "/v1/pages/" in r.path]
     assert fetched == []

@@ -114,6 +114,7 @@ class FileUploads:
             )
         if content_type is not None and not isinstance(content_type, str):
             raise validation_error("body.content_type should be a string.")
+        _check_agreement(filename, content_type, "body.content_type")
         return self.add(workspace_id, filename, content_type).to_json(self._base_url(), _now())
 
     def send(self, raw_id: str, content_type: str | None, body: bytes, workspace_id: str) -> Json:
@@ -299,6 +300,7 @@ class FileUploads:
                 "may have in this workspace."
             )
         sent_type = _content_type_of(file)
+        _check_agreement(file.filename, upload.content_type or sent_type, "file")
         if (
             upload.content_type
             and sent_type
@@ -344,6 +346,18 @@ class FileUploads:
         url = shown[shown["type"]]["url"]
         upload = self.upload_for_url(url)
         return (upload.filename if upload else None) or url.rsplit("/", 1)[-1]
+
+
+def _check_agreement(filename: str | None, content_type: str | None, where: str) -> None:
+    """A file's name and content type must agree: "content_type ... must match the file
+    extension of `filename`" (https://developers.notion.com/reference/create-a-file-upload)."""
+    if not filename or not content_type or "." not in filename:
+        return
+    guessed, _ = mimetypes.guess_type(filename)
+    if guessed and _base_type(guessed) != _base_type(content_type):
+        raise validation_error(
+            f"{where} `{content_type}` does not match the extension of `{filename}` (`{guessed}`)."
+        )
 
 
 def _content_type_of(part: FormPart) -> str | None:

@@ -107,6 +107,7 @@ from urllib.parse import parse_qs, urlencode
 from ._notion_files import MEDIA_BLOCK_TYPES, FileUpload, FileUploads
 from ._notion_query import compile_filter, find_property, sort_pages
 from ._notion_schema import (
+    FAKE_BOT,
     FAKE_USER_ID,
     OPTION_TYPES,
     PROPERTY_TYPES,
@@ -120,6 +121,7 @@ from ._notion_schema import (
     normalize_id,
     now_iso,
     page_url,
+    person,
     plain,
     plain_text,
     property_type_of,
@@ -140,6 +142,8 @@ OAUTH_CLIENT_ID = "fake-oauth-client-id"
 OAUTH_CLIENT_SECRET = "fake-oauth-client-secret"
 MAX_PAGE_SIZE = 100
 MAX_CHILDREN = 100
+MAX_NESTING = 2  # levels of blocks in one request
+MAX_BLOCKS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 500 * 1024
 TEXT_BLOCK_TYPES = {
     "paragraph",
@@ -177,6 +181,7 @@ class DataSource:
             "title": rich_text_in(text_chunks(self.title), "title"),
             "description": [],
             "icon": None,
+            "cover": None,
             "properties": copy.deepcopy(self.properties),
             "parent": {"type": "database_id", "database_id": self.database_id},
             "database_parent": {"type": "workspace", "workspace": True},
@@ -262,6 +267,7 @@ class FakeNotion(FakeServer):
         self._order_seed = secrets.token_hex(8)  # unsorted queries: an order of the fake's own
         self.wiki_entries: dict[str, list[Json]] = {}  # data source id -> data_source objects
         self._caller: str | None = None  # workspace of the request being served
+        self._block_count = 0
         self.databases: dict[str, Database] = {}
         self.data_sources: dict[str, DataSource] = {}
         self.pages: dict[str, Json] = {}
@@ -338,6 +344,7 @@ class FakeNotion(FakeServer):
             if children:
                 body["children"] = children
             with self.files.attaching():
+                self._block_count = 0
                 return str(self._create_page(None, body, [])["id"])
 
     @property
@@ -516,9 +523,11 @@ class FakeNotion(FakeServer):
                 if owner == workspace.id:
                     del self._refresh_workspace[token]
 
-    def _people(self) -> frozenset[str]:
-        """The people a people property may name: the default user and workspace owners."""
-        return frozenset({FAKE_USER_ID, *(w.owner_id for w in self.workspaces.values())})
+    def _people(self) -> dict[str, Json]:
+        """The users a people property may name (full user objects): the integration's bot
+        and the workspace owners."""
+        owners = {w.owner_id: person(w.owner_id, w.owner_name) for w in self.workspaces.values()}
+        return {FAKE_USER_ID: dict(FAKE_BOT), **owners}
 
     # -- workspaces and OAuth ------------------------------------------------------------
 
@@ -553,6 +562,7 @@ class FakeNotion(FakeServer):
             body = {} if handler == self._send_upload else self._json_body(request)
             with self._state, self.files.attaching():
                 self._caller = caller
+                self._block_count = 0  # blocks in this request
                 try:
                     result = handler(request, body, args)
                 finally:
@@ -768,9 +778,11 @@ class FakeNotion(FakeServer):
             raise validation_error("body.properties should be an object.")
         schema = copy.deepcopy(schema)  # new options land in the schema only on success
         properties = self._write_properties(schema, values, page_id, stamp, stamp)
+        siblings = sum(p["parent"] == parent for p in self.pages.values())
         for name, prop in schema.items():
             if name not in properties:
-                properties[name] = default_value(ValueContext(prop, page_id, stamp, stamp))
+                ctx = ValueContext(prop, page_id, stamp, stamp, sequence=siblings + 1)
+                properties[name] = default_value(ctx)
         blocks = self._build_blocks(body.get("children") or [], page_id, "page_id")
         visuals = self._visuals_in(body)
         page = {
@@ -783,8 +795,11 @@ class FakeNotion(FakeServer):
             "cover": visuals.get("cover"),
             "icon": visuals.get("icon"),
             "parent": parent,
+            # `archived` (deprecated), `in_trash` and `is_archived` move together, as the
+            # SDK's recorded 2025-09-03 responses show (tests/data/notion/README.md).
             "archived": False,
             "in_trash": False,
+            "is_archived": False,
             "is_locked": False,
             "properties": properties,
             "url": page_url(page_id),
@@ -819,7 +834,7 @@ class FakeNotion(FakeServer):
         page["properties"].update(written)
         page.update(visuals)
         if trash is not None:
-            page["archived"] = page["in_trash"] = trash
+            page["archived"] = page["in_trash"] = page["is_archived"] = trash
         page["last_edited_time"] = stamp
         return copy.deepcopy(page)
 
@@ -929,11 +944,25 @@ class FakeNotion(FakeServer):
         return parent_id
 
     def _build_blocks(
-        self, children: Any, parent_id: str, parent_kind: str, where: str = "body.children"
+        self,
+        children: Any,
+        parent_id: str,
+        parent_kind: str,
+        where: str = "body.children",
+        depth: int = 1,
     ) -> list[tuple[Json, list[Any]]]:
-        """Validated blocks in read format, each with its (still unbuilt) children."""
+        """Validated blocks in read format, each with its (still unbuilt) children.
+
+        "we allow up to two levels of nesting in a single request"
+        (https://developers.notion.com/reference/patch-block-children); at most 1000 blocks
+        in one request (https://developers.notion.com/reference/request-limits)."""
         if not isinstance(children, list):
             raise validation_error(f"{where} should be an array.")
+        if children and depth > MAX_NESTING:
+            raise validation_error(
+                f"{where} is nested too deeply: at most {MAX_NESTING} levels of blocks in one"
+                " request."
+            )
         if len(children) > MAX_CHILDREN:
             raise validation_error(
                 f"{where}.length should be ≤ `{MAX_CHILDREN}`, instead was `{len(children)}`."
@@ -946,10 +975,17 @@ class FakeNotion(FakeServer):
                 block[btype] = self.files.media_in(
                     btype, block[btype], f"{where}[{i}].{btype}", self._caller
                 )
+            self._block_count += 1
+            if self._block_count > MAX_BLOCKS_PER_REQUEST:
+                raise validation_error(
+                    f"Too many blocks: at most {MAX_BLOCKS_PER_REQUEST} in one request."
+                )
             built.append(
                 (
                     block,
-                    self._build_blocks(nested, block["id"], "block_id", f"{where}[{i}].children"),
+                    self._build_blocks(
+                        nested, block["id"], "block_id", f"{where}[{i}].children", depth + 1
+                    ),
                 )
             )
         return built
@@ -1013,7 +1049,12 @@ class FakeNotion(FakeServer):
             "type": "bot",
             "name": "FakeNotion integration",
             "avatar_url": None,
-            "bot": {"owner": {"type": "workspace", "workspace": True}},
+            "bot": {
+                "owner": {"type": "workspace", "workspace": True},
+                "workspace_name": "FakeNotion",
+                "workspace_id": self._caller or DEFAULT_WORKSPACE,
+                "workspace_limits": {"max_file_upload_size_in_bytes": self.max_file_bytes},
+            },
         }
 
     def _data_source(self, raw_id: Any, where: str = "path.data_source_id") -> DataSource:
