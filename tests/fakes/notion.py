@@ -31,7 +31,33 @@ What the fake enforces, as the real API does (400 ``validation_error`` unless no
 * unsupported routes (including the removed ``/v1/databases/{id}/query``): 400
   ``invalid_request_url``.
 
-Query results come in creation order unless ``sorts`` are given; cursors are page ids.
+Query results come in an order of the fake's own (stable per server, never creation order)
+unless ``sorts`` are given; cursors are page ids.
+
+Documented rules added for issue 18, each also beside its code:
+
+* text content ≤ 2000 UTF-16 code units (an emoji counts 2):
+  https://developers.notion.com/reference/request-limits#limits-for-property-values
+* two levels of block nesting and ≤ 1000 blocks per request:
+  https://developers.notion.com/reference/patch-block-children,
+  https://developers.notion.com/reference/request-limits
+* a file upload's ``content_type`` agrees with its filename's extension:
+  https://developers.notion.com/reference/create-a-file-upload
+* no order without ``sorts``: https://developers.notion.com/reference/query-a-data-source
+* people, created_by and last_edited_by values are full user objects; page and data source
+  ``created_by`` stay partial: https://developers.notion.com/reference/page-property-values
+* every schema property has ``description``: https://developers.notion.com/reference/property-object
+* formula (literal expressions), rollup, unique_id (numbered per data source) and
+  verification values in Notion's shapes; pages carry ``is_archived`` with ``in_trash``
+  (recorded responses: tests/data/notion/README.md)
+* :meth:`FakeNotion.add_wiki_entry`: a wiki's queries return ``data_source`` objects among
+  the pages (https://developers.notion.com/reference/query-a-data-source)
+* :meth:`FakeNotion.conflict_next` (409 ``conflict_error``,
+  https://developers.notion.com/reference/status-codes) and
+  :meth:`FakeNotion.fail_token_endpoint` (a 5xx or 429 of ``POST /v1/oauth/token``)
+* status options are added by ``PATCH /v1/data_sources/{id}`` (see below)
+* :meth:`FakeNotion.refuse_image_url`: "Invalid image url." for an external image
+* signed webhook requests, the handshake included: tests/fakes/_notion_webhooks.py
 
 File uploads (``client.file_uploads``), single_part only (``multi_part`` and
 ``external_url`` are refused with 400 ``validation_error`` naming the fake; ``complete``
