@@ -89,14 +89,26 @@ def _trusted(runtime, token: str = "tok") -> str:
 
 def test_events_outside_the_time_window_are_refused_even_after_their_id_expired(runtime):
     token = _trusted(runtime)
-    old = event("p1", "db1", id="evt-old", timestamp=_stamp(time.time() - 3600))
-    reply = handle(runtime, *signed(token, old))
-    assert reply.status == 401 and "timestamp" in reply.body["error"]
+    taken: list[dict] = []
+
+    def handled(_runtime, payload: dict) -> webhook.WebhookReply:
+        taken.append(payload)
+        return webhook.WebhookReply(200)
+
+    # A captured event whose id was forgotten long ago: the timestamp alone refuses it.
+    captured = event("p1", "db1", id="evt-old", timestamp=_stamp(time.time() - 3600))
+    assert runtime.state.get(webhook.EVENTS, "evt-old") is None
+    reply = webhook.handle(runtime, *signed(token, captured), handled)
+    assert reply.body["status"] == "expired" and "timestamp" in reply.body["reason"]
     future = event("p1", "db1", id="evt-future", timestamp=_stamp(time.time() + 3600))
-    assert handle(runtime, *signed(token, future)).status == 401
+    assert webhook.handle(runtime, *signed(token, future), handled).body["status"] == "expired"
     no_stamp = event("p1", "db1", id="evt-nostamp")
     del no_stamp["timestamp"]
-    assert handle(runtime, *signed(token, no_stamp)).status == 401
+    assert webhook.handle(runtime, *signed(token, no_stamp), handled).status == 400
+    assert taken == []  # none of them reached the link's handling
+    fresh = event("p1", "db1", id="evt-fresh", timestamp=_stamp(time.time() - 60))
+    webhook.handle(runtime, *signed(token, fresh), handled)
+    assert [p["id"] for p in taken] == ["evt-fresh"]
     assert webhook.EVENT_RETENTION_SECONDS >= webhook.EVENT_WINDOW_SECONDS
 
 

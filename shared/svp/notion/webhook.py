@@ -159,11 +159,15 @@ def handle(
     if not event_id:
         return WebhookReply(400, {"error": "event without id"})
     now = time.time()
-    if not abs(_seconds(payload.get("timestamp")) - now) <= EVENT_WINDOW_SECONDS:
+    happened = _seconds(payload.get("timestamp"))
+    if happened != happened:  # nan: no timestamp, or not one
+        return WebhookReply(400, {"error": "event without a valid timestamp"})
+    if abs(happened - now) > EVENT_WINDOW_SECONDS:
+        # Refused, not processed: a replay, or a delivery so late polling has it already.
+        # A 2xx, so that Notion stops retrying an event that will never be taken.
         log.warning("webhook event %s refused: its timestamp is outside the window", event_id)
-        return WebhookReply(
-            401, {"error": f"event timestamp missing or not within {EVENT_WINDOW_SECONDS} s"}
-        )
+        reason = f"event timestamp not within {EVENT_WINDOW_SECONDS} s of now: left to polling"
+        return WebhookReply(200, {"status": "expired", "reason": reason})
     seen = {
         "type": payload.get("type"),
         "received_at": jobs.iso(now),
@@ -181,7 +185,7 @@ def _no_token_reason(runtime: Runtime) -> str:
         return "the webhook is not configured: NOTION_WEBHOOK_TOKEN is not set"
     return (
         "the webhook is not verified yet: `svp webhook-token` shows the token Notion sent,"
-        " `svp webhook-token --accept` trusts it"
+        " `svp webhook-token --accept TOKEN` trusts it"
     )
 
 
