@@ -162,7 +162,9 @@ def test_a_row_of_an_unexpected_type_answers_2xx_with_a_reason(notion_env, runti
     db, source = _link_db(notion_env, runtime)
     notion_env.change_property_type(source, "tag", "multi_select")
     page = notion_env.add_page(
-        source, {"Name": "p", "url": "https://x.y/v", "tag": ["cooking"], "status": "pending"}
+        source,
+        {"Name": "p", "url": "https://x.y/v", "tag": ["cooking", "places"], "status": "pending"},
     )
     reply = handle(runtime, *signed(token, event(page, db)))
     assert 200 <= reply.status < 300, reply.body
+    assert "'tag' property is multi_select with 2 values" in reply.body["reason"]
