@@ -187,3 +187,50 @@ def test_a_row_of_an_unexpected_type_fails_alone_and_the_poll_goes_on(notion_env
     assert "'tag' property is multi_select with 2 values" in shown(
         notion_env.page(rows["two"]), "error"
     )
+
+
+EVERY_KIND = [
+    "rich_text",
+    "number",
+    "select",
+    "multi_select",
+    "status",
+    "date",
+    "people",
+    "files",
+    "checkbox",
+    "url",
+    "email",
+    "phone_number",
+    {"type": "formula", "formula": {"expression": "1"}},
+    {"type": "rollup", "rollup": {"function": "count"}},
+    "created_time",
+    "created_by",
+    "last_edited_time",
+    "last_edited_by",
+    {"type": "unique_id", "unique_id": {"prefix": "L"}},
+    "verification",
+    "button",
+]
+
+
+@pytest.mark.parametrize("role", ["url", "tag", "processing_type", "status"])
+@pytest.mark.parametrize("kind", EVERY_KIND, ids=lambda k: k if isinstance(k, str) else k["type"])
+def test_no_property_type_a_person_can_choose_crashes_reading_a_row(fake_notion, role, kind):
+    from svp.notion.links import LinkEntry, LinkRowError
+
+    schema = {"Name": "title", "url": "url", "tag": "select", "status": "select", role: kind}
+    _, source = fake_notion.add_database("Any", schema)
+    page = fake_notion.page(fake_notion.add_page(source, {"Name": "row"}))
+    scalar = (str, int, float, bool, type(None))
+    for value in page["properties"].values():  # every value in Notion's read shape
+        read = plain(value)
+        assert isinstance(read, scalar) or (
+            isinstance(read, list) and all(isinstance(v, scalar) for v in read)
+        ), value
+    try:
+        entry = read_entry(page, source)
+    except LinkRowError as exc:
+        assert role in exc.reason
+    else:
+        assert isinstance(entry, LinkEntry)
