@@ -32,6 +32,14 @@ def test_a_409_conflict_is_retried_and_the_write_succeeds(notion_env):
     assert plain(notion_env.page(page), "error") == "x"
 
 
+def test_a_409_on_page_creation_is_retried_and_makes_one_page(notion_env):
+    _, source = notion_env.add_database("Recipes", {"name": "title"})
+    notion = NotionGateway(notion_env.token, notion_env.base_url, retry_seconds=0.001)
+    notion_env.conflict_next()  # Notion applied nothing: "try again"
+    notion.create_page(source, {"name": {"title": [{"text": {"content": "Pasta"}}]}})
+    assert [plain(p, "name") for p in notion_env.pages_in(source)] == ["Pasta"]
+
+
 def test_a_status_write_that_keeps_conflicting_is_not_marked_sent(notion_env, runtime):
     import time
 
