@@ -344,6 +344,7 @@ def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env
     )
     event = {
         "id": "evt-1",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
         "type": "page.created",
         "entity": {"id": page, "type": "page"},
         "data": {"parent": {"id": db, "type": "database"}},
@@ -352,7 +353,8 @@ def test_webhook_verifies_signatures_dedupes_and_queues_pending_links(notion_env
     refused = client.post("/", data=body, headers=headers)  # received, not yet trusted
     assert refused.status_code == 401
     assert "svp webhook-token --accept" in refused.get_json()["error"]
-    assert svp(["webhook-token", "--accept"]) == 0  # the operator trusts the one that came
+    assert svp(["webhook-token", "--accept"]) == 2  # the operator must give the token
+    assert svp(["webhook-token", "--accept", "secret_tok"]) == 0
 
     assert client.post("/", json={"verification_token": "attacker"}).status_code == 200
     headers, body = _signed("attacker", event)
@@ -391,7 +393,7 @@ def test_webhook_tokens_that_arrive_are_listed_and_only_an_accepted_one_is_trust
     ]
     assert "not trusted yet" in err and "--accept TOKEN" in err
     assert svp(["webhook-token", "--accept"]) == 2  # which one? the operator must say
-    assert "2 tokens arrived" in capsys.readouterr().err
+    assert "--accept TOKEN" in capsys.readouterr().err
     assert svp(["webhook-token", "--accept", "tok_guessed"]) == 2
     assert svp(["webhook-token", "--accept", "tok_from_notion"]) == 0
     assert stored_token(runtime) == "tok_from_notion"
@@ -419,7 +421,12 @@ def test_on_google_cloud_only_notion_webhook_token_is_trusted(runtime, capsys):
     body = json.dumps({"verification_token": "tok_first_comer"}).encode()
     reply = handle(cloud, {}, body)
     assert reply.status == 200 and "NOTION_WEBHOOK_TOKEN" in reply.body["status"]
-    event = {"id": "evt-9", "type": "page.created", "entity": {"id": "p1", "type": "page"}}
+    event = {
+        "id": "evt-9",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "type": "page.created",
+        "entity": {"id": "p1", "type": "page"},
+    }
     headers, signed = _signed("tok_first_comer", event)
     refused = handle(cloud, headers, signed)
     assert refused.status == 401 and "NOTION_WEBHOOK_TOKEN is not set" in refused.body["error"]

@@ -64,6 +64,7 @@ class _NotionClients:
         self.integration: NotionGateway | None = None
 
     def gateway(self, token: str) -> NotionGateway:
+        from svp.notion.budget import SharedPause
         from svp.notion.gateway import NotionGateway
 
         settings = self.runtime.settings
@@ -72,6 +73,7 @@ class _NotionClients:
             settings.notion_base_url or None,
             settings.notion_requests_per_second,
             settings.notion_retry_seconds,
+            shared=SharedPause(self.runtime.state, token),
         )
 
     def for_user(self, user: str | None) -> NotionGateway | None:

@@ -312,7 +312,7 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings)
     if args.accept is not None:
         try:
-            accept_token(runtime, args.accept or None)
+            accept_token(runtime, args.accept)
         except WebhookTokenError as exc:
             print(f"svp: {exc}", file=sys.stderr)
             return 2
@@ -325,7 +325,7 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
         where = (
             "set it as NOTION_WEBHOOK_TOKEN"
             if settings.uses_gcp
-            else f"run `svp webhook-token --accept{' TOKEN' if len(pending) > 1 else ''}`"
+            else "run `svp webhook-token --accept TOKEN` with the token Notion accepted"
         )
         print(
             "svp: not trusted yet: paste the token into Notion's Webhooks tab; once Notion"
@@ -452,8 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     hook = sub.add_parser("webhook-token", help="show the token Notion sent to verify the webhook")
     accept_help = (
-        "trust the token that arrived (or TOKEN, when several did) for signed events; locally"
-        " only (on gcp the token is NOTION_WEBHOOK_TOKEN)"
+        "trust TOKEN, the one Notion accepted, for signed events; locally only (on gcp the"
+        " token is NOTION_WEBHOOK_TOKEN)"
     )
     hook.add_argument("--accept", nargs="?", const="", metavar="TOKEN", help=accept_help)
     hook.set_defaults(func=cmd_webhook_token)

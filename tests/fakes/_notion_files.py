@@ -90,6 +90,7 @@ class FileUploads:
         self.max_file_bytes = FREE_PLAN_FILE_BYTES
         self._base_url = base_url
         self._attaching: set[str] = set()  # uploads named by the request being served
+        self.refused_urls: set[str] = set()  # external images Notion will not show
 
     # -- routes ----------------------------------------------------------------------------
 
@@ -113,6 +114,7 @@ class FileUploads:
             )
         if content_type is not None and not isinstance(content_type, str):
             raise validation_error("body.content_type should be a string.")
+        _check_agreement(filename, content_type, "body.content_type")
         return self.add(workspace_id, filename, content_type).to_json(self._base_url(), _now())
 
     def send(self, raw_id: str, content_type: str | None, body: bytes, workspace_id: str) -> Json:
@@ -185,6 +187,8 @@ class FileUploads:
                 raise validation_error(
                     f"{where}.external.url should be a URL of at most {MAX_URL} characters."
                 )
+            if url in self.refused_urls:
+                raise validation_error("Invalid image url.")
             return {"type": "external", "external": {"url": url}}
         if kind == "file_upload":
             raw_id = content.get("id") if isinstance(content, dict) else None
@@ -296,6 +300,7 @@ class FileUploads:
                 "may have in this workspace."
             )
         sent_type = _content_type_of(file)
+        _check_agreement(file.filename, upload.content_type or sent_type, "file")
         if (
             upload.content_type
             and sent_type
@@ -341,6 +346,18 @@ class FileUploads:
         url = shown[shown["type"]]["url"]
         upload = self.upload_for_url(url)
         return (upload.filename if upload else None) or url.rsplit("/", 1)[-1]
+
+
+def _check_agreement(filename: str | None, content_type: str | None, where: str) -> None:
+    """A file's name and content type must agree: "content_type ... must match the file
+    extension of `filename`" (https://developers.notion.com/reference/create-a-file-upload)."""
+    if not filename or not content_type or "." not in filename:
+        return
+    guessed, _ = mimetypes.guess_type(filename)
+    if guessed and _base_type(guessed) != _base_type(content_type):
+        raise validation_error(
+            f"{where} `{content_type}` does not match the extension of `{filename}` (`{guessed}`)."
+        )
 
 
 def _content_type_of(part: FormPart) -> str | None:

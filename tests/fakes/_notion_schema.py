@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-MAX_TEXT_CONTENT = 2000  # characters in one text object
+# https://developers.notion.com/reference/request-limits#limits-for-property-values
+# "text.content: 2000 characters"; Notion counts UTF-16 code units (JavaScript's length), so
+# an emoji outside the Basic Multilingual Plane counts 2.
+MAX_TEXT_CONTENT = 2000
 MAX_RICH_TEXT_ITEMS = 100  # items in one rich-text array
 MAX_ARRAY_ITEMS = 100  # multi_select options / relations / files in one value
 MAX_OPTION_NAME = 100
@@ -107,7 +110,35 @@ def now_iso() -> str:
 
 
 def user_ref() -> dict[str, str]:
+    """A partial user, as a page's or data source's own `created_by` shows one."""
     return {"object": "user", "id": FAKE_USER_ID}
+
+
+# Property values name users in full ("people", "created_by", "last_edited_by"): name,
+# avatar_url, type and the person's e-mail or the bot's owner, as recorded responses show
+# (https://developers.notion.com/reference/page-property-values#people,
+# https://developers.notion.com/reference/user).
+FAKE_BOT = {
+    "object": "user",
+    "id": FAKE_USER_ID,
+    "name": "FakeNotion integration",
+    "avatar_url": None,
+    "type": "bot",
+    "bot": {},
+}
+
+
+def person(user_id: str, name: str) -> dict[str, Any]:
+    """A workspace member as property values show them."""
+    email = "".join(c for c in name.lower() if c.isalnum()) or "someone"
+    return {
+        "object": "user",
+        "id": user_id,
+        "name": name,
+        "avatar_url": None,
+        "type": "person",
+        "person": {"email": f"{email}@example.com"},
+    }
 
 
 def page_url(object_id: str) -> str:
@@ -138,10 +169,10 @@ def _rich_text_item(item: Any, where: str) -> dict[str, Any]:
         content = text.get("content") if isinstance(text, dict) else None
         if not isinstance(content, str):
             raise validation_error(f"{where}.text.content should be a string.")
-        if len(content) > MAX_TEXT_CONTENT:
+        if utf16_len(content) > MAX_TEXT_CONTENT:
             raise validation_error(
                 f"{where}.text.content.length should be ≤ `{MAX_TEXT_CONTENT}`, "
-                f"instead was `{len(content)}`."
+                f"instead was `{utf16_len(content)}`."
             )
         link = text.get("link")
         href = link.get("url") if isinstance(link, dict) else None
@@ -174,12 +205,24 @@ def _rich_text_item(item: Any, where: str) -> dict[str, Any]:
     raise validation_error(f"{where} should have one of `text`, `mention` or `equation`.")
 
 
+def utf16_len(text: str) -> int:
+    """The length JavaScript (and Notion's limits) give a string: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def text_chunks(text: str) -> list[dict[str, Any]]:
-    """Write-format rich text for ``text``, split into objects of ≤ 2000 characters."""
-    return [
-        {"type": "text", "text": {"content": text[i : i + MAX_TEXT_CONTENT]}}
-        for i in range(0, len(text), MAX_TEXT_CONTENT)
-    ]
+    """Write-format rich text for ``text``, split into objects of ≤ 2000 UTF-16 units."""
+    chunks: list[str] = []
+    start = units = 0
+    for i, char in enumerate(text):
+        width = 2 if ord(char) > 0xFFFF else 1
+        if units + width > MAX_TEXT_CONTENT:
+            chunks.append(text[start:i])
+            start, units = i, 0
+        units += width
+    if start < len(text):
+        chunks.append(text[start:])
+    return [{"type": "text", "text": {"content": chunk}} for chunk in chunks]
 
 
 def plain_text(items: list[dict[str, Any]]) -> str:
@@ -241,7 +284,16 @@ def build_property(name: str, spec: Any, taken_ids: set[str], where: str) -> dic
         config.setdefault("format", "number")
     prop_id = spec.get("id") or ("title" if ptype == "title" else new_property_id(taken_ids))
     taken_ids.add(prop_id)
-    return {"id": prop_id, "name": name, "type": ptype, ptype: config}
+    # Every property of a data source carries `description` (null when none), as recorded
+    # responses show: https://developers.notion.com/reference/property-object
+    description = spec.get("description")
+    return {
+        "id": prop_id,
+        "name": name,
+        "description": description,
+        "type": ptype,
+        ptype: config,
+    }
 
 
 def _option_config(ptype: str, config: dict[str, Any], where: str) -> dict[str, Any]:
@@ -287,8 +339,10 @@ class ValueContext:
     page_id: str
     created_time: str
     last_edited_time: str
-    # The people of the workspace: a people value naming anyone else is refused.
-    people: frozenset[str] = frozenset({FAKE_USER_ID})
+    # The users of the workspace (id -> full user object): a people value naming anyone else
+    # is refused.
+    people: dict[str, dict[str, Any]] = field(default_factory=lambda: {FAKE_USER_ID: FAKE_BOT})
+    sequence: int = 1  # the page's number in its data source (unique_id)
 
     @property
     def name(self) -> str:
@@ -342,14 +396,42 @@ def default_value(ctx: ValueContext) -> dict[str, Any]:
     elif ptype in ("created_time", "last_edited_time"):
         value = ctx.created_time if ptype == "created_time" else ctx.last_edited_time
     elif ptype in ("created_by", "last_edited_by"):
-        value = user_ref()
+        value = dict(FAKE_BOT)
     elif ptype == "formula":
-        value = {"type": "string", "string": None}
+        value = formula_value(ctx.prop["formula"].get("expression", ""))
     elif ptype == "rollup":
-        value = {"type": "array", "array": [], "function": "show_original"}
+        function = ctx.prop["rollup"].get("function", "show_original")
+        if function in ("count", "count_values", "sum", "average", "min", "max"):
+            value = {"type": "number", "number": 0, "function": function}
+        else:
+            value = {"type": "array", "array": [], "function": function}
     elif ptype == "unique_id":
-        value = {"prefix": None, "number": None}
+        value = {"prefix": ctx.prop["unique_id"].get("prefix"), "number": ctx.sequence}
+    elif ptype == "verification":
+        value = {"state": "unverified", "verified_by": None, "date": None}
+    elif ptype == "button":
+        value = {}
     return read_shape(ctx.prop, value)
+
+
+def formula_value(expression: str) -> dict[str, Any]:
+    """A formula's result as Notion returns it, for literal expressions (the fake evaluates
+    nothing else): `{"type": "number", "number": 2}`, `string`, `boolean`, or a `date`
+    (https://developers.notion.com/reference/page-property-values#formula)."""
+    text = str(expression or "").strip()
+    if text in ("true", "false"):
+        return {"type": "boolean", "boolean": text == "true"}
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        return {"type": "number", "number": int(number) if number.is_integer() else number}
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return {"type": "string", "string": text[1:-1]}
+    if text.startswith("parseDate("):
+        return {"type": "date", "date": {"start": text[11:-2], "end": None, "time_zone": None}}
+    return {"type": "string", "string": None}
 
 
 def _write_rich_text(ctx: ValueContext, value: Any) -> Any:
@@ -448,6 +530,9 @@ def _write_files(ctx: ValueContext, value: Any) -> Any:
         raise ctx.wrong_type()
     out = []
     for item in value:
+        if isinstance(item, dict) and "_hosted" in item:  # an upload, checked by the caller
+            out.append({"name": item["name"], **item["_hosted"]})
+            continue
         kind = item.get("type", "external") if isinstance(item, dict) else None
         url = (item.get(kind) or {}).get("url") if kind else None
         if not isinstance(url, str):
@@ -461,10 +546,11 @@ def _write_id_list(ctx: ValueContext, value: Any) -> Any:
         raise ctx.wrong_type()
     ids = [normalize_id(v.get("id") if isinstance(v, dict) else None, ctx.where) for v in value]
     if ctx.ptype == "people":
-        unknown = [i for i in ids if i not in {normalize_id(p) for p in ctx.people}]
+        known = {normalize_id(p): user for p, user in ctx.people.items()}
+        unknown = [i for i in ids if i not in known]
         if unknown:
             raise validation_error(f"{ctx.where}: no person with id {unknown[0]} in the workspace.")
-        return [{"object": "user", "id": i} for i in ids]
+        return [dict(known[i]) for i in ids]
     return [{"id": i} for i in ids]
 
 

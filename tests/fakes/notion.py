@@ -21,15 +21,43 @@ What the fake enforces, as the real API does (400 ``validation_error`` unless no
 * property names must exist in the schema (``"X is not a property that exists."``) and a
   value must have the property's type (``"X is expected to be select."``).
 * new select/multi_select option names are added to the schema; unknown status option
-  names are rejected (status options cannot be created through the API, neither by a page
-  write nor by ``PATCH /v1/data_sources/{id}``).
+  names in a page write are rejected. ``PATCH /v1/data_sources/{id}`` adds status options
+  (to the To-do group; existing ones are kept) as notion-sdk-js's
+  ``StatusPropertyConfigUpdateRequest`` documents; the older reference page
+  (https://developers.notion.com/reference/update-data-source-properties) said it could not.
 * a filter's condition key must be the property's type (a ``select`` filter on a status
   property fails with ``"database property status does not match filter select"``).
 * unknown ids: 404 ``object_not_found``; malformed ids: 400; ids with or without dashes.
 * unsupported routes (including the removed ``/v1/databases/{id}/query``): 400
   ``invalid_request_url``.
 
-Query results come in creation order unless ``sorts`` are given; cursors are page ids.
+Query results come in an order of the fake's own (stable per server, never creation order)
+unless ``sorts`` are given; cursors are page ids.
+
+Documented rules added for issue 18, each also beside its code:
+
+* text content ≤ 2000 UTF-16 code units (an emoji counts 2):
+  https://developers.notion.com/reference/request-limits#limits-for-property-values
+* two levels of block nesting and ≤ 1000 blocks per request:
+  https://developers.notion.com/reference/patch-block-children,
+  https://developers.notion.com/reference/request-limits
+* a file upload's ``content_type`` agrees with its filename's extension:
+  https://developers.notion.com/reference/create-a-file-upload
+* no order without ``sorts``: https://developers.notion.com/reference/query-a-data-source
+* people, created_by and last_edited_by values are full user objects; page and data source
+  ``created_by`` stay partial: https://developers.notion.com/reference/page-property-values
+* every schema property has ``description``: https://developers.notion.com/reference/property-object
+* formula (literal expressions), rollup, unique_id (numbered per data source) and
+  verification values in Notion's shapes; pages carry ``is_archived`` with ``in_trash``
+  (recorded responses: tests/data/notion/README.md)
+* :meth:`FakeNotion.add_wiki_entry`: a wiki's queries return ``data_source`` objects among
+  the pages (https://developers.notion.com/reference/query-a-data-source)
+* :meth:`FakeNotion.conflict_next` (409 ``conflict_error``,
+  https://developers.notion.com/reference/status-codes) and
+  :meth:`FakeNotion.fail_token_endpoint` (a 5xx or 429 of ``POST /v1/oauth/token``)
+* status options are added by ``PATCH /v1/data_sources/{id}`` (see below)
+* :meth:`FakeNotion.refuse_image_url`: "Invalid image url." for an external image
+* signed webhook requests, the handshake included: tests/fakes/_notion_webhooks.py
 
 File uploads (``client.file_uploads``), single_part only (``multi_part`` and
 ``external_url`` are refused with 400 ``validation_error`` naming the fake; ``complete``
@@ -93,6 +121,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
 import re
 import secrets
 import threading
@@ -104,6 +133,7 @@ from urllib.parse import parse_qs, urlencode
 from ._notion_files import MEDIA_BLOCK_TYPES, FileUpload, FileUploads
 from ._notion_query import compile_filter, find_property, sort_pages
 from ._notion_schema import (
+    FAKE_BOT,
     FAKE_USER_ID,
     OPTION_TYPES,
     PROPERTY_TYPES,
@@ -117,6 +147,7 @@ from ._notion_schema import (
     normalize_id,
     now_iso,
     page_url,
+    person,
     plain,
     plain_text,
     property_type_of,
@@ -137,6 +168,8 @@ OAUTH_CLIENT_ID = "fake-oauth-client-id"
 OAUTH_CLIENT_SECRET = "fake-oauth-client-secret"
 MAX_PAGE_SIZE = 100
 MAX_CHILDREN = 100
+MAX_NESTING = 2  # levels of blocks in one request
+MAX_BLOCKS_PER_REQUEST = 1000
 MAX_BODY_BYTES = 500 * 1024
 TEXT_BLOCK_TYPES = {
     "paragraph",
@@ -174,6 +207,7 @@ class DataSource:
             "title": rich_text_in(text_chunks(self.title), "title"),
             "description": [],
             "icon": None,
+            "cover": None,
             "properties": copy.deepcopy(self.properties),
             "parent": {"type": "database_id", "database_id": self.database_id},
             "database_parent": {"type": "workspace", "workspace": True},
@@ -255,7 +289,11 @@ class FakeNotion(FakeServer):
         self._grants: dict[str, tuple[str, str]] = {}  # code -> (workspace id, redirect uri)
         self._signing_in: str | None = None
         self._deny_next = False
+        self._token_failures: list[Reply] = []  # served by POST /v1/oauth/token first
+        self._order_seed = secrets.token_hex(8)  # unsorted queries: an order of the fake's own
+        self.wiki_entries: dict[str, list[Json]] = {}  # data source id -> data_source objects
         self._caller: str | None = None  # workspace of the request being served
+        self._block_count = 0
         self.databases: dict[str, Database] = {}
         self.data_sources: dict[str, DataSource] = {}
         self.pages: dict[str, Json] = {}
@@ -332,7 +370,29 @@ class FakeNotion(FakeServer):
             if children:
                 body["children"] = children
             with self.files.attaching():
+                self._block_count = 0
                 return str(self._create_page(None, body, [])["id"])
+
+    @property
+    def bot_user_id(self) -> str:
+        """The integration's bot user (``GET /v1/users/me``): the author Notion names in the
+        events of the integration's own writes."""
+        return FAKE_USER_ID
+
+    def add_wiki_entry(self, data_source_id: str, title: str) -> str:
+        """Make the data source a wiki's: its queries also return a nested data source
+        object (``"object": "data_source"``), as Notion's do for wikis."""
+        with self._state:
+            ds = self._data_source(data_source_id)
+            nested = DataSource(id=new_id(), database_id=ds.database_id, title=title, properties={})
+            entry = nested.to_json()
+            self.wiki_entries.setdefault(ds.id, []).append(entry)
+            return str(entry["id"])
+
+    def change_property_type(self, data_source_id: str, name: str, new_type: str) -> None:
+        """A person changes a column's type in Notion (select -> multi_select, url -> text)."""
+        with self._state:
+            self._patch_data_source(None, {"properties": {name: {new_type: {}}}}, [data_source_id])
 
     def edit_page(self, page_id: str, values: dict[str, Any]) -> None:
         """A person edits a page in Notion: plain values, as for :meth:`add_page`."""
@@ -452,6 +512,26 @@ class FakeNotion(FakeServer):
         headers = {"Retry-After": _seconds(retry_after)} if retry_after is not None else {}
         self.failures.push(Reply(status, body, headers), times)
 
+    def refuse_image_url(self, url: str) -> None:
+        """Notion refuses to show this external image (a cover or an image block): 400
+        ``validation_error`` "Invalid image url." (a signed CDN link, an address it cannot
+        fetch)."""
+        self.files.refused_urls.add(url)
+
+    def conflict_next(self, times: int = 1) -> None:
+        """The next ``times`` requests answer 409 ``conflict_error``, as Notion does when a
+        transaction collides: "Make sure the parameters are up to date and try again."
+        https://developers.notion.com/reference/status-codes#error-codes"""
+        message = "Conflict occurred while saving. Please try again."
+        self.fail_next(409, "conflict_error", times=times, message=message)
+
+    def fail_token_endpoint(self, status: int, times: int = 1) -> None:
+        """The next ``times`` calls of ``POST /v1/oauth/token`` answer ``status`` (a 5xx or
+        a 429 of Notion's, not a refusal of the grant)."""
+        code = "rate_limited" if status == 429 else "internal_server_error"
+        body = _error_body(status, code, f"Injected {status} from FakeNotion.")
+        self._token_failures.extend(Reply(status, body) for _ in range(times))
+
     def revoke(self, token: str | None = None) -> None:
         """Later calls get 401 ``unauthorized`` (a revoked or rotated token): with ``token``,
         only that token's calls; without, every call."""
@@ -469,9 +549,11 @@ class FakeNotion(FakeServer):
                 if owner == workspace.id:
                     del self._refresh_workspace[token]
 
-    def _people(self) -> frozenset[str]:
-        """The people a people property may name: the default user and workspace owners."""
-        return frozenset({FAKE_USER_ID, *(w.owner_id for w in self.workspaces.values())})
+    def _people(self) -> dict[str, Json]:
+        """The users a people property may name (full user objects): the integration's bot
+        and the workspace owners."""
+        owners = {w.owner_id: person(w.owner_id, w.owner_name) for w in self.workspaces.values()}
+        return {FAKE_USER_ID: dict(FAKE_BOT), **owners}
 
     # -- workspaces and OAuth ------------------------------------------------------------
 
@@ -506,6 +588,7 @@ class FakeNotion(FakeServer):
             body = {} if handler == self._send_upload else self._json_body(request)
             with self._state, self.files.attaching():
                 self._caller = caller
+                self._block_count = 0  # blocks in this request
                 try:
                     result = handler(request, body, args)
                 finally:
@@ -535,6 +618,8 @@ class FakeNotion(FakeServer):
         if route == ("GET", "/v1/oauth/authorize"):
             return self._authorize(request)
         if route == ("POST", "/v1/oauth/token"):
+            if self._token_failures:
+                return self._token_failures.pop(0)
             return self._token(request)
         return Reply(400, _error_body(400, "invalid_request_url", "Invalid request URL."))
 
@@ -690,10 +775,19 @@ class FakeNotion(FakeServer):
             for p in self.pages.values()
             if p["parent"].get("data_source_id") == ds.id and not p["in_trash"] and matches(p)
         ]
-        pages = sort_pages(ds.properties, pages, body.get("sorts"))
+        if body.get("sorts"):
+            pages = sort_pages(ds.properties, pages, body.get("sorts"))
+        else:
+            # "sorts: When supplied, orders the results" - without them Notion promises no
+            # order (https://developers.notion.com/reference/query-a-data-source): the fake's
+            # is stable per server (cursors work) but never the order rows were added in.
+            pages.sort(key=lambda p: hashlib.sha256((self._order_seed + p["id"]).encode()).digest())
+        # A wiki's query returns its nested data sources among the pages ("page_or_data_source"
+        # results: https://developers.notion.com/reference/query-a-data-source).
+        wiki = {entry["id"]: entry for entry in self.wiki_entries.get(ds.id, [])}
         return _paginate(
-            [p["id"] for p in pages],
-            self.pages,
+            [p["id"] for p in pages] + list(wiki),
+            {**self.pages, **wiki},
             body.get("start_cursor"),
             page_size,
             "page_or_data_source",
@@ -710,9 +804,11 @@ class FakeNotion(FakeServer):
             raise validation_error("body.properties should be an object.")
         schema = copy.deepcopy(schema)  # new options land in the schema only on success
         properties = self._write_properties(schema, values, page_id, stamp, stamp)
+        siblings = sum(p["parent"] == parent for p in self.pages.values())
         for name, prop in schema.items():
             if name not in properties:
-                properties[name] = default_value(ValueContext(prop, page_id, stamp, stamp))
+                ctx = ValueContext(prop, page_id, stamp, stamp, sequence=siblings + 1)
+                properties[name] = default_value(ctx)
         blocks = self._build_blocks(body.get("children") or [], page_id, "page_id")
         visuals = self._visuals_in(body)
         page = {
@@ -725,8 +821,11 @@ class FakeNotion(FakeServer):
             "cover": visuals.get("cover"),
             "icon": visuals.get("icon"),
             "parent": parent,
+            # `archived` (deprecated), `in_trash` and `is_archived` move together, as the
+            # SDK's recorded 2025-09-03 responses show (tests/data/notion/README.md).
             "archived": False,
             "in_trash": False,
+            "is_archived": False,
             "is_locked": False,
             "properties": properties,
             "url": page_url(page_id),
@@ -761,7 +860,7 @@ class FakeNotion(FakeServer):
         page["properties"].update(written)
         page.update(visuals)
         if trash is not None:
-            page["archived"] = page["in_trash"] = trash
+            page["archived"] = page["in_trash"] = page["is_archived"] = trash
         page["last_edited_time"] = stamp
         return copy.deepcopy(page)
 
@@ -785,8 +884,27 @@ class FakeNotion(FakeServer):
             except NotionError:
                 raise validation_error(f"{key} is not a property that exists.") from None
             ctx = ValueContext(prop, page_id, created, edited, self._people())
+            if prop["type"] == "files" and isinstance(value_obj, dict):
+                value_obj = self._files_value(value_obj, f"body.properties.{key}")
             written[prop["name"]] = write_value(ctx, value_obj)
         return written
+
+    def _files_value(self, value_obj: Json, where: str) -> Json:
+        """A files value may attach uploads (``{"type": "file_upload", "file_upload": {"id"},
+        "name"}``), held to the same rules as a cover
+        (https://developers.notion.com/reference/page-property-values#files); they are stored
+        as the hosted files Notion returns."""
+        items = value_obj.get("files")
+        if not isinstance(items, list):
+            return value_obj
+        shaped = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and item.get("type", "") == "file_upload":
+                hosted = self.files.file_object_in(item, f"{where}.files[{i}]", self._caller)
+                shaped.append({"name": item.get("name") or "file", "_hosted": hosted})
+            else:
+                shaped.append(item)
+        return {**value_obj, "files": shaped}
 
     def _page_parent(self, parent: Any) -> tuple[Json, dict[str, Json]]:
         """The stored parent object and the schema pages under it must follow."""
@@ -852,11 +970,25 @@ class FakeNotion(FakeServer):
         return parent_id
 
     def _build_blocks(
-        self, children: Any, parent_id: str, parent_kind: str, where: str = "body.children"
+        self,
+        children: Any,
+        parent_id: str,
+        parent_kind: str,
+        where: str = "body.children",
+        depth: int = 1,
     ) -> list[tuple[Json, list[Any]]]:
-        """Validated blocks in read format, each with its (still unbuilt) children."""
+        """Validated blocks in read format, each with its (still unbuilt) children.
+
+        "we allow up to two levels of nesting in a single request"
+        (https://developers.notion.com/reference/patch-block-children); at most 1000 blocks
+        in one request (https://developers.notion.com/reference/request-limits)."""
         if not isinstance(children, list):
             raise validation_error(f"{where} should be an array.")
+        if children and depth > MAX_NESTING:
+            raise validation_error(
+                f"{where} is nested too deeply: at most {MAX_NESTING} levels of blocks in one"
+                " request."
+            )
         if len(children) > MAX_CHILDREN:
             raise validation_error(
                 f"{where}.length should be ≤ `{MAX_CHILDREN}`, instead was `{len(children)}`."
@@ -869,10 +1001,17 @@ class FakeNotion(FakeServer):
                 block[btype] = self.files.media_in(
                     btype, block[btype], f"{where}[{i}].{btype}", self._caller
                 )
+            self._block_count += 1
+            if self._block_count > MAX_BLOCKS_PER_REQUEST:
+                raise validation_error(
+                    f"Too many blocks: at most {MAX_BLOCKS_PER_REQUEST} in one request."
+                )
             built.append(
                 (
                     block,
-                    self._build_blocks(nested, block["id"], "block_id", f"{where}[{i}].children"),
+                    self._build_blocks(
+                        nested, block["id"], "block_id", f"{where}[{i}].children", depth + 1
+                    ),
                 )
             )
         return built
@@ -936,7 +1075,12 @@ class FakeNotion(FakeServer):
             "type": "bot",
             "name": "FakeNotion integration",
             "avatar_url": None,
-            "bot": {"owner": {"type": "workspace", "workspace": True}},
+            "bot": {
+                "owner": {"type": "workspace", "workspace": True},
+                "workspace_name": "FakeNotion",
+                "workspace_id": self._caller or DEFAULT_WORKSPACE,
+                "workspace_limits": {"max_file_upload_size_in_bytes": self.max_file_bytes},
+            },
         }
 
     def _data_source(self, raw_id: Any, where: str = "path.data_source_id") -> DataSource:
@@ -1069,8 +1213,9 @@ def _typed_update(
     existing: Json | None, name: str, spec: Json, schema: dict[str, Json], where: str
 ) -> Json:
     ptype = property_type_of(spec, where)
-    if ptype == "status" and (spec.get("status") or {}).get("options"):
-        raise validation_error("Status options cannot be created or updated through the API.")
+    adding = ptype == "status" and (spec.get("status") or {}).get("options")
+    if adding and existing is not None and existing["type"] == "status":
+        return _add_status_options(existing, name, spec["status"]["options"], where)
     if existing is not None and existing["type"] == ptype:
         prop = copy.deepcopy(existing)
         prop["name"] = name
@@ -1085,6 +1230,40 @@ def _typed_update(
     prop = build_property(name, spec, taken, where)
     if existing is not None:
         prop["id"] = existing["id"]
+    return prop
+
+
+def _add_status_options(existing: Json, name: str, wanted: Any, where: str) -> Json:
+    """Status options can be added (and renamed or recoloured by id) through the API: "New
+    options are assigned to the To-do group" (notion-sdk-js StatusPropertyConfigUpdateRequest,
+    for https://developers.notion.com/reference/update-data-source-properties). Options left
+    out are kept; nothing is ever removed."""
+    if not isinstance(wanted, list) or len(wanted) > 100:
+        raise validation_error(f"{where}.status.options should be an array of ≤ 100 options.")
+    prop = copy.deepcopy(existing)
+    prop["name"] = name
+    config = prop["status"]
+    by_id = {o["id"]: o for o in config["options"]}
+    by_name = {o["name"]: o for o in config["options"]}
+    to_do = next(g for g in config["groups"] if g["name"] == "To Do")
+    for i, spec in enumerate(wanted):
+        here = f"{where}.status.options[{i}]"
+        if not isinstance(spec, dict) or not (spec.get("id") or spec.get("name")):
+            raise validation_error(f"{here} should be an object with a name or an id.")
+        if spec.get("id"):
+            option = by_id.get(spec["id"])
+            if option is None:
+                raise validation_error(f"{here}.id `{spec['id']}` is not an option of {name}.")
+            if spec.get("name") and spec["name"] != option["name"]:
+                check_option_name(spec["name"], here)
+                option["name"] = spec["name"]
+            continue
+        if spec["name"] in by_name:
+            continue
+        option = make_option(spec, here)
+        config["options"].append(option)
+        by_name[option["name"]] = by_id[option["id"]] = option
+        to_do["option_ids"].append(option["id"])
     return prop
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from svp import retrying
 from svp.errors import PermanentError, StageError, TransientError
+from svp.notion.budget import SharedPause
 from svp.notion.ratelimit import limiter_for
 
 SCHEMA_TTL_SECONDS = 3600
@@ -50,7 +51,7 @@ def translate_error(exc: Exception) -> StageError:
     status = getattr(exc, "status", 0)
     code = getattr(exc, "code", "") if isinstance(exc, APIResponseError) else ""
     code = str(getattr(code, "value", code))  # notion-client gives an APIErrorCode enum
-    if status in RATE_LIMITED or status >= 500 or not isinstance(exc, APIResponseError):
+    if status in RETRYABLE or status >= 500 or not isinstance(exc, APIResponseError):
         return TransientError(f"Notion answered {status} {code}: {exc}".strip())
     if status == 401:
         reason = "Notion rejected the token (revoked or invalid): reconnect the integration"
@@ -65,6 +66,11 @@ def translate_error(exc: Exception) -> StageError:
 
 
 RATE_LIMITED = (429, 529)
+# 409 conflict_error: the transaction collided and was not applied; Notion says to retry
+# (https://developers.notion.com/reference/status-codes#error-codes), so it is safe to
+# repeat even for a page creation, and never Notion's final answer.
+CONFLICT = 409
+RETRYABLE = (*RATE_LIMITED, CONFLICT)
 ATTEMPTS = 5
 BACKOFF_CAP_SECONDS = 30.0
 
@@ -78,8 +84,8 @@ def _from_notion(exc: BaseException | None) -> bool:
 
 
 def _judge(exc: BaseException, idempotent: bool) -> retrying.Verdict:
-    """Retry 429/529 (after Retry-After), and 5xx, timeouts and dropped connections of a call
-    that is safe to repeat; anything else is Notion's final answer."""
+    """Retry 429/529 (after Retry-After) and 409 conflicts; 5xx, timeouts and dropped
+    connections of a call that is safe to repeat; anything else is Notion's final answer."""
     if not _from_notion(exc):
         return retrying.Verdict(False, f"{type(exc).__name__}: {exc}")
     status = getattr(exc, "status", 0)
@@ -87,6 +93,8 @@ def _judge(exc: BaseException, idempotent: bool) -> retrying.Verdict:
     if status in RATE_LIMITED:
         wait = retrying.retry_after(getattr(exc, "headers", None))
         return retrying.Verdict(True, f"Notion answered {status}", wait)
+    if status == CONFLICT:
+        return retrying.Verdict(True, "Notion answered 409 conflict_error")
     retry = idempotent and (status >= 500 or unanswered)
     return retrying.Verdict(retry, f"Notion answered {status or type(exc).__name__}")
 
@@ -105,6 +113,7 @@ class NotionGateway:
         base_url: str | None = None,
         requests_per_second: float = 3,
         retry_seconds: float = 0.5,
+        shared: SharedPause | None = None,
     ):
         from notion_client import Client
 
@@ -121,10 +130,12 @@ class NotionGateway:
             options["base_url"] = base_url
         self.client = Client(**options)
         self.limiter = limiter_for(token, requests_per_second)
+        self.shared = shared  # Retry-After honoured across instances (svp.notion.budget)
         self.retry_seconds = retry_seconds  # first wait before retrying a 5xx or a timeout
         self._lock = threading.Lock()
         self._resolved: dict[str, dict[str, str]] = {}
         self._schemas: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._bot_id = ""
 
     def call(self, fn, *args, idempotent: bool = True, **kwargs):
         """Run an SDK call under the rate limit, retrying what is safe to retry.
@@ -134,15 +145,37 @@ class NotionGateway:
         try:
             return retrying.call(
                 lambda: fn(*args, **kwargs),
-                judge=lambda exc: _judge(exc, idempotent),
+                judge=lambda exc: self._judged(exc, idempotent),
                 attempts=ATTEMPTS,
                 backoff=retrying.exponential(2 * self.retry_seconds, BACKOFF_CAP_SECONDS),
-                before=self.limiter.acquire,
+                before=self._before,
             )
         except retrying.GaveUp as exc:
             if not _from_notion(exc.cause):
                 raise exc.cause from None  # a bug, not Notion's answer
             raise translate_error(exc.cause) from exc.cause
+
+    def _before(self) -> None:
+        self.limiter.acquire()
+        if self.shared is not None:
+            self.shared.wait()
+
+    def _judged(self, exc: BaseException, idempotent: bool) -> retrying.Verdict:
+        """A 429's Retry-After pauses every thread of this process, and every instance."""
+        verdict = _judge(exc, idempotent)
+        if getattr(exc, "status", 0) in RATE_LIMITED and _from_notion(exc):
+            wait = verdict.wait if verdict.wait is not None else 1.0
+            self.limiter.pause(wait)
+            if self.shared is not None:
+                self.shared.pause(wait)
+        return verdict
+
+    def bot_user_id(self) -> str:
+        """The integration's own bot user (`users.me`): the author Notion names in the events
+        of the writes this token makes. Cached: it does not change."""
+        if not self._bot_id:
+            self._bot_id = str(self.call(self.client.users.me).get("id") or "")
+        return self._bot_id
 
     def data_source_id(self, database_or_source: str) -> str:
         """Accept a database id or URL (its first data source) or a data source id."""

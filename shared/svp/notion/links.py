@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from svp.errors import PermanentError
 from svp.notion.gateway import NotionGateway
@@ -65,19 +64,53 @@ def _status_property(schema: dict[str, dict]) -> str:
     return name
 
 
-def read_entry(page: dict, data_source_id: str) -> LinkEntry:
-    props = page.get("properties", {})
+class LinkRowError(PermanentError):
+    """A row whose property has a type the pipeline cannot read a link from; the reason says
+    which and what to change. The row alone fails: the rest of the database goes on."""
 
-    def value(*names: str) -> Any:
-        name = find_property(props, *names)
-        return plain(props[name]) if name else None
+
+# What each property of a row may be: the registered type, and types a person may have
+# changed it to that still hold one unambiguous text (a multi_select only with one option).
+_READABLE = {
+    "url": ("url", "rich_text", "title"),
+    "tag": ("select", "status", "rich_text", "multi_select"),
+    "processing_type": ("select", "status", "rich_text", "multi_select"),
+}
+
+
+def read_entry(page: dict, data_source_id: str) -> LinkEntry | None:
+    """The link a row holds; None for what a query returns that is not a row (a wiki
+    database lists its data sources among its pages). Raises LinkRowError for a value of a
+    type no link can be read from."""
+    if page.get("object", "page") != "page":
+        return None
+    props = page.get("properties") or {}
+
+    def value(key: str, *names: str) -> str:
+        name = find_property(props, key, *names)
+        if name is None:
+            return ""
+        prop = props[name] if isinstance(props[name], dict) else {}
+        kind = prop.get("type")
+        read = plain(prop)
+        if kind == "multi_select" and isinstance(read, list) and len(read) <= 1:
+            read = read[0] if read else ""
+        if kind not in _READABLE[key] or not isinstance(read, str | None):
+            expected = " or ".join(t for t in _READABLE[key] if t != "multi_select")
+            raise LinkRowError(
+                f"the '{name}' property is {kind}"
+                + (f" with {len(read)} values" if isinstance(read, list) else "")
+                + f", expected {expected}: change its type back in Notion"
+                + (" or keep one value" if isinstance(read, list) else "")
+            )
+        return (read or "").strip()
 
     return LinkEntry(
         page_id=page["id"],
         data_source_id=data_source_id,
-        url=(value("url", "link") or "").strip(),
-        tag=(value("tag") or "").strip().lower(),
-        processing_type=(value("processing_type") or "").strip().lower(),
+        url=value("url", "link"),
+        tag=value("tag").lower(),
+        processing_type=value("processing_type").lower(),
         saved_by=str((page.get("created_by") or {}).get("id") or ""),
     )
 
@@ -95,8 +128,12 @@ def update_link(
             status = DONE  # "done (needs review)": the error property says why
         if prop["type"] == "select" or status in options:
             values[name] = encode(prop["type"], status)
-        else:  # status options cannot be created through the API
-            log.warning("the Link Database's status has no option %r: add it in Notion", status)
+        else:  # a page write cannot create a status option (registration's --fix can)
+            log.warning(
+                "the Link Database's status has no option %r: run `svp register link-db"
+                " --fix` or add it in Notion",
+                status,
+            )
     if name := find_property(schema, *ERROR_NAMES, types=("rich_text",)):
         values[name] = encode("rich_text", error) or {"rich_text": []}
     if page_url and (name := find_property(schema, *RESULT_NAMES, types=("url",))):

@@ -42,6 +42,7 @@ class LinkSchemaReport:
     missing: list[str] = field(default_factory=list)  # required, absent
     wrong_type: list[str] = field(default_factory=list)  # present with another type
     missing_optional: list[str] = field(default_factory=list)
+    wrong_type_optional: list[str] = field(default_factory=list)  # present, not used
     missing_status_options: list[str] = field(default_factory=list)
 
     @property
@@ -54,10 +55,12 @@ class LinkSchemaReport:
         lines += [
             f"optional property {m} is missing (added by --fix)" for m in self.missing_optional
         ]
+        lines += [f"optional property {w}" for w in self.wrong_type_optional]
         if self.missing_status_options:
             lines.append(
                 "the status property (type status) lacks the options "
-                f"{', '.join(self.missing_status_options)}: add them in Notion (the API cannot)"
+                f"{', '.join(self.missing_status_options)}: --fix adds them (to the To-do"
+                " group), or add them in Notion"
             )
         return lines
 
@@ -74,16 +77,43 @@ def check_link_schema(schema: dict[str, dict[str, Any]]) -> LinkSchemaReport:
             report.missing.append(f"'{name}' ({_describe(types)})")
         elif schema[actual]["type"] not in types:
             report.wrong_type.append(
-                f"'{actual}' is {schema[actual]['type']}, expected {_describe(types)}"
+                f"'{actual}' is {schema[actual]['type']}, expected {_describe(types)}:"
+                f" change its type to {types[0]} in Notion (--fix never changes a column"
+                " a person made)"
             )
     for name, (types, _) in OPTIONAL.items():
-        if find_property(schema, *_ALIASES.get(name, (name,)), types=types) is None:
+        aliases = _ALIASES.get(name, (name,))
+        if find_property(schema, *aliases, types=types) is not None:
+            continue
+        if (actual := find_property(schema, *aliases)) is not None:
+            report.wrong_type_optional.append(
+                f"'{actual}' is {schema[actual]['type']}, expected {_describe(types)}: it is"
+                f" not used; change its type to {types[0]} in Notion, or rename it and run"
+                " --fix to add a new one"
+            )
+        else:
             report.missing_optional.append(f"'{name}' ({_describe(types)})")
     status = find_property(schema, "status", types=("status",))
     if status:
         options = {o["name"] for o in schema[status]["status"].get("options", [])}
         report.missing_status_options = [v for v in STATUS_VALUES if v not in options]
     return report
+
+
+def status_options_fix(schema: dict[str, dict[str, Any]]) -> dict[str, dict]:
+    """The data source update that adds the status values a status-typed `status` lacks.
+    Notion's API adds status options to the To-do group (notion-sdk-js,
+    StatusPropertyConfigUpdateRequest); existing options are sent back unchanged, by id."""
+    name = find_property(schema, "status", types=("status",))
+    if name is None:
+        return {}
+    current = schema[name]["status"].get("options", [])
+    have = {o["name"] for o in current}
+    missing = [{"name": v} for v in STATUS_VALUES if v not in have]
+    if not missing:
+        return {}
+    kept = [{"id": o["id"], "name": o["name"]} for o in current if o.get("id")]
+    return {name: {"status": {"options": kept + missing}}}
 
 
 def fix_properties(schema: dict[str, dict[str, Any]]) -> dict[str, dict]:

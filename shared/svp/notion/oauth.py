@@ -20,6 +20,9 @@ from svp.config import Settings
 
 NOTION_API = "https://api.notion.com"
 EXCHANGE_TIMEOUT_MS = 10_000
+# What only a refusal of the grant or the client answers (RFC 6749 §5.2: invalid_grant and
+# friends are 400, invalid_client 401); 429 and 5xx are Notion not answering now.
+REFUSALS = (400, 401, 403)
 log = logging.getLogger("svp.notion.oauth")
 
 
@@ -106,6 +109,17 @@ def _token_request(settings: Settings, **body: str) -> dict[str, Any]:
         raise OAuthError("Notion did not answer the sign-in in time: try again") from None
     except HTTPResponseError as exc:
         reason = _error_code(exc)
+        if exc.status not in REFUSALS:  # 5xx, 429: Notion did not decide, try again later
+            log.warning(
+                "Notion could not answer the %s request: %s %s",
+                grant,
+                exc.status,
+                reason,
+                extra={"event": "oauth.failed"},
+            )
+            raise OAuthError(
+                f"Notion could not answer the sign-in ({exc.status} {reason}): try again"
+            ) from None
         log.warning(
             "Notion refused the %s request: %s %s",
             grant,

@@ -41,6 +41,12 @@ class RateLimiter:
             return wait
         return 0.0
 
+    def pause(self, seconds: float) -> None:
+        """Notion asked to wait (Retry-After): no thread starts a request before then."""
+        with self._lock:
+            resume = self.clock() + seconds + (self.burst - 1) * self.interval
+            self._next = max(self._next, resume)
+
 
 _limiters: dict[str, RateLimiter] = {}
 _registry_lock = threading.Lock()

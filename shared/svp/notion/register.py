@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from svp.errors import PermanentError
 from svp.notion.gateway import NotionGateway, NotionRequestError
-from svp.notion.linkschema import check_link_schema, fix_properties
+from svp.notion.leftout import left_out
+from svp.notion.linkschema import check_link_schema, fix_properties, status_options_fix
 from svp.notion.registry import LOCAL_USER, Registry
 from svp.runtime.context import Runtime
 from svp.summary.targets import NEEDS_REVIEW, review_mark
 
 SOURCE_PROPERTY = "source"
+log = logging.getLogger("svp.register")
 
 
 class RegistrationError(PermanentError):
@@ -52,6 +55,11 @@ def register_link_database(
     schema = notion.schema(found["data_source_id"], refresh=True)
     if fix and (additions := fix_properties(schema)):
         schema = notion.update_schema(found["data_source_id"], additions)
+    if fix and (options := status_options_fix(schema)):
+        try:
+            schema = notion.update_schema(found["data_source_id"], options)
+        except NotionRequestError as exc:  # an API version or plan that still refuses
+            log.warning("Notion refused adding status options: %s", exc.reason)
     report = check_link_schema(schema)
     if report.blocking:
         hint = " (run again with --fix to add missing properties)" if report.missing else ""
@@ -100,6 +108,7 @@ def register_content_database(
                 f"no property marks the pages that need review: add a checkbox '{NEEDS_REVIEW}' "
                 "(or use --fix) to filter them"
             )
+    warnings += [f"not filled by the summary: {line}" for line in left_out(schema)]
     _check_writable(notion, found["data_source_id"], found["title"])
     registration: dict[str, Any] = {
         "kind": "content",

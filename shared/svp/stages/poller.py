@@ -28,6 +28,7 @@ from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.links import (
     PENDING,
     LinkEntry,
+    LinkRowError,
     in_progress_filter,
     pending_filter,
     read_entry,
@@ -116,7 +117,7 @@ def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str
         source = notion.data_source_id(database)
         schema = notion.schema(source)
         for page in notion.query(source, pending_filter(schema)):
-            _enqueue_one(runtime, status, read_entry(page, source), report, user)
+            _enqueue_one(runtime, status, page, source, report, user)
         _correct_rows(runtime, status, notion, source, schema, report)
     except Exception as exc:  # noqa: BLE001 - one link's trouble; the next poll tries again
         report.errors.append(f"Link Database {database}: {_reason(exc)}")
@@ -137,13 +138,24 @@ def _reconnect(runtime: Runtime, user: str, reason: str, report: PollReport) -> 
 
 
 def _enqueue_one(
-    runtime: Runtime, status: LinkStatus, entry: LinkEntry, report: PollReport, user: str
+    runtime: Runtime, status: LinkStatus, page: dict, source: str, report: PollReport, user: str
 ) -> None:
-    """One link; its trouble stays its own (it is left pending for the next poll)."""
+    """One row; its trouble stays its own: a value no link can be read from fails that row
+    with the reason, anything else leaves it pending for the next poll."""
+    page_id = str(page.get("id") or "")
     try:
+        entry = read_entry(page, source)
+        if entry is None:  # a wiki's data source listed among its rows
+            return
         enqueue(runtime, status, entry, report, user)
+    except LinkRowError as exc:
+        link = {"url": "", "tag": "", "page_id": page_id, "data_source_id": source}
+        if user != LOCAL_USER:
+            link["user"] = user
+        job_id = page_id.replace("-", "")
+        _fail_link(runtime, status, jobs.new_job(job_id, link, {}, time.time()), exc.reason, report)
     except Exception as exc:
-        report.errors.append(f"link {entry.page_id}: {_reason(exc)} (left pending)")
+        report.errors.append(f"link {page_id}: {_reason(exc)} (left pending)")
         log.warning(report.errors[-1], exc_info=not isinstance(exc, PermanentError))
 
 
@@ -239,6 +251,8 @@ def _correct_rows(
     if wanted is None:
         return
     for page in notion.query(source, wanted):
+        if page.get("object", "page") != "page":  # a wiki's data source, not a row
+            continue
         job_id = page["id"].replace("-", "")
         job = runtime.state.get(jobs.JOBS, job_id)
         if job is None:

@@ -32,19 +32,37 @@ def link_event(runtime: Runtime, payload: dict[str, Any]) -> webhook.WebhookRepl
     parent_id = str(parent.get("data_source_id") or parent.get("id") or "").replace("-", "")
     page_id = str((payload.get("entity") or {}).get("id") or "")
     try:
+        if payload.get("type") == "page.properties_updated" and _ours(notion, payload):
+            # The pipeline's own status write coming back: nothing to fetch.
+            return webhook.WebhookReply(200, {"status": "our own change"})
         source = _link_source(runtime, notion, parent_id)
         if source is None:
             return webhook.WebhookReply(200, {"status": "not a Link Database"})
         page = notion.retrieve_page(page_id)
         if _status(page) != PENDING:
             return webhook.WebhookReply(200, {"status": "not pending"})
+        entry = read_entry(page, source)
+        if entry is None:
+            return webhook.WebhookReply(200, {"status": "not a link"})
         report = PollReport()
-        enqueue(runtime, link_status(runtime), read_entry(page, source), report)
-    except StageError as exc:
+        enqueue(runtime, link_status(runtime), entry, report)
+    except Exception as exc:  # noqa: BLE001 - a row a person made must not make Notion resend
         # Polling will pick the link up; a 5xx would only make Notion resend the signal.
-        log.error("webhook event %s not handled: %s", payload.get("id"), exc)
-        return webhook.WebhookReply(200, {"status": "left to polling", "reason": exc.reason})
+        reason = exc.reason if isinstance(exc, StageError) else f"{type(exc).__name__}: {exc}"
+        log.error("webhook event %s not handled: %s", payload.get("id"), reason)
+        return webhook.WebhookReply(200, {"status": "left to polling", "reason": reason})
+    if report.errors:
+        return webhook.WebhookReply(200, {"status": "left to polling", "reason": report.errors[0]})
     return webhook.WebhookReply(200, {"status": "queued" if report.queued else "known"})
+
+
+def _ours(notion: Any, payload: dict[str, Any]) -> bool:
+    """Whether every author the event names is this integration's bot."""
+    authors = [a for a in payload.get("authors") or [] if isinstance(a, dict)]
+    if not authors or any(a.get("type") != "bot" for a in authors):
+        return False
+    bot = notion.bot_user_id().replace("-", "")
+    return all(str(a.get("id") or "").replace("-", "") == bot for a in authors)
 
 
 def _link_source(runtime: Runtime, notion: Any, parent_id: str) -> str | None:

@@ -138,21 +138,28 @@ class _Written:
         key, claim = videos.claim_of(state, self.ctx.job, now=time.time())
         known = claim.get("pages") or []
         existing = known[index] if index < len(known) and known[index].get("id") else None
-        # A write refused for a schema change (a property renamed or deleted) is retried with
-        # the schema read afresh instead of the hour-old cached one; then once more without
-        # the references to other pages and people, which Notion may refuse (a bot as a
-        # person), and without pictures (an upload that expired).
-        for attempt, (fresh, extras) in enumerate(((False, True), (True, True), (True, False))):
-            schema = self.notion.schema(self.data_source_id, refresh=fresh)
-            properties, title = self._properties(schema, values, extras)
+        # A write Notion refuses (400 validation_error) is written again without its cause:
+        # a picture Notion will not show ("Invalid image url", an expired upload) goes at
+        # once; otherwise the schema is read afresh (a property renamed or deleted), then
+        # the references to other pages and people go (a bot as a person), then pictures.
+        plan = _Plan()
+        for attempt in range(WRITE_ATTEMPTS):
+            schema = self.notion.schema(self.data_source_id, refresh=plan.fresh)
+            properties, title = self._properties(schema, values, plan.references)
+            if plan.pictures:
+                properties.update(self._picture_files(schema, properties))
             try:
                 if existing and _updated(self.notion, existing["id"], properties):
                     page = {**existing, "title": title}
                 else:
-                    page = self._create_once(key, index, schema, properties, title, proof, extras)
+                    page = self._create_once(
+                        key, index, schema, properties, title, proof, plan.pictures
+                    )
                 break
             except NotionRequestError as exc:
-                if exc.code != "validation_error" or attempt == 2:
+                if exc.code != "validation_error" or attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                if not plan.next(exc.reason):
                     raise
                 log.warning("Notion refused the page (%s): writing it again", exc.reason)
         page["needs_review"] = bool(self.summary.get("needs_review"))
@@ -176,6 +183,17 @@ class _Written:
             item = {n: v for n, v in item.items() if schema[n]["type"] not in REFERENCES}
         properties, _, title = render(schema, item, self.source, titles)
         return properties, title
+
+    def _picture_files(self, schema: Schema, properties: dict) -> dict:
+        """Files properties the summary left empty get the page's picture (the same upload
+        as the cover, or the platform's thumbnail by address)."""
+        empty = [n for n, p in schema.items() if p["type"] == "files" and n not in properties]
+        shown = self.pictures.files()[:1] if empty else []
+        if not shown:
+            return {}
+        file, caption = shown[0]
+        named = {**file, "name": (caption or f"{self.ctx.job_id}.jpg")[:100]}
+        return {name: {"files": [named]} for name in empty}
 
     def _create_once(
         self,
@@ -207,6 +225,35 @@ class _Written:
             self.ctx.ensure_held()  # a worker that lost the stage must not create a page
             page = self.notion.create_page(self.data_source_id, properties, children, cover)
         return {"id": page["id"], "url": page.get("url", ""), "title": title}
+
+
+WRITE_ATTEMPTS = 4
+# What Notion says when it refuses a picture: an external image it will not show, an upload
+# that expired or is not ready.
+_PICTURE_WORDS = ("image", "cover", "file_upload", "file upload")
+
+
+class _Plan:
+    """What the next attempt at a page leaves out, after a refusal."""
+
+    def __init__(self) -> None:
+        self.fresh = False
+        self.references = True
+        self.pictures = True
+
+    def next(self, reason: str) -> bool:
+        """Leave out the likely cause of `reason`; False when nothing is left to try."""
+        if self.pictures and any(word in reason.lower() for word in _PICTURE_WORDS):
+            self.pictures = False
+        elif not self.fresh:
+            self.fresh = True
+        elif self.references:
+            self.references = False
+        elif self.pictures:
+            self.pictures = False
+        else:
+            return False
+        return True
 
 
 def _related_pages(notion: NotionGateway, schema: Schema, titles: dict[str, list]) -> dict:
