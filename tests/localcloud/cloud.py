@@ -139,6 +139,8 @@ class LocalCloud:
             self._env_before[name] = os.environ.get(name)
             os.environ[name] = value
         self._stack.callback(self._restore_env)
+        _forget_pubsub_clients()  # made for an earlier cloud's emulator
+        self._stack.callback(_forget_pubsub_clients)
         self._make_bucket()
         self.terraform = Terraform(self.variables, RESOURCES)
         self._start_functions()
@@ -324,3 +326,9 @@ class LocalCloud:
 
     def pause_scheduler(self) -> None:
         self._ticking.clear()
+
+
+def _forget_pubsub_clients() -> None:
+    from svp.adapters import pubsub_bus
+
+    pubsub_bus._clients.clear()
