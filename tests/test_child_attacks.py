@@ -33,7 +33,7 @@ import pytest
 
 from svp.config import load_settings
 from svp.errors import PermanentError, StageError
-from svp.media.children import LimitExceeded, Limits
+from svp.media.children import LimitExceeded, Limits, run_child
 from svp.media.sandbox import isolation_report
 
 CHILDREN = ("yt-dlp", "gallery-dl", "ffprobe", "ffmpeg")
@@ -260,9 +260,22 @@ def gone(pid: int) -> bool:
 
 def test_every_mechanism_is_available_here():
     """These machines (and CI) offer every mechanism: a missing one fails here, by name."""
+    run_child([sys.executable, "-c", "pass"], what="x", limits=Limits(60, 1024, 64, 60))
     report = isolation_report()
     assert report["missing"] == [], report["missing"]
     assert report["seccomp"] and report["landlock_abi"] >= 4 and report["subreaper"]
+    assert report["parent_dumpable"] is False  # once a child started
+
+
+def test_secrets_from_dotenv_go_to_the_settings_not_the_environment(tmp_path, monkeypatch):
+    """What .env holds is never in os.environ, so never in a child's view; what the real
+    environment held stays in /proc/<pid>/environ, which non-dumpable closes."""
+    monkeypatch.delenv("NOTION_TOKEN", raising=False)
+    (tmp_path / ".env").write_text("NOTION_TOKEN=secret_from_dotenv_0123456789\n")
+    settings = load_settings(dotenv=tmp_path / ".env")
+    assert settings.notion_token == "secret_from_dotenv_0123456789"
+    assert "NOTION_TOKEN" not in os.environ
+    assert "secret_from_dotenv" not in repr(dict(os.environ))
 
 
 @pytest.mark.parametrize("child", CHILDREN)
@@ -308,3 +321,32 @@ def test_a_descendant_that_called_setsid_ends_at_the_timeout(attack, child):
     assert f"did not finish within {TIMEOUT} s" in ended.reason
     assert time.monotonic() - started < TIMEOUT + 20
     assert gone(seen["daemon"]), "the setsid() descendant outlived the timeout"
+
+
+def test_the_tree_is_found_with_or_without_the_kernels_children_lists():
+    """The supervisor reads /proc/<pid>/task/<tid>/children; where a kernel has none (gVisor),
+    every process's parent in /proc gives the same tree."""
+    from svp.media.supervisor import descendants, descendants_by_scan
+
+    started = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            if os.fork() == 0:  # a grandchild
+                time.sleep(30)
+            time.sleep(30)
+            os._exit(0)
+        started.append(pid)
+    try:
+        time.sleep(0.3)
+        for pid in started:
+            below = descendants(pid)
+            assert len(below) == 1  # its grandchild
+            assert descendants_by_scan(pid) == below
+        assert set(started) <= set(descendants(os.getpid()))
+        assert set(started) <= set(descendants_by_scan(os.getpid()))
+    finally:  # only what this test started: the session may have servers of its own
+        for pid in started:
+            for below_it in [pid, *descendants(pid)]:
+                os.kill(below_it, signal.SIGKILL)
+            os.waitpid(pid, 0)

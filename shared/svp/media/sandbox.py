@@ -73,7 +73,10 @@ def isolation_report() -> dict[str, Any]:
             " around the egress proxy"
         )
     if not subreaper:
-        missing.append("no child subreaper: a descendant that calls setsid() outlives the timeout")
+        missing.append(
+            "no child subreaper: a descendant that calls setsid() is ended only if the"
+            " supervisor saw it (it looks every 0.1 s)"
+        )
     report: dict[str, Any] = {
         "parent_dumpable": bool(_libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)),
         "children_as": "root without capabilities" if root else f"uid {os.geteuid()}",

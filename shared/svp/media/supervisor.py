@@ -214,7 +214,10 @@ def drop_capabilities() -> None:
 
 # -- the tree ----------------------------------------------------------------------------------
 def descendants(root: int) -> list[int]:
-    """Every live process below `root` (children of all of each one's threads)."""
+    """Every live process below `root`: from /proc/<pid>/task/<tid>/children where the kernel
+    has them (cheap: only the tree is read), else from every process's parent in /proc."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
+        return descendants_by_scan(root)
     found: list[int] = []
     todo = [root]
     while todo:
@@ -234,12 +237,39 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def end_tree() -> None:
-    """SIGKILL everything below this process and reap it, until nothing is left: what escapes
-    the group with setsid() or double-forks is re-parented here (subreaper) and killed next."""
+def descendants_by_scan(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (info := stat(int(entry))):
+            children.setdefault(info[0], []).append(int(entry))
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) of `pid`, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), int(fields[19])
+
+
+def end_tree(seen: dict[int, int]) -> None:
+    """SIGKILL everything below this process and reap it, until nothing is left. What escapes
+    the group with setsid() or double-forks is re-parented here (subreaper) and killed next;
+    where there is no subreaper, what was `seen` below (pid: start time) and is still the
+    same process is killed too."""
     me = os.getpid()
     for _ in range(1000):
-        pids = descendants(me)
+        pids = set(descendants(me))
+        pids |= {pid for pid, started in seen.items() if (stat(pid) or (0, -1))[1] == started}
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -250,6 +280,12 @@ def end_tree() -> None:
             if not pids:
                 return
         time.sleep(0.01)
+
+
+def note(seen: dict[int, int], pids: list[int]) -> None:
+    for pid in pids:
+        if pid not in seen and (info := stat(pid)):
+            seen[pid] = info[1]
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -346,16 +382,19 @@ def supervise(config: dict, command: list[str]) -> None:
     with os.fdopen(missing_read) as reported, contextlib.suppress(ValueError):
         verdict["missing"] += json.loads(reported.read() or "[]")
     deadline = time.monotonic() + config["timeout"]
-    status = _wait(pid, deadline, config.get("processes") or 0, me, verdict)
-    end_tree()
+    seen: dict[int, int] = {}
+    status = _wait(pid, deadline, config.get("processes") or 0, seen, verdict)
+    end_tree(seen)
     with os.fdopen(verdict_fd, "w") as out:
         out.write(json.dumps(verdict))
     _exit_like(status)
 
 
-def _wait(pid: int, deadline: float, processes: int, me: int, verdict: dict) -> int:
+def _wait(pid: int, deadline: float, processes: int, seen: dict[int, int], verdict: dict) -> int:
     """The command's wait status; ends waiting (and sets verdict["ended"]) at the deadline, at
-    SIGTERM from the parent, or when the tree holds more than `processes` processes."""
+    SIGTERM from the parent, or when the tree holds more than `processes` processes. Every
+    process seen below is noted in `seen`, so that it can be ended even without a subreaper."""
+    me = os.getpid()
     while True:
         try:
             while True:
@@ -370,7 +409,9 @@ def _wait(pid: int, deadline: float, processes: int, me: int, verdict: dict) -> 
         if left <= 0:
             verdict["ended"] = "timeout"
             return signal.SIGKILL
-        if processes and len(descendants(me)) > processes:
+        below = descendants(me)
+        note(seen, below)
+        if processes and len(below) > processes:
             verdict["ended"] = "processes"
             return signal.SIGKILL
         info = signal.sigtimedwait([signal.SIGCHLD, signal.SIGTERM], min(left, 0.1))
