@@ -84,7 +84,8 @@ class Limits:
     file_mb: int
     timeout_seconds: int
     # Fixed, not settings: yt-dlp, gallery-dl, ffmpeg and ffprobe need a handful of each.
-    processes: int = 32
+    processes: int = 32  # in the tree, counted by the supervisor
+    tasks: int = 256  # processes and threads, RLIMIT_NPROC (for a user other than root)
     open_files: int = 1024
 
     @classmethod
@@ -124,6 +125,7 @@ def supervised(
         "size": limits.file_mb * mb,
         "files": limits.open_files,
         "processes": limits.processes,
+        "tasks": limits.tasks,
         "timeout": limits.timeout_seconds,
         "network": "tcp" if egress_port else "none",
         "proxy_port": egress_port,

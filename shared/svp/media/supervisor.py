@@ -300,10 +300,11 @@ def limit(config: dict) -> None:
             resource.setrlimit(getattr(resource, name), (config[key], config[key]))
     if config.get("cpu"):
         resource.setrlimit(resource.RLIMIT_CPU, (config["cpu"], config["cpu"] + 5))
-    if config.get("processes"):
-        # Counted over the user's processes and threads: what the user runs already, plus ours.
-        # uid 0 is exempt from RLIMIT_NPROC: the supervisor's count ends the tree instead.
-        allowed = _tasks_of(os.getuid()) + config["processes"]
+    if config.get("tasks"):
+        # RLIMIT_NPROC counts all the user's processes and threads: what it runs already, plus
+        # ours (ffmpeg's threads too). uid 0 is exempt: the supervisor's count of processes
+        # ends the tree instead, for any user.
+        allowed = _tasks_of(os.getuid()) + config["tasks"]
         resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
 
 
@@ -346,8 +347,9 @@ def confine(config: dict, supervisor: int) -> list[str]:
 def _exit_like(status: int) -> None:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):  # those two have no handler to reset
+            signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
         os.kill(os.getpid(), sig)
         time.sleep(1)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
