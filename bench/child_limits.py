@@ -95,6 +95,7 @@ def gallery(work: Path, settings: Settings) -> bool:
                 what="gallery-dl",
                 limits=Limits.from_settings(settings),
                 env={"PYTHONPATH": python_path()},
+                egress_port=int(proxy.url.rsplit(":", 1)[1]),
             )
         except LimitExceeded:
             return False

@@ -36,6 +36,8 @@ NAMES = {
     "www.youtube.com": ["142.250.1.2"],
     "youtu.be": ["142.250.1.3"],
     "m.youtube.com": ["142.250.1.4"],
+    "www.tiktokv.com": ["23.15.10.4"],
+    "www.youtubekids.com": ["142.250.1.5"],
     "rebind.tiktok.com": ["127.0.0.1"],  # a platform name an attacker made resolve to loopback
     "mixed.tiktok.com": ["23.15.10.9", "10.0.0.5"],  # one public, one private answer
     "media.example": ["127.0.0.1"],
@@ -68,6 +70,8 @@ ALLOWED = [
     ("https://www.youtube.com/shorts/abcdefghijk", PLATFORMS_ONLY),
     ("https://m.youtube.com/shorts/abcdefghijk", PLATFORMS_ONLY),
     ("https://youtu.be/abcdefghijk", PLATFORMS_ONLY),
+    ("https://www.tiktokv.com/share/video/7301234567890123456", PLATFORMS_ONLY),
+    ("https://www.youtubekids.com/watch?v=abcdefghijk", PLATFORMS_ONLY),
     ("HTTPS://WWW.TIKTOK.COM./@chef/video/1", PLATFORMS_ONLY),  # case, trailing dot
     ("http://127.0.0.1:8080/clip.mp4", ADMITTED),  # admitted loopback with its port
     ("http://[::1]:9000/clip.mp4", ADMITTED),
@@ -90,6 +94,8 @@ REFUSED = [
     ("https://example.com/video.mp4", PLATFORMS_ONLY, r"not a supported platform"),
     ("https://tiktok.com.evil.example/video/1", PLATFORMS_ONLY, r"not a supported platform"),
     ("https://eviltiktok.com/video/1", PLATFORMS_ONLY, r"not a supported platform"),
+    ("https://eviltiktokv.com/share/video/1", PLATFORMS_ONLY, r"not a supported platform"),
+    ("https://youtubekids.com.evil.example/", PLATFORMS_ONLY, r"not a supported platform"),
     ("https://www.tiktok.com@evil.example/", PLATFORMS_ONLY, r"credentials"),
     ("http://127.0.0.1\\@www.tiktok.com/", PLATFORMS_ONLY, r"backslashes"),
     # loopback in every spelling

@@ -19,6 +19,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import (
     Flask,
@@ -51,7 +52,7 @@ STATE_COOKIE = "svp_oauth_state"
 STATE_MAX_AGE = 600  # seconds a sign-in may take
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 IP_LIMIT_FACTOR = 2  # a client address gets twice a user's budget (a few people behind a NAT)
-LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def session_secret(settings: Settings) -> bytes:
@@ -78,7 +79,18 @@ def secure_cookies(settings: Settings) -> bool:
     if settings.uses_gcp:
         return True
     redirect_uri = settings.notion_redirect_uri
-    return bool(redirect_uri) and not redirect_uri.startswith(LOOPBACK)
+    if not redirect_uri:
+        return False
+    try:  # the host, parsed: http://localhost.attacker.example/ is not loopback
+        parts = urlsplit(redirect_uri.strip())
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return True
+    # The authority must be that host exactly ("[::1].attacker.example" parses as ::1 too).
+    shown = f"[{host}]" if ":" in host else host
+    authority = parts.netloc.rpartition("@")[2].lower()
+    exact = authority in (shown, f"{shown}:{port}")
+    return not (parts.scheme.lower() == "http" and host in LOOPBACK_HOSTS and exact)
 
 
 def create_app(runtime: Runtime | None = None) -> Flask:

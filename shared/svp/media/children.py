@@ -2,15 +2,19 @@
 
 Every one of them starts through `run_child`, which gives it
 
-- an allow-listed environment (`child_env`): the search path, home, locale, temporary folder
-  and CA bundle paths, the import path for Python children, and what the caller adds (the
-  egress proxy for the downloaders). Nothing else: not NOTION_TOKEN, SVP_ENCRYPTION_KEY, the
-  LLM keys or any other secret the function holds, so a parser bug or a hostile extractor
-  plugin has nothing to hand out;
-- limits (`Limits`, from the SVP_CHILD_* settings): CPU seconds, address space and file size
-  (RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE; no core files), set by a tiny launcher just before
-  exec rather than by `preexec_fn`, which is unsafe with the egress proxy's threads running;
-  and a wall-clock timeout that kills the child's whole process group.
+- an allow-listed environment (`child_env`): the search path, the locale, CA bundle paths, the
+  import path for Python children, a private scratch folder as home and temporary folder, and
+  what the caller adds (the egress proxy for the downloaders). Nothing else: not NOTION_TOKEN,
+  SVP_ENCRYPTION_KEY, the LLM keys or any other secret the function holds;
+- a parent it cannot read: the parent is made non-dumpable before the first child starts
+  (svp.media.sandbox), and children hold no capability, so /proc/<parent>/environ, maps and
+  mem stay closed (the initial environment block stays there whatever os.environ becomes);
+- a supervisor (svp.media.supervisor, a small standard-library script between fork and exec,
+  rather than a `preexec_fn`, which is unsafe with the egress proxy's threads running) that
+  sets the limits (`Limits`: CPU seconds, address space, file size, open files, processes; no
+  core files), drops capabilities, confines the network (none for ffmpeg and ffprobe; only the
+  egress proxy's port for the downloaders, `egress_port`), and ends the whole tree at the
+  timeout or past the process limit, including descendants that left the process group.
 
 A limit hit is a `LimitExceeded` (permanent: the same input would hit it again) naming the
 limit and its setting, so a hostile or huge input costs one failed link, not a stuck function.
@@ -19,16 +23,21 @@ limit and its setting, so a hostile or huge input costs one failed link, not a s
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from svp.errors import PermanentError
+from svp.media import supervisor
+from svp.media.sandbox import harden_parent, note_missing
 
 if TYPE_CHECKING:
     from svp.config import Settings
@@ -54,19 +63,8 @@ KEPT_PREFIXES = ("LC_",)
 # decoder's address space (what RLIMIT_AS counts) close to what it really uses.
 FIXED_VARIABLES = {"MALLOC_ARENA_MAX": "2"}
 
-# Runs in the child between fork and exec: set the limits, restore the default action of the
-# signals Python ignores (a limit must stop ffmpeg, not be ignored by it), exec the command.
-_LAUNCHER = """
-import os, resource, signal, sys
-cpu, memory, size = (int(v) for v in sys.argv[1:4])
-resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-if cpu: resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-if memory: resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-if size: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-for name in ("SIGPIPE", "SIGXFSZ", "SIGXCPU"):
-    signal.signal(getattr(signal, name), signal.SIG_DFL)
-os.execvp(sys.argv[4], sys.argv[4:])
-"""
+# Beyond the timeout, how long the parent waits for the supervisor to end the tree itself.
+_GRACE_SECONDS = 10
 _OUT_OF_MEMORY = re.compile(
     r"MemoryError|Cannot allocate memory|out of memory|std::bad_alloc|\[Errno 12\]"
     r"|failed to map segment from shared object",  # the loader, before main() even runs
@@ -85,6 +83,10 @@ class Limits:
     memory_mb: int
     file_mb: int
     timeout_seconds: int
+    # Fixed, not settings: yt-dlp, gallery-dl, ffmpeg and ffprobe need a handful of each.
+    processes: int = 32  # in the tree, counted by the supervisor
+    tasks: int = 256  # processes and threads, RLIMIT_NPROC (for a user other than root)
+    open_files: int = 1024
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Limits:
@@ -112,11 +114,25 @@ def python_path() -> str:
     return os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
 
 
-def limited(command: Sequence[str], limits: Limits) -> list[str]:
-    """`command` started through the launcher that applies `limits`."""
+def supervised(
+    command: Sequence[str], limits: Limits, verdict_fd: int, egress_port: int | None
+) -> list[str]:
+    """`command` started through the supervisor that applies `limits` and the confinement."""
     mb = 1024 * 1024
-    sizes = [limits.cpu_seconds, limits.memory_mb * mb, limits.file_mb * mb]
-    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, *map(str, sizes), *command]
+    config = {
+        "cpu": limits.cpu_seconds,
+        "memory": limits.memory_mb * mb,
+        "size": limits.file_mb * mb,
+        "files": limits.open_files,
+        "processes": limits.processes,
+        "tasks": limits.tasks,
+        "timeout": limits.timeout_seconds,
+        "network": "tcp" if egress_port else "none",
+        "proxy_port": egress_port,
+        "protected": [os.getpid()],
+        "verdict_fd": verdict_fd,
+    }
+    return [sys.executable, "-I", "-S", supervisor.__file__, json.dumps(config), *command]
 
 
 def run_child(
@@ -125,37 +141,90 @@ def run_child(
     what: str,
     limits: Limits,
     env: Mapping[str, str] | None = None,
+    egress_port: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `command` with `child_env(env)` and `limits`; its output is captured as text.
+    """Run `command` with `child_env(env)` and `limits`; its output is captured as text. With
+    `egress_port`, it may open TCP connections to that port only (the egress proxy); without,
+    no network at all.
 
-    Raises LimitExceeded when it ran out of time, CPU, memory or file size; any other exit
-    status is the caller's to read."""
-    process = subprocess.Popen(
-        limited(command, limits),
-        env=child_env(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,  # its own process group: a timeout kills its children too
-    )
+    Raises LimitExceeded when it ran out of time, CPU, memory, file size or processes; any
+    other exit status is the caller's to read."""
+    harden_parent()
+    scratch = tempfile.mkdtemp(prefix="svp-child-")
+    verdict_read, verdict_write = os.pipe()
     try:
-        out, err = process.communicate(timeout=limits.timeout_seconds)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        process.communicate()
+        process = subprocess.Popen(
+            supervised(command, limits, verdict_write, egress_port),
+            env={**child_env(env), "HOME": scratch, "TMPDIR": scratch},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            pass_fds=(verdict_write,),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(verdict_read)
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    finally:
+        os.close(verdict_write)
+    try:
+        out, err = _communicate(process, limits.timeout_seconds + _GRACE_SECONDS)
+        verdict = _verdict(verdict_read)
+    finally:
+        os.close(verdict_read)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if verdict.get("missing"):
+        note_missing(what, verdict["missing"])
+    ended = verdict.get("ended")
+    if ended in ("timeout", "stopped") or out is None:
         raise LimitExceeded(
             f"{what} did not finish within {limits.timeout_seconds} s (SVP_CHILD_TIMEOUT_SECONDS)"
-        ) from None
-    except BaseException:  # interrupted: leave nothing running
-        _kill_group(process)
-        raise
+        )
+    if ended == "processes":
+        raise LimitExceeded(f"{what} started more than {limits.processes} processes")
     done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
     problem = limit_problem(what, limits, done.returncode, err)
     if problem:
         raise LimitExceeded(problem)
     return done
+
+
+def _communicate(process: subprocess.Popen, timeout: float) -> tuple[str | None, str]:
+    """The child's output; (None, "") when the supervisor did not end it in time and it had to
+    be stopped from here."""
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        return None, ""
+    except BaseException:  # interrupted: leave nothing running
+        _stop(process)
+        raise
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ask the supervisor to end the tree (SIGTERM), then kill its group if it does not."""
+    with contextlib.suppress(ProcessLookupError):
+        process.terminate()
+    try:
+        process.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.communicate(timeout=5)
+
+
+def _verdict(fd: int) -> dict:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks) or b"{}")
+    except ValueError:
+        return {}
 
 
 def limit_problem(what: str, limits: Limits, returncode: int | None, stderr: str) -> str | None:

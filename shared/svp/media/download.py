@@ -211,12 +211,19 @@ def _images_fallback(
 def _run_downloader(
     command: list[str], proxy: EgressProxy, settings: Settings, what: str
 ) -> subprocess.CompletedProcess:
-    """A downloader child: the egress proxy is its only route out (every proxy variable points
-    at it; whatever NO_PROXY the parent has is not passed on)."""
+    """A downloader child: the egress proxy is its only route out. Every proxy variable points
+    at it (whatever NO_PROXY the parent has is not passed on), and where the kernel has
+    Landlock network rules, a TCP connection to any other port is refused."""
     route = {name: proxy.url for name in ("http_proxy", "https_proxy", "all_proxy")}
     route.update({name.upper(): url for name, url in route.items()})
     env = {**route, "PYTHONPATH": python_path()}
-    return run_child(command, what=what, limits=Limits.from_settings(settings), env=env)
+    return run_child(
+        command,
+        what=what,
+        limits=Limits.from_settings(settings),
+        env=env,
+        egress_port=urlsplit(proxy.url).port,  # the only TCP port it may connect to
+    )
 
 
 def _run_ytdlp(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> dict[str, Any]:

@@ -11,6 +11,7 @@ tracking parameters that never select content.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -21,11 +22,45 @@ TRACKING_KEYS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "igsh", "igshid", "mc_cid", "mc_eid", "ref_src"}
 )
 
+# A YouTube link, the paths that name one video, and the query keys that only say which
+# playlist it was opened from.
+_YOUTUBE_HOST = re.compile(
+    r"(^|\.)(youtube\.com|youtu\.be|youtube-nocookie\.com|youtubekids\.com)$"
+)
+_VIDEO_PATH = re.compile(r"/(shorts|embed|live|v|e)/[\w-]+")
+_PLAYLIST_KEYS = frozenset({"list", "index", "start_radio", "pp"})
+
 
 def video_key_from_url(url: str) -> str:
     """The video's key from its URL alone."""
-    found = _extractor_id(url.strip())
+    found = _extractor_id(without_playlist(url.strip()))
     return f"{found[0]}:{found[1]}" if found else url_key(url)
+
+
+def without_playlist(url: str) -> str:
+    """A YouTube link to a video opened from a playlist (`watch?v=A&list=P`, `/shorts/A?list=P`,
+    `youtu.be/A?list=P`) without its playlist: the downloader fetches the video only
+    (`noplaylist`), so the key is the video's, not `YoutubeTab:P` for every video of P. A link
+    to the playlist itself (`/playlist?list=P`, `watch?list=P`) is left as it is."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return url
+    if not _YOUTUBE_HOST.search(host):
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(key == "list" for key, _ in query):
+        return url
+    names_video = (
+        any(key == "v" and value for key, value in query)
+        or host.endswith("youtu.be")
+        or _VIDEO_PATH.match(parts.path) is not None
+    )
+    if not names_video:
+        return url
+    kept = [(key, value) for key, value in query if key not in _PLAYLIST_KEYS]
+    return urlunsplit(parts._replace(query=urlencode(kept)))
 
 
 def video_key_from_info(info: dict[str, Any], url: str) -> str:

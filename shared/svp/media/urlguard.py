@@ -3,9 +3,10 @@
 Policy
 ------
 - Only ``http`` and ``https``. Everything else (``file:``, ``ftp:``, ``data:``, ...) is refused.
-- The link a job starts from must be on a supported platform (TikTok incl. vm./vt. short links,
-  Instagram, YouTube and youtu.be) or on a host the operator admits in ``SVP_ALLOWED_HOSTS``
-  (comma-separated ``host[:port]``; without a port every port of that host is admitted).
+- The link a job starts from must be on a supported platform (TikTok incl. vm./vt. short links
+  and tiktokv.com, Instagram, YouTube incl. youtu.be and youtubekids.com) or on a host the
+  operator admits in ``SVP_ALLOWED_HOSTS`` (comma-separated ``host[:port]``; without a port
+  every port of that host is admitted).
 - Every host contacted, the first one and every later one (redirects, API calls, CDNs,
   subtitles, images), must resolve only to public addresses, as svp.media.addresses decides
   from IANA's special-purpose registries and the known cloud metadata addresses: loopback,
@@ -47,7 +48,16 @@ Resolver = Callable[[str, int], list[str]]
 Connector = Callable[[tuple[str, int], float], socket.socket]
 
 SCHEMES = {"http": 80, "https": 443}
-PLATFORM_DOMAINS = ("tiktok.com", "instagram.com", "youtube.com", "youtu.be")
+# tiktokv.com: TikTok's share links (www.tiktokv.com/share/video/ID); youtubekids.com: YouTube's
+# videos under YouTube Kids. yt-dlp's TikTok and YouTube extractors read both.
+PLATFORM_DOMAINS = (
+    "tiktok.com",
+    "tiktokv.com",
+    "instagram.com",
+    "youtube.com",
+    "youtubekids.com",
+    "youtu.be",
+)
 _LABEL = r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?"
 _HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
