@@ -262,16 +262,11 @@ def _held_by_a_dead_worker(runtime: Runtime, job_id: str, stage: str, lease: flo
     """What a worker killed mid-stage leaves: the stage running under its lease."""
 
     def hold(doc):
-        doc = {**doc, "status": "downloading"}
-        record = doc["stages"][stage]
-        record.update(
-            state="running",
-            attempts=record["attempts"] + 1,
-            token="dead",
-            lease_until=time.time() + lease,
-            deadline=time.time() + 600,
-        )
-        return doc, None
+        # A claim, as the worker made it before it died (it sets the job's check_at too).
+        now = time.time()
+        return jobs.claim(
+            doc, stage, now=now, token="dead", lease=lease, deadline=600, worker="dead"
+        )[0], None
 
     runtime.state.update(jobs.JOBS, job_id, hold)
 

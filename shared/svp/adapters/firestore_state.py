@@ -50,7 +50,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from svp.errors import TransientError
-from svp.ports import Doc, Mutation
+from svp.ports import Doc, Mutation, Span
 
 T = TypeVar("T")
 
@@ -60,6 +60,7 @@ _LIST_TAG = "svp:list"
 TTL_FIELD = "expire_at"
 _RESERVED = re.compile(r"^__.*__$")
 TRANSACTION_ATTEMPTS = 12
+_LARGEST = 1.7976931348623157e308  # a span without a lower bound still matches numbers only
 CONTENTION_ROUNDS = 3  # with pauses of up to 0.1 * 2**round s between them
 
 
@@ -190,6 +191,7 @@ class FirestoreStateStore:
         *,
         where: Mapping[str, Any] | None = None,
         limit: int | None = None,
+        span: Span | None = None,
     ) -> list[Doc]:
         _check_key("collection", collection)
         query = self._client.collection(collection)
@@ -197,12 +199,28 @@ class FirestoreStateStore:
             # Quote the name so that '.' or ':' in a top-level field is not read as a path.
             path = FieldPath(field).to_api_repr()
             query = query.where(filter=FieldFilter(path, "==", _encode(value)))
-        ordered = query.order_by("updated_at", direction=firestore.Query.DESCENDING)
+        if span is None:
+            field, direction, sort_key = "updated_at", firestore.Query.DESCENDING, _sort_key
+        else:
+            # A range filter on a number matches numbers only (Firestore orders by type first).
+            field, direction = FieldPath(span.field).to_api_repr(), firestore.Query.ASCENDING
+            low = -_LARGEST if span.low is None else span.low
+            query = query.where(filter=FieldFilter(field, ">=", low))
+            if span.high is not None:
+                query = query.where(filter=FieldFilter(field, "<=", span.high))
+
+            def sort_key(doc: Doc) -> tuple[int, Any]:
+                return (0, doc.get(span.field))
+
+        ordered = query.order_by(field, direction=direction)
         if limit is not None:
             ordered = ordered.limit(limit)
         try:
             return [_decode(s.to_dict()) for s in ordered.stream()]
         except gexc.FailedPrecondition as exc:  # missing composite index
             log.warning("Firestore index missing, sorting %s client-side: %s", collection, exc)
-        docs = sorted((_decode(s.to_dict()) for s in query.stream()), key=_sort_key, reverse=True)
+        descending = direction == firestore.Query.DESCENDING
+        docs = sorted(
+            (_decode(s.to_dict()) for s in query.stream()), key=sort_key, reverse=descending
+        )
         return docs if limit is None else docs[:limit]
