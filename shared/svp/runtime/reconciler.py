@@ -112,30 +112,30 @@ def _reconcile_job(
 ) -> bool:
     """Act on one due job; False when it is still due and should be deferred."""
     job_id = job["job_id"]
-    changed = False
+    # The job as it now stands, when known (None: moved by others, read it afresh).
+    current: jobs.Doc | None = job
     if jobs.is_terminal(job) and job.get("waiters"):
         _wake_waiters(runtime, job, report)
-        changed = True
     elif not jobs.is_terminal(job):
         if job["status"] == jobs.WAITING and (job.get("wake_at") or 0) <= now:
+            current = None
             if resume_waiting(runtime, job, now=now):
                 report.resumed.append(job_id)
-            changed = True
         elif _unpublished(job, now):
             runtime.publish_from("poller", message_after(job, "poller"))
             runtime.state.update(
                 jobs.JOBS, job_id, lambda d: jobs.set_fields(d, time.time(), published=True)
             )
             report.published.append(job_id)
-            changed = True
         for stage, record in job["stages"].items():
             if record["state"] == "running" and (record.get("lease_until") or 0) <= now:
-                changed = _expire(runtime, job_id, stage, now, report) or changed
-    if jobs.synced(job) and not changed:
-        return True  # due for a reason that has passed (a lease renewed since it was listed)
+                expired = _expire(runtime, job_id, stage, now, report)
+                current = expired if expired is not None and current is not None else None
+    if current is not None and jobs.synced(current):
+        return True
     if status is None:
-        return changed
-    if not jobs.synced(job) and not _settled(job, now) and not changed:
+        return current is None
+    if current is not None and not _settled(current, now):
         return True  # not worth showing yet: its check_at says when
     if status.sync(job_id):
         report.synced.append(job_id)
@@ -155,7 +155,10 @@ def _wake_waiters(runtime: Runtime, owner: jobs.Doc, report: Reconciled) -> None
     runtime.state.update(jobs.JOBS, owner["job_id"], lambda d: jobs.drop_waiters(d, woken))
 
 
-def _expire(runtime: Runtime, job_id: str, stage: str, now: float, report: Reconciled) -> bool:
+def _expire(
+    runtime: Runtime, job_id: str, stage: str, now: float, report: Reconciled
+) -> jobs.Doc | None:
+    """The job as expiring `stage` left it; None when a heartbeat renewed the lease."""
     max_attempts = runtime.settings.max_attempts
 
     def mutation(doc: jobs.Doc | None):
@@ -174,7 +177,7 @@ def _expire(runtime: Runtime, job_id: str, stage: str, now: float, report: Recon
             extra={"event": "job.failed", "reason": expired["error"], "labels": {"job_id": job_id}},
         )
         report.failed.append(job_id)
-    return verdict is not None
+    return expired
 
 
 def _defer(runtime: Runtime, job_id: str, now: float) -> None:
