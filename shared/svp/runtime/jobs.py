@@ -21,6 +21,7 @@ them when a transaction is contended, so they never mutate their input):
 - Stored documents carry `schema` (SCHEMA); `upgrade` reads older ones (`svp migrate` stores
   them upgraded): version 1, before this field, may lack `open`, the `notion` outbox,
   `published`, `video` and `check_at`.
+- `active_until` says until when a job takes room in the pipeline (svp.runtime.room).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from svp import limits
 from svp.config import LOCAL_USER
 from svp.ports import Doc
 from svp.topology import JOIN, OUTPUT_TOPIC, PIPELINE, STATUS_LABEL
@@ -145,7 +147,23 @@ def _settle(doc: Doc) -> Doc:
     elif doc.get("not_before"):
         due = max(due, doc["not_before"])
     doc["check_at"] = due
+    doc["active_until"] = _active_until(doc)
     return doc
+
+
+def _active_until(doc: Doc) -> float | None:
+    """Until when the job counts as taking room in the pipeline (svp.runtime.room): while it
+    moves (not ended, not waiting for another job), up to a stage's deadline past its last
+    sign of life, so that a job lost to an outage cannot hold its room for ever."""
+    if is_terminal(doc) or doc["status"] == WAITING:
+        return None
+    alive = [timestamp(doc.get("updated_at"))]
+    alive += [
+        record.get("lease_until") or 0.0
+        for record in doc["stages"].values()
+        if record["state"] == "running"
+    ]
+    return max(alive) + limits.longest_deadline_seconds()
 
 
 def due_at(doc: Doc) -> float | None:
