@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +20,7 @@ from svp.runtime import jobs, videos
 from svp.runtime.context import Runtime
 from svp.runtime.migrate import migrate
 from svp.runtime.reconciler import reconcile
+from svp.runtime.room import Room
 from tests.counting_store import CountingStore
 from tests.emulators import *  # noqa: F403 - the emulator fixtures
 
@@ -141,3 +143,12 @@ def test_the_reconciler_lists_migrated_jobs_that_need_it(store):
     report = reconcile(runtime, None)
     assert report.redriven == ["v1running"]
     assert published == ["svp-links"]
+
+
+def test_admission_counts_the_migrated_jobs_at_work(store):
+    """Jobs at work take room (one range query); a job silent for longer than a stage's
+    deadline no longer does, so a lost job cannot hold its place for ever."""
+    migrate(store, video_key_from_url)
+    then = datetime.fromisoformat("2026-12-01T12:00:30+00:00").timestamp()
+    assert Room(store, 3, now=then).left == 1  # v1running and v1queued
+    assert Room(store, 3, now=then + 3600).left == 3

@@ -218,7 +218,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"{done.jobs_seen} jobs: {done.jobs_upgraded} {verb} upgraded to version {jobs.SCHEMA}; "
         f"video claims for earlier pages: {done.claims_made} made, {done.claims_filled} filled, "
-        f"{done.claims_kept} already there; {done.errors} errors (run it again)"
+        f"{done.claims_kept} already there"
+        + (f"; {done.errors} could not be migrated: run it again" if done.errors else "")
     )
     return 1 if done.errors else 0
 

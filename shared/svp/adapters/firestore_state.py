@@ -24,6 +24,11 @@ enough. Documents lacking `updated_at` are not returned by an ordered query in r
 FailedPrecondition: the store then logs a warning and falls back to an unordered query sorted
 client-side (reads every matching document, fine for small collections only).
 
+`list(span=Span(field, low, high))` is a range query on one numeric field ordered by it,
+ascending: Firestore's automatic single-field index serves it (no composite index), and it
+reads only the documents in range. Documents whose field is null, absent or not a number are
+never returned (a range filter matches values of its own type only).
+
 `update` is a transaction: concurrent updates of one document serialize (Firestore locks the
 document; a loser is aborted and re-runs its mutation on the new version). The client library
 gives up after 5 attempts by default ("Failed to commit transaction in 5 attempts"): eight

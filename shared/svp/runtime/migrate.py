@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from svp.ports import StateStore
 from svp.runtime import jobs, videos
@@ -35,6 +35,7 @@ class Migrated:
     claims_filled: int = 0
     claims_kept: int = 0
     errors: int = 0
+    planned: set[str] = field(default_factory=set)  # a dry run's claims
 
 
 def migrate(
@@ -84,8 +85,11 @@ def _migrate_job(
             return None, "kept"  # another job owns it and will write its page
         return {**claim, "owner": job_id, "pages": pages, "updated_at": jobs.iso(now)}, "filled"
 
-    outcome = backfill(state.get(videos.VIDEOS, key))[1] if dry_run else None
-    outcome = outcome or state.update(videos.VIDEOS, key, backfill)
+    if dry_run:  # as if the claims counted so far had been made
+        outcome = "kept" if key in report.planned else backfill(state.get(videos.VIDEOS, key))[1]
+        report.planned.add(key)
+    else:
+        outcome = state.update(videos.VIDEOS, key, backfill)
     setattr(report, f"claims_{outcome}", getattr(report, f"claims_{outcome}") + 1)
 
 
