@@ -96,7 +96,11 @@ def main() -> int:
     handled = sum(after[key]["stages"]["downloader"]["state"] != "running" for key in stuck)
     shown = sum(jobs.synced(after[key]) for key in unshown)
     oldest = stuck[0]
-    print(f"queries: {store.queries}, republished: {len(published)}", file=sys.stderr)
+    print(
+        f"queries: {store.queries}, transactions: {store.transactions} "
+        f"(Firestore bills their reads; each holds a lock and a commit round trip), "
+        f"republished: {len(published)}"
+    )
     print(
         f"stuck jobs handled: {handled} of {len(stuck)} (the oldest, 9 minutes late: "
         f"{'yes' if after[oldest]['stages']['downloader']['state'] != 'running' else 'NO'}); "

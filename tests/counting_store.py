@@ -16,9 +16,10 @@ class CountingStore:
     reads: int = 0
     writes: int = 0
     queries: int = 0
+    transactions: int = 0
 
     def reset(self) -> None:
-        self.reads = self.writes = self.queries = 0
+        self.reads = self.writes = self.queries = self.transactions = 0
 
     def create(self, collection: str, key: str, doc: Doc) -> bool:
         self.writes += 1
@@ -45,6 +46,7 @@ class CountingStore:
             return new, value
 
         value = self.inner.update(collection, key, counted)
+        self.transactions += 1
         self.reads += 1
         self.writes += int(any(wrote))
         return value
