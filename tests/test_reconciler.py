@@ -4,6 +4,7 @@ oldest first, so none starves behind newer ones, and a job that needs nothing co
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -135,3 +136,33 @@ def test_the_range_query_lists_numbers_within_bounds_oldest_first(runtime):
     assert [d["check_at"] for d in found] == [1, 2.5, 3.0]
     found = runtime.state.list("things", span=Span("check_at", 2.0, 3.0), limit=1)
     assert [d["check_at"] for d in found] == [2.5]
+
+
+def test_due_jobs_are_read_page_by_page_within_one_pass(runtime, counted, monkeypatch):
+    monkeypatch.setattr("svp.runtime.reconciler.PAGE", 3)
+    now = time.time()
+    for n in range(8):
+        counted.put(jobs.JOBS, f"stuck{n}", _running(f"stuck{n}", now - 900 + n, lease=60))
+    counted.reset()
+    report = reconcile(runtime, Shown(runtime), now=now)
+    assert report.redriven == [f"stuck{n}" for n in range(8)]  # oldest first
+    assert counted.queries == 3  # 3 + 3 + 2: a short page is the last
+
+
+def test_a_pass_stops_at_its_budget_and_the_next_goes_on_where_it_stopped(runtime, monkeypatch):
+    """The poll keeps its share of the time; jobs left over are the next pass's oldest."""
+    clock = iter(range(10**6))  # each look at the reconciler's clock: one second later
+    fake_time = SimpleNamespace(time=time.time, monotonic=lambda: next(clock))
+    monkeypatch.setattr("svp.runtime.reconciler.time", fake_time)
+    now = time.time()
+    for n in range(6):
+        runtime.state.put(jobs.JOBS, f"stuck{n}", _running(f"stuck{n}", now - 900 + n, lease=60))
+    passes = []
+    for _ in range(3):
+        report = reconcile(runtime, Shown(runtime), now=now, budget=2.5)
+        passes.append((report.redriven, report.unfinished))
+    assert passes == [
+        (["stuck0", "stuck1"], True),
+        (["stuck2", "stuck3"], True),
+        (["stuck4", "stuck5"], False),
+    ]
