@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,6 +49,8 @@ from svp.stages.targets import target_for_tag
 
 log = logging.getLogger("svp.poller")
 PARALLEL_DATABASES = 4
+# This poll's room in the pipeline, seen by the links of every Link Database it polls.
+_POLL_ROOM: ContextVar[Room | None] = ContextVar("svp_poll_room", default=None)
 
 
 @dataclass
@@ -99,7 +102,7 @@ def poll(runtime: Runtime, status: LinkStatus | None = None) -> PollReport:
     # up the others; each token has its own rate limiter.
     room = _room(runtime, report)
     with ThreadPoolExecutor(max(1, min(PARALLEL_DATABASES, len(work)))) as pool:
-        for result in pool.map(lambda item: poll_database(runtime, status, *item, room), work):
+        for result in pool.map(lambda item: _in_room(room, runtime, status, *item), work):
             report.merge(result)
     log.info(
         "poll done: %d queued, %d failed, %d duplicates, %d waiting, %d already known, "
@@ -126,9 +129,17 @@ def _room(runtime: Runtime, report: PollReport) -> Room | None:
         return None
 
 
-def poll_database(
-    runtime: Runtime, status: LinkStatus, user: str, database: str, room: Room | None = None
-) -> PollReport:
+def _in_room(room: Room | None, *args: Any) -> PollReport:
+    """poll_database, whose links share this poll's room (a context variable, so that the
+    per-link code needs no extra argument)."""
+    token = _POLL_ROOM.set(room)
+    try:
+        return poll_database(*args)
+    finally:
+        _POLL_ROOM.reset(token)
+
+
+def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str) -> PollReport:
     report = PollReport()
     try:
         notion = notion_for(runtime, user)
@@ -137,7 +148,7 @@ def poll_database(
         source = notion.data_source_id(database)
         schema = notion.schema(source)
         for page in notion.query(source, pending_filter(schema)):
-            _enqueue_one(runtime, status, read_entry(page, source), report, user, room)
+            _enqueue_one(runtime, status, read_entry(page, source), report, user)
         _correct_rows(runtime, status, notion, source, schema, report)
     except Exception as exc:  # noqa: BLE001 - one link's trouble; the next poll tries again
         report.errors.append(f"Link Database {database}: {_reason(exc)}")
@@ -158,16 +169,11 @@ def _reconnect(runtime: Runtime, user: str, reason: str, report: PollReport) -> 
 
 
 def _enqueue_one(
-    runtime: Runtime,
-    status: LinkStatus,
-    entry: LinkEntry,
-    report: PollReport,
-    user: str,
-    room: Room | None = None,
+    runtime: Runtime, status: LinkStatus, entry: LinkEntry, report: PollReport, user: str
 ) -> None:
     """One link; its trouble stays its own (it is left pending for the next poll)."""
     try:
-        enqueue(runtime, status, entry, report, user, room)
+        enqueue(runtime, status, entry, report, user)
     except Exception as exc:
         report.errors.append(f"link {entry.page_id}: {_reason(exc)} (left pending)")
         log.warning(report.errors[-1], exc_info=not isinstance(exc, PermanentError))
@@ -183,8 +189,8 @@ def enqueue(
 ) -> None:
     """Queue one pending link: a new job, a restarted one, or the end of a known one shown
     again. Notion shows `queued` before the downloader can start, so `queued` can never
-    overwrite a later status. A link that would start a job waits for `room` (without one,
-    e.g. from the webhook, this link's own count of the jobs at work is taken)."""
+    overwrite a later status. A link that would start a job waits for room in the pipeline:
+    `room`, else the poll's, else (a webhook event) its own count of the jobs at work."""
     from svp.media.identity import video_key_from_url  # yt-dlp: loaded on the first link
 
     job_id = entry.page_id.replace("-", "")
@@ -235,6 +241,7 @@ def _admitted(
 ) -> bool:
     """Whether the link may start now; if not, its row shows its place in line. Links whose
     job is on its way (or whose end is not shown yet) need no room."""
+    room = room or _POLL_ROOM.get()
     polled = room is not None  # a webhook event alone does not know the link's place
     room = room or Room(runtime.state, capacity(runtime.settings.uses_gcp))
     if room.capacity is None:
