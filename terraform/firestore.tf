@@ -43,6 +43,23 @@ resource "google_firestore_field" "webhook_events_ttl" {
   ttl_config {}
 }
 
+# A held link's place in line, as last shown on its row (svp.runtime.room), is deleted a week
+# after it was shown.
+resource "google_firestore_field" "places_ttl" {
+  project    = local.project_id
+  database   = google_firestore_database.this.name
+  collection = "places"
+  field      = "expire_at"
+
+  ttl_config {}
+}
+
+# Range queries on one field, ordered by that field (FirestoreStateStore.list with a span),
+# use the automatic single-field index and need no composite index; keep those fields
+# indexed (no single-field exemption on them):
+#   jobs.check_at     the reconciler: jobs due for a look, oldest first (svp.runtime.reconciler)
+#   jobs.active_until the poller's admission: jobs at work (svp.runtime.room)
+#
 # FirestoreStateStore.list orders by updated_at, newest first: an equality filter plus
 # that order needs a composite index per set of filtered fields, one for each query the
 # code makes (svp.adapters.firestore_state).
@@ -50,7 +67,8 @@ locals {
   firestore_indexes = {
     # `svp jobs --failed`
     jobs_by_status = { collection = "jobs", fields = ["status"] }
-    # the reconciler's open jobs (not ended, or ended but not yet shown in Notion)
+    # open jobs (not ended, or ended but not yet shown in Notion): the local worker's drain
+    # (svp.runtime.dispatch); the reconciler queries check_at instead (above)
     jobs_open = { collection = "jobs", fields = ["open"] }
     # the api's job list of one person
     jobs_by_user = { collection = "jobs", fields = ["user"] }

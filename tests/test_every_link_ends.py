@@ -262,16 +262,11 @@ def _held_by_a_dead_worker(runtime: Runtime, job_id: str, stage: str, lease: flo
     """What a worker killed mid-stage leaves: the stage running under its lease."""
 
     def hold(doc):
-        doc = {**doc, "status": "downloading"}
-        record = doc["stages"][stage]
-        record.update(
-            state="running",
-            attempts=record["attempts"] + 1,
-            token="dead",
-            lease_until=time.time() + lease,
-            deadline=time.time() + 600,
-        )
-        return doc, None
+        # A claim, as the worker made it before it died (it sets the job's check_at too).
+        now = time.time()
+        return jobs.claim(
+            doc, stage, now=now, token="dead", lease=lease, deadline=600, worker="dead"
+        )[0], None
 
     runtime.state.update(jobs.JOBS, job_id, hold)
 
@@ -620,3 +615,33 @@ def _set(notion: FakeNotion, page: str, **values: str) -> None:
             name: to_notion_value(schema[name]["type"], value) for name, value in values.items()
         },
     )
+
+
+def test_18_a_burst_waits_in_notion_for_room_showing_each_link_its_place(
+    notion, world, monkeypatch
+):
+    """Admission, not retries, is the queue: with room for 2 jobs at work, a poll starts 2
+    links and leaves the others pending, each row showing its place; a row is rewritten only
+    when its place changes; as jobs end, the next polls start the rest, and every link ends."""
+    runtime, links, _ = world
+    monkeypatch.setattr("svp.stages.poller.capacity", lambda on_gcp: 2)
+    pages = [
+        add_link(notion, links, f"https://www.tiktok.com/@a/video/70000000000000001{n:02d}")
+        for n in range(5)
+    ]
+    report = poll(runtime, link_status(runtime))
+    assert len(report.queued) == 2 and len(report.held) == 3
+    held = [page for page in pages if page.replace("-", "") in report.held]
+    assert [row(notion, page) for page in held] == [
+        ("pending", "waiting: next in line"),
+        ("pending", "waiting: 1 ahead"),
+        ("pending", "waiting: 2 ahead"),
+    ]
+    writes = len(notion.requests_to("/pages/", "PATCH"))
+    again = poll(runtime, link_status(runtime))  # nothing ended meanwhile
+    assert again.queued == [] and sorted(again.held) == sorted(report.held)
+    assert len(notion.requests_to("/pages/", "PATCH")) == writes  # places unchanged: unwritten
+
+    for _ in range(3):  # each `svp run --once` finishes what it started
+        run_once(runtime)
+    assert [row(notion, page)[0] for page in pages] == ["done"] * 5

@@ -208,6 +208,22 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# -- migrate -------------------------------------------------------------------------------
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.media.identity import video_key_from_url
+    from svp.runtime.migrate import migrate
+
+    done = migrate(build_runtime(settings).state, video_key_from_url, dry_run=args.dry_run)
+    verb = "would be" if args.dry_run else "were"
+    print(
+        f"{done.jobs_seen} jobs: {done.jobs_upgraded} {verb} upgraded to version {jobs.SCHEMA}; "
+        f"video claims for earlier pages: {done.claims_made} made, {done.claims_filled} filled, "
+        f"{done.claims_kept} already there"
+        + (f"; {done.errors} could not be migrated: run it again" if done.errors else "")
+    )
+    return 1 if done.errors else 0
+
+
 # -- register ------------------------------------------------------------------------------
 def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
     from svp.notion.registry import Registry
@@ -429,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
     replay.add_argument("--no-run", action="store_true", help="re-queue without processing")
     replay.set_defaults(func=cmd_replay)
+
+    mig = sub.add_parser("migrate", help="bring stored jobs to the current version (re-runnable)")
+    mig.add_argument("--dry-run", action="store_true", help="count what would change")
+    mig.set_defaults(func=cmd_migrate)
 
     reg = sub.add_parser("register", help="register Notion Link and Content Databases")
     reg.add_argument("what", choices=("link-db", "content-db", "list", "remove"))

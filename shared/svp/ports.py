@@ -19,6 +19,16 @@ Doc = dict[str, Any]
 Mutation = Callable[[Doc | None], tuple[Doc | None, T]]
 
 
+@dataclass(frozen=True)
+class Span:
+    """A range of one numeric top-level field, bounds included (None: unbounded). Documents
+    whose field is absent, null or not a number are outside every span."""
+
+    field: str
+    low: float | None = None
+    high: float | None = None
+
+
 class StateStore(Protocol):
     """Documents in named collections, with atomic create and read-modify-write."""
 
@@ -40,8 +50,11 @@ class StateStore(Protocol):
         *,
         where: Mapping[str, Any] | None = None,
         limit: int | None = None,
+        span: Span | None = None,
     ) -> list[Doc]:
-        """Documents whose top-level fields equal `where`, newest `updated_at` first."""
+        """Documents whose top-level fields equal `where`, newest `updated_at` first; with
+        `span`, only those whose `span.field` is a number within it, smallest first (an
+        indexed range query: the reconciler reads only the jobs that are due)."""
 
 
 class BlobStore(Protocol):

@@ -1099,26 +1099,49 @@ def test_a_stage_dead_letters_what_it_gave_up_on(stage):
 
 
 def test_a_burst_of_links_dead_letters_nothing_that_never_ran(root, stage):
-    """The runbook's sizing: Pub/Sub keeps retrying a push that Cloud Run refused (429) for the
-    back-off of max_delivery_attempts deliveries; that window must outlast the time
-    max_instances instances need for a burst of 100 links, at 30 s per link and stage."""
+    """The runbook's sizing, on a simulation of the real delivery model (tests/pushsim.py:
+    push delivery to max_instances instances of concurrency 1, the subscription's doubling
+    back-off, max_delivery_attempts; refused pushes sit out their back-off while instances
+    idle): 100 links saved in 60 s. Publishing every pending link dead-letters links whose
+    code never ran once stages take 90-120 s; admitting only limits.json's in_flight jobs at
+    a time dead-letters none, whatever the stage time up to a function's timeout."""
+    from tests.pushsim import Delivery, simulate
+
     sub = stage.resource("google_pubsub_subscription", "push")
     retry = block(sub["retry_policy"])
-    low = int(stage.default(retry["minimum_backoff"]).rstrip("s"))
-    high = int(stage.default(retry["maximum_backoff"]).rstrip("s"))
-    deliveries = root.default("${var.max_delivery_attempts}")
-    window = sum(min(high, low * 2**n) for n in range(deliveries - 1))
-    drain = 100 * 30 / root.default("${var.max_instances}")
-    assert window >= 3 * drain, (window, drain)
+    admission = json.loads((REPO / "shared" / "svp" / "limits.json").read_text())["admission"]
+    delivery = Delivery(
+        instances=root.default("${var.max_instances}"),
+        concurrency=admission["concurrency"],
+        min_backoff=float(stage.default(retry["minimum_backoff"]).rstrip("s")),
+        max_backoff=float(stage.default(retry["maximum_backoff"]).rstrip("s")),
+        max_deliveries=root.default("${var.max_delivery_attempts}"),
+    )
+    # No stage sees more messages than its function takes at once.
+    assert admission["in_flight"] <= delivery.instances * delivery.concurrency
+    assert admission["max_instances"] == delivery.instances
+    longest = max(limit["timeout_seconds"] for limit in LIMITS.values())
+    for seconds in (30, 60, 90, 120, longest):
+        for seed in range(3):
+            admitted = simulate(
+                stage_seconds=seconds,
+                delivery=delivery,
+                admission=admission["in_flight"],
+                seed=seed,
+            )
+            assert (admitted.dead_lettered_unrun, admitted.done) == (0, 100), (seconds, seed)
+            assert admitted.refused == 0, (seconds, seed)
+    # Without admission the same burst loses links that never ran.
+    unadmitted = [simulate(stage_seconds=s, delivery=delivery, seed=0) for s in (90, 120)]
+    assert all(run.dead_lettered_unrun > 0 for run in unadmitted)
     # Runs of a stage are bounded apart from deliveries: a failing link fails after
     # max_run_attempts runs, not after 15 deliveries.
-    assert root.default("${var.max_run_attempts}") <= deliveries
+    assert root.default("${var.max_run_attempts}") <= delivery.max_deliveries
     # A push request never times out before the function does (no delivery while it runs).
-    assert stage.default(sub["ack_deadline_seconds"]) >= max(
-        limit["timeout_seconds"] for limit in LIMITS.values()
-    )
+    assert stage.default(sub["ack_deadline_seconds"]) >= longest
     readme = (TF_DIR / "README.md").read_text()
     assert "## Sizing: a burst of links" in readme
+    assert "bench/burst.py" in readme
 
 
 def test_the_first_apply_on_an_empty_project_succeeds_in_one_pass(root):

@@ -24,6 +24,11 @@ enough. Documents lacking `updated_at` are not returned by an ordered query in r
 FailedPrecondition: the store then logs a warning and falls back to an unordered query sorted
 client-side (reads every matching document, fine for small collections only).
 
+`list(span=Span(field, low, high))` is a range query on one numeric field ordered by it,
+ascending: Firestore's automatic single-field index serves it (no composite index), and it
+reads only the documents in range. Documents whose field is null, absent or not a number are
+never returned (a range filter matches values of its own type only).
+
 `update` is an optimistic read-modify-write: it reads the document, runs the mutation and
 writes the result only if the document is unchanged since the read (a `last_update_time`
 precondition; `create` when it was absent), else reads again. No lock is taken: a Firestore
@@ -49,7 +54,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.field_path import FieldPath
 
 from svp.errors import TransientError
-from svp.ports import Doc, Mutation
+from svp.ports import Doc, Mutation, Span
 
 T = TypeVar("T")
 
@@ -61,6 +66,7 @@ _RESERVED = re.compile(r"^__.*__$")
 # Tries of one update against concurrent writers, with pauses of up to 0.01 * 2**try s
 # (capped at 0.5 s) between them: a few seconds in all, enough for a dozen writers.
 UPDATE_TRIES = 16
+_LARGEST = 1.7976931348623157e308  # a span without a lower bound still matches numbers only
 
 
 class Contended(TransientError):
@@ -188,6 +194,7 @@ class FirestoreStateStore:
         *,
         where: Mapping[str, Any] | None = None,
         limit: int | None = None,
+        span: Span | None = None,
     ) -> list[Doc]:
         _check_key("collection", collection)
         query = self._client.collection(collection)
@@ -195,12 +202,28 @@ class FirestoreStateStore:
             # Quote the name so that '.' or ':' in a top-level field is not read as a path.
             path = FieldPath(field).to_api_repr()
             query = query.where(filter=FieldFilter(path, "==", _encode(value)))
-        ordered = query.order_by("updated_at", direction=firestore.Query.DESCENDING)
+        if span is None:
+            field, direction, sort_key = "updated_at", firestore.Query.DESCENDING, _sort_key
+        else:
+            # A range filter on a number matches numbers only (Firestore orders by type first).
+            field, direction = FieldPath(span.field).to_api_repr(), firestore.Query.ASCENDING
+            low = -_LARGEST if span.low is None else span.low
+            query = query.where(filter=FieldFilter(field, ">=", low))
+            if span.high is not None:
+                query = query.where(filter=FieldFilter(field, "<=", span.high))
+
+            def sort_key(doc: Doc) -> tuple[int, Any]:
+                return (0, doc.get(span.field))
+
+        ordered = query.order_by(field, direction=direction)
         if limit is not None:
             ordered = ordered.limit(limit)
         try:
             return [_decode(s.to_dict()) for s in ordered.stream()]
         except gexc.FailedPrecondition as exc:  # missing composite index
             log.warning("Firestore index missing, sorting %s client-side: %s", collection, exc)
-        docs = sorted((_decode(s.to_dict()) for s in query.stream()), key=_sort_key, reverse=True)
+        descending = direction == firestore.Query.DESCENDING
+        docs = sorted(
+            (_decode(s.to_dict()) for s in query.stream()), key=sort_key, reverse=descending
+        )
         return docs if limit is None else docs[:limit]

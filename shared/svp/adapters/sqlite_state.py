@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from svp.adapters.sqlite_db import SqliteFile
-from svp.ports import Doc, Mutation, T
+from svp.ports import Doc, Mutation, Span, T
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -19,11 +19,16 @@ CREATE TABLE IF NOT EXISTS documents (
   PRIMARY KEY (collection, key)
 )
 """
+# The reconciler's query (jobs due for a look, oldest first) reads only what is due.
+_DUE_INDEX = """
+CREATE INDEX IF NOT EXISTS documents_check_at
+ON documents (collection, json_extract(body, '$.check_at'))
+"""
 
 
 class SqliteStateStore:
     def __init__(self, path: Path):
-        self.db = SqliteFile(path, (_SCHEMA,))
+        self.db = SqliteFile(path, (_SCHEMA, _DUE_INDEX))
 
     def create(self, collection: str, key: str, doc: Doc) -> bool:
         with self.db.write() as conn:
@@ -70,17 +75,35 @@ class SqliteStateStore:
             return value
 
     def list(
-        self, collection: str, *, where: Mapping[str, Any] | None = None, limit: int | None = None
+        self,
+        collection: str,
+        *,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        span: Span | None = None,
     ) -> list[Doc]:
         sql = "SELECT body FROM documents WHERE collection = ?"
         params: list[Any] = [collection]
         for field, value in (where or {}).items():
-            if not field.isidentifier():
-                raise ValueError(f"invalid field name {field!r}")
-            sql += f" AND json_extract(body, '$.{field}') IS ?"
+            sql += f" AND json_extract(body, '$.{_field(field)}') IS ?"
             params.append(value if not isinstance(value, bool) else int(value))
-        sql += " ORDER BY updated_at DESC, key"
+        if span is None:
+            sql += " ORDER BY updated_at DESC, key"
+        else:
+            value = f"json_extract(body, '$.{_field(span.field)}')"
+            sql += f" AND json_type(body, '$.{span.field}') IN ('integer', 'real')"
+            for bound, op in ((span.low, ">="), (span.high, "<=")):
+                if bound is not None:
+                    sql += f" AND {value} {op} ?"
+                    params.append(bound)
+            sql += f" ORDER BY {value}, key"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         return [json.loads(row[0]) for row in self.db.conn().execute(sql, params)]
+
+
+def _field(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"invalid field name {name!r}")
+    return name

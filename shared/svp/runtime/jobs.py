@@ -13,7 +13,15 @@ them when a transaction is contended, so they never mutate their input):
   else failed with a reason. A dead-lettered message fails its job the same way.
 - The job carries an outbox for Notion: `notion.want` counts status changes, `notion.sent`
   the last one Notion confirmed. The job stays `open` until it has ended *and* Notion shows
-  that; the reconciler lists open jobs.
+  that.
+- Every transition recomputes `check_at`: when the reconciler must next look at the job (a
+  lease runs out, a status waits to be shown, a queued job was never published, a waiting
+  job's owner ended), or null while it needs nothing. The reconciler reads only jobs whose
+  `check_at` has passed (an indexed range query), so a job that needs nothing costs nothing.
+- Stored documents carry `schema` (SCHEMA); `upgrade` reads older ones (`svp migrate` stores
+  them upgraded): version 1, before this field, may lack `open`, the `notion` outbox,
+  `published`, `video` and `check_at`.
+- `active_until` says until when a job takes room in the pipeline (svp.runtime.room).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from svp import limits
 from svp.config import LOCAL_USER
 from svp.ports import Doc
 from svp.topology import JOIN, OUTPUT_TOPIC, PIPELINE, STATUS_LABEL
@@ -35,6 +44,15 @@ TERMINAL = ("done", "failed")
 # A job that waits for another job processing the same video (svp.runtime.videos).
 WAITING = "waiting"
 ClaimOutcome = Literal["run", "done", "busy", "closed", "missing", "owed"]
+# Version of the job document (`schema`); documents without it are version 1.
+SCHEMA = 2
+# A status is worth showing once the job has stayed in it this long (the runner's
+# SHOW_STATUS_AFTER_SECONDS): the reconciler looks at an unshown status after it.
+SHOW_AFTER_SECONDS = 2.0
+# A waiting job is woken by its owner's end (`waiters`); as a backstop (the owner vanished)
+# it is looked at again after this, doubling up to WAIT_RECHECK_MAX_SECONDS.
+WAIT_RECHECK_SECONDS = 120.0
+WAIT_RECHECK_MAX_SECONDS = 1800.0
 
 
 def iso(ts: float) -> str:
@@ -56,6 +74,7 @@ def new_job(job_id: str, link: Doc, target: Doc, now: float, video: str | None =
         "replays": 0,
         "published": False,
         "notion": {"want": 1, "sent": 0},
+        "schema": SCHEMA,
         "created_at": iso(now),
         "updated_at": iso(now),
         "expire_at": iso(now + RETENTION_SECONDS),
@@ -70,6 +89,8 @@ def restart(doc: Doc, fresh: Doc) -> Doc:
     counters = doc.get("notion") or {"want": 0, "sent": 0}
     restarted = copy.deepcopy(fresh)
     restarted.update(
+        # Jobs waiting for this one's video still wait for it.
+        waiters=list(doc.get("waiters") or []),
         replays=doc.get("replays", 0) + 1,
         notion={"want": max(counters["want"], counters["sent"]) + 1, "sent": counters["sent"]},
         created_at=doc.get("created_at", fresh["created_at"]),
@@ -85,6 +106,7 @@ def admit_link(doc: Doc | None, fresh: Doc) -> tuple[Doc | None, tuple[str, Doc]
     it; "known": it is on its way."""
     if doc is None:
         return fresh, ("new", fresh)
+    doc = upgrade(doc)
     if is_terminal(doc):
         if synced(doc):
             restarted = restart(doc, fresh)
@@ -100,7 +122,7 @@ def resend(doc: Doc | None, *, now: float) -> tuple[Doc | None, None]:
     again."""
     if doc is None:
         return None, None
-    doc = copy.deepcopy(doc)
+    doc = upgrade(doc)  # a copy
     doc["notion"]["want"] = max(doc["notion"]["want"], doc["notion"]["sent"]) + 1
     return _touch(doc, now), None
 
@@ -116,8 +138,82 @@ def synced(doc: Doc) -> bool:
 
 
 def _settle(doc: Doc) -> Doc:
-    doc["open"] = not (is_terminal(doc) and synced(doc))
+    """Recompute the fields the reconciler's queries read (every transition ends here)."""
+    doc["open"] = not (is_terminal(doc) and synced(doc)) or bool(doc.get("waiters"))
+    doc["schema"] = SCHEMA
+    due = due_at(doc)
+    if due is None:
+        doc.pop("not_before", None)
+    elif doc.get("not_before"):
+        due = max(due, doc["not_before"])
+    doc["check_at"] = due
+    doc["active_until"] = _active_until(doc)
     return doc
+
+
+def _active_until(doc: Doc) -> float | None:
+    """Until when the job counts as taking room in the pipeline (svp.runtime.room): while it
+    moves (not ended, not waiting for another job), up to a stage's deadline past its last
+    sign of life, so that a job lost to an outage cannot hold its room for ever."""
+    if is_terminal(doc) or doc["status"] == WAITING:
+        return None
+    alive = [timestamp(doc.get("updated_at"))]
+    alive += [
+        record.get("lease_until") or 0.0
+        for record in doc["stages"].values()
+        if record["state"] == "running"
+    ]
+    return max(alive) + limits.longest_deadline_seconds()
+
+
+def due_at(doc: Doc) -> float | None:
+    """When the reconciler must next look at the job, or None while it needs nothing."""
+    changed = timestamp(doc.get("updated_at"))
+    times = []
+    if is_terminal(doc):
+        if doc.get("waiters"):  # jobs waiting for this one's video move on now
+            times.append(changed)
+    else:
+        times += [
+            record.get("lease_until") or 0.0
+            for record in doc["stages"].values()
+            if record["state"] == "running"
+        ]
+        if doc["status"] == "queued" and not doc.get("published"):
+            times.append(changed + SHOW_AFTER_SECONDS)
+        if doc["status"] == WAITING:
+            times.append(doc.get("wake_at") or changed)
+    if not synced(doc):
+        times.append(changed if is_terminal(doc) else changed + SHOW_AFTER_SECONDS)
+    return min(times) if times else None
+
+
+def timestamp(text: Any) -> float:
+    """An ISO time as epoch seconds; 0 when absent or unreadable."""
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def upgrade(doc: Doc) -> Doc:
+    """A copy of a job document of any stored version, in the current one. Version 1 jobs
+    (before `schema`) may lack the outbox: one that ended is taken as shown (its worker
+    wrote the status itself), one in flight as not yet shown; one queued is taken as
+    published (the poller published in the same step)."""
+    doc = copy.deepcopy(doc)
+    if doc.get("schema", 1) >= SCHEMA:
+        return doc
+    ended = is_terminal(doc)
+    doc.setdefault("notion", {"want": 1, "sent": 1 if ended else 0})
+    doc.setdefault("published", True)
+    doc.setdefault("replays", 0)
+    doc.setdefault("video", None)
+    doc.setdefault("error", None)
+    doc.setdefault("result", None)
+    for record in doc.get("stages", {}).values():
+        record.setdefault("attempts", 0)
+    return _settle(doc)
 
 
 def _set_status(doc: Doc, status: str) -> None:
@@ -155,6 +251,7 @@ def claim(
     job is closed. `lease` and `deadline` are seconds from now."""
     if doc is None:
         return None, Claim("missing", None)
+    doc = upgrade(doc)
     record = doc["stages"][stage]
     if record["state"] == "done":
         return None, Claim("done", doc)
@@ -218,7 +315,7 @@ def heartbeat(
     doc = copy.deepcopy(doc)
     record = doc["stages"][stage]
     record["lease_until"] = min(now + lease, record.get("deadline", now + lease))
-    return doc, True
+    return _settle(doc), True
 
 
 def complete(
@@ -364,9 +461,9 @@ def shown_note(doc: Doc) -> str | None:
 
 def mark_sent(doc: Doc | None, want: int, *, now: float) -> tuple[Doc | None, None]:
     """Notion confirmed the status of outbox position `want`."""
-    if doc is None or doc.get("notion", {}).get("sent", 0) >= want:
+    if doc is None or (doc.get("notion") or {}).get("sent", 0) >= want:
         return None, None
-    doc = copy.deepcopy(doc)
+    doc = upgrade(doc)
     doc["notion"]["sent"] = want
     return _settle(doc), None
 
@@ -375,7 +472,8 @@ def set_fields(doc: Doc | None, now: float, **fields: Any) -> tuple[Doc | None, 
     """Top-level fields other than the status (any document with an `updated_at`)."""
     if doc is None:
         return None, None
-    return {**doc, **fields, "updated_at": iso(now)}, None
+    updated = {**doc, **fields, "updated_at": iso(now)}
+    return (_settle(upgrade(updated)) if "stages" in updated else updated), None
 
 
 def set_status(
@@ -389,6 +487,51 @@ def set_status(
     _set_status(doc, status)
     _touch(doc, now)
     return doc, doc
+
+
+def wait_longer(doc: Doc | None, *, now: float) -> tuple[Doc | None, None]:
+    """A waiting job whose owner is still at work: look again later, doubling the pause.
+    Its `updated_at` stays: nothing happened to it."""
+    if doc is None or doc["status"] != WAITING:
+        return None, None
+    doc = upgrade(doc)
+    checks = doc.get("wait_checks", 0)
+    pause = min(WAIT_RECHECK_MAX_SECONDS, WAIT_RECHECK_SECONDS * 2**checks)
+    doc.update(wake_at=now + pause, wait_checks=checks + 1)
+    return _settle(doc), None
+
+
+def add_waiter(doc: Doc | None, waiter: str) -> tuple[Doc | None, bool]:
+    """`waiter` waits for this job's video: its end wakes it. False when this job has
+    already ended (the waiter should look again at once) or is gone."""
+    if doc is None:
+        return None, False
+    if is_terminal(doc):
+        return None, False
+    if waiter in (doc.get("waiters") or []):
+        return None, True
+    doc = upgrade(doc)
+    doc["waiters"] = [*(doc.get("waiters") or []), waiter]
+    return _settle(doc), True
+
+
+def drop_waiters(doc: Doc | None, woken: list[str]) -> tuple[Doc | None, None]:
+    """The reconciler woke `woken` after this job ended."""
+    if doc is None or not set(woken) & set(doc.get("waiters") or []):
+        return None, None
+    doc = upgrade(doc)
+    doc["waiters"] = [w for w in doc["waiters"] if w not in woken]
+    return _settle(doc), None
+
+
+def defer(doc: Doc | None, until: float) -> tuple[Doc | None, None]:
+    """The reconciler could not move the job now (Notion refused its status): look at it
+    again after `until`, behind the jobs due before then."""
+    if doc is None or doc.get("check_at") is None:
+        return None, None
+    doc = upgrade(doc)
+    doc["not_before"] = until
+    return _settle(doc), None
 
 
 def output_of(job: Doc, stage: str) -> Doc:

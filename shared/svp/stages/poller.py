@@ -1,7 +1,9 @@
 """Poller: finds pending links in every Link Database and queues each one exactly once.
 
 Each poll first runs the reconciler (svp.runtime.reconciler), then, per Link Database, queues
-its pending links and corrects rows that show a link in progress whose job has ended. A
+its pending links and corrects rows that show a link in progress whose job has ended. New
+links are admitted only while the pipeline has room (svp.runtime.room); the others stay
+`pending`, their row showing their place in line. A
 database, a person or a link that cannot be handled now is reported and left for the next
 poll; only a permanent problem with a link (no URL, no such tag) fails it.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,11 +44,14 @@ from svp.runtime import jobs
 from svp.runtime.admission import settle
 from svp.runtime.context import Runtime
 from svp.runtime.reconciler import reconcile
+from svp.runtime.room import Room, capacity, place_to_show
 from svp.stages.status import link_status
 from svp.stages.targets import target_for_tag
 
 log = logging.getLogger("svp.poller")
 PARALLEL_DATABASES = 4
+# This poll's room in the pipeline, seen by the links of every Link Database it polls.
+_POLL_ROOM: ContextVar[Room | None] = ContextVar("svp_poll_room", default=None)
 
 
 @dataclass
@@ -54,6 +60,8 @@ class PollReport:
     failed: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
+    # Left pending for want of room in the pipeline (their rows show their place).
+    held: list[str] = field(default_factory=list)
     corrected: list[str] = field(default_factory=list)
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
@@ -93,19 +101,43 @@ def poll(runtime: Runtime, status: LinkStatus | None = None) -> PollReport:
         log.warning(report.errors[-1])
     # Polled side by side: a slow, failing or rate-limited database (or person) does not hold
     # up the others; each token has its own rate limiter.
+    room = _room(runtime, report)
     with ThreadPoolExecutor(max(1, min(PARALLEL_DATABASES, len(work)))) as pool:
-        for result in pool.map(lambda item: poll_database(runtime, status, *item), work):
+        for result in pool.map(lambda item: _in_room(room, runtime, status, *item), work):
             report.merge(result)
     log.info(
-        "poll done: %d queued, %d failed, %d duplicates, %d waiting, %d already known",
+        "poll done: %d queued, %d failed, %d duplicates, %d waiting, %d already known, "
+        "%d left pending for room",
         len(report.queued),
         len(report.failed),
         len(report.duplicates),
         len(report.waiting),
         report.skipped,
+        len(report.held),
         extra={"event": "poll.done"},
     )
     return report
+
+
+def _room(runtime: Runtime, report: PollReport) -> Room | None:
+    """This poll's room in the pipeline; None (no limit) when the jobs at work cannot be
+    counted now."""
+    try:
+        return Room(runtime.state, capacity(runtime.settings.uses_gcp))
+    except Exception as exc:  # noqa: BLE001 - the state store is unreachable: admit as before
+        report.errors.append(f"could not count the jobs at work: {_reason(exc)}")
+        log.warning(report.errors[-1])
+        return None
+
+
+def _in_room(room: Room | None, *args: Any) -> PollReport:
+    """poll_database, whose links share this poll's room (a context variable, so that the
+    per-link code needs no extra argument)."""
+    token = _POLL_ROOM.set(room)
+    try:
+        return poll_database(*args)
+    finally:
+        _POLL_ROOM.reset(token)
 
 
 def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str) -> PollReport:
@@ -165,10 +197,12 @@ def enqueue(
     entry: LinkEntry,
     report: PollReport,
     user: str = LOCAL_USER,
+    room: Room | None = None,
 ) -> None:
     """Queue one pending link: a new job, a restarted one, or the end of a known one shown
     again. Notion shows `queued` before the downloader can start, so `queued` can never
-    overwrite a later status."""
+    overwrite a later status. A link that would start a job waits for room in the pipeline:
+    `room`, else the poll's, else (a webhook event) its own count of the jobs at work."""
     from svp.media.identity import video_key_from_url  # yt-dlp: loaded on the first link
 
     job_id = entry.page_id.replace("-", "")
@@ -193,6 +227,8 @@ def enqueue(
         _fail_link(runtime, status, jobs.new_job(job_id, link, {}, now), exc.reason, report)
         return
 
+    if not _admitted(runtime, room, job_id, link, report):
+        return
     fresh = jobs.new_job(job_id, link, target, now, video_key_from_url(entry.url))
     action, job = runtime.state.update(jobs.JOBS, job_id, lambda d: jobs.admit_link(d, fresh))
     if action in ("new", "restarted"):
@@ -210,6 +246,37 @@ def enqueue(
     else:  # known: Notion may have missed a status update
         status.sync(job_id)
         report.skipped += 1
+
+
+def _admitted(
+    runtime: Runtime, room: Room | None, job_id: str, link: dict, report: PollReport
+) -> bool:
+    """Whether the link may start now; if not, its row shows its place in line. Links whose
+    job is on its way (or whose end is not shown yet) need no room."""
+    room = room or _POLL_ROOM.get()
+    polled = room is not None  # a webhook event alone does not know the link's place
+    room = room or Room(runtime.state, capacity(runtime.settings.uses_gcp))
+    if room.capacity is None:
+        return True
+    known = runtime.state.get(jobs.JOBS, job_id)
+    if known is not None and not (jobs.is_terminal(known) and jobs.synced(known)):
+        return True
+    ahead = room.take()
+    if ahead is None:
+        return True
+    report.held.append(job_id)
+    if polled:
+        _show_place(runtime, job_id, link, ahead)
+    return False
+
+
+def _show_place(runtime: Runtime, job_id: str, link: dict, ahead: int) -> None:
+    """The row stays `pending` (the queue is Notion) and says how many links wait before it;
+    it is rewritten only when that changed (svp.runtime.room.place_to_show)."""
+    note = place_to_show(runtime.state, job_id, ahead, time.time())
+    notion = notion_for(runtime, link.get("user", LOCAL_USER)) if note else None
+    if notion is not None:
+        update_link(notion, link, PENDING, error=note)
 
 
 def _publish(runtime: Runtime, job: jobs.Doc, report: PollReport) -> None:
