@@ -323,7 +323,7 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
         for entry in pending:
             print(f"{entry['token']}\treceived {entry['received_at']}")
         where = (
-            "set it as NOTION_WEBHOOK_TOKEN"
+            "run `svp cloud webhook-token --accept TOKEN`"
             if settings.uses_gcp
             else f"run `svp webhook-token --accept{' TOKEN' if len(pending) > 1 else ''}`"
         )
@@ -457,6 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hook.add_argument("--accept", nargs="?", const="", metavar="TOKEN", help=accept_help)
     hook.set_defaults(func=cmd_webhook_token)
+
+    from svp.cloud.commands import add_parser as add_cloud_parser
+
+    add_cloud_parser(sub)  # `svp cloud setup|webhook-token|poll|pause|resume|status|logs`
     return parser
 
 
