@@ -208,6 +208,8 @@ def test_webhook_token_is_stored_and_read_by_the_webhook_within_its_cache(
     sm.add_version("svp-webhook-token", "none")
     monkeypatch.setenv("SVP_SECRETS", "NOTION_WEBHOOK_TOKEN=svp-webhook-token")
     monkeypatch.setenv("SVP_PROJECT", PROJECT)
+    monkeypatch.setenv("SVP_BACKEND", "gcp")
+    monkeypatch.setenv("SVP_BUCKET", "svp-artifacts")
     webhook = live_settings(load_settings(dotenv=None))  # what the running webhook holds
     webhook.reader.ttl = 0
     assert webhook.current().notion_webhook_token == ""

@@ -107,6 +107,8 @@ def test_an_outage_keeps_the_values_already_read(sm):
 
 
 def test_settings_follow_secret_manager_and_never_touch_the_environment(sm, env, monkeypatch):
+    monkeypatch.setenv("SVP_BACKEND", "gcp")
+    monkeypatch.setenv("SVP_BUCKET", "svp-artifacts")
     monkeypatch.setenv("SVP_SECRETS", ",".join(f"{k}={v}" for k, v in NAMES.items()))
     monkeypatch.setenv("SVP_SECRET_MANAGER_ENDPOINT", sm.base_url)
     monkeypatch.setenv("SVP_PROJECT", PROJECT)
@@ -200,3 +202,11 @@ def test_the_api_says_it_is_not_configured_on_every_path(cloud_env, sm):
         response = client.get(path)
         assert response.status_code == 503
         assert response.get_json()["hint"] == "run `svp cloud setup`"
+
+
+def test_locally_the_secrets_are_the_environment(env, monkeypatch):
+    monkeypatch.setenv("SVP_SECRETS", "NOTION_TOKEN=svp-notion-token")
+    monkeypatch.setenv("NOTION_TOKEN", "ntn_from_env")
+    live = live_settings(load_settings(dotenv=None))  # SVP_BACKEND=local
+    assert live.reader is None and live.missing() == []
+    assert live.current().notion_token == "ntn_from_env"

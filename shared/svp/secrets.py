@@ -12,9 +12,10 @@ A secret without an enabled version is *missing*: the function still starts, say
 health check and in one log line per request, and holds its work back (svp.functions).
 
 `SVP_SECRET_MANAGER_ENDPOINT` (tests and the local cloud only; never set by Terraform) sends
-the calls to `http://127.0.0.1:PORT` over REST with anonymous credentials. Without
-`SVP_SECRETS` (SVP_BACKEND=local, `svp` on a laptop) the secrets are environment variables
-and `.env` entries, read by svp.config as before.
+the calls to `http://127.0.0.1:PORT` over REST with anonymous credentials. With SVP_BACKEND
+local, or without `SVP_SECRETS` (`svp` on a laptop), the secrets are environment variables and
+`.env` entries, read by svp.config as before. A secret Secret Manager has no value for keeps
+the environment's value, if any (it is still reported missing).
 """
 
 from __future__ import annotations
@@ -230,8 +231,9 @@ class LiveSettings:
 
 
 def live_settings(settings: Settings) -> LiveSettings:
-    """Settings that follow Secret Manager when the function was given SVP_SECRETS."""
-    if not settings.secret_names:
+    """Settings that follow Secret Manager when the function runs on Google Cloud
+    (SVP_BACKEND=gcp) and was given SVP_SECRETS; otherwise the environment's values."""
+    if not settings.secret_names or not settings.uses_gcp:
         return LiveSettings(settings, None)
     endpoint = settings.secret_manager_endpoint
     reader = SecretReader(
