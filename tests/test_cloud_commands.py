@@ -337,3 +337,56 @@ def test_logs_without_the_api_print_the_query_and_a_console_link(cloud, capsys):
     assert 'labels.job_id="abc"' in captured.out
     assert "https://console.cloud.google.com/logs/query;query=" in captured.out
     assert f"--project={PROJECT}" in captured.out
+
+
+# -- the runbook ----------------------------------------------------------------------------
+def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeploy(
+    cloud, monkeypatch, capsys
+):
+    """terraform apply (functions up, secrets empty) -> svp cloud setup (a wrong token refused,
+    nothing stored; then the right values) -> every function configured, none redeployed."""
+    import time
+    from pathlib import Path
+
+    import functions_framework
+
+    import svp.functions
+    from svp.secrets import FUNCTION_SECRETS, SECRET_NAMES
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("SVP_BACKEND", "gcp")
+    monkeypatch.setenv("SVP_PROJECT", PROJECT)
+    monkeypatch.setenv("SVP_BUCKET", "svp-artifacts")
+    monkeypatch.setenv("SVP_SECRET_CACHE_SECONDS", "0.2")
+
+    def client(name: str):
+        # What Terraform gives the function: the names of its secrets (functions.tf).
+        names = ",".join(f"{s}=svp-{SECRET_NAMES[s]}" for s in FUNCTION_SECRETS[name])
+        monkeypatch.setenv("SVP_SECRETS", names)
+        svp.functions.reset()
+        return functions_framework.create_app(
+            target="handle", source=str(root / "functions" / name / "main.py")
+        ).test_client()
+
+    def health(name: str):
+        answer = client(name).get("/health" if name == "api" else "/")
+        return answer.status_code, answer.get_json()
+
+    try:
+        for name in ("poller", "webhook", "writer", "summarizer", "transcriber"):
+            code, answer = health(name)
+            assert code == 503 and answer["status"] == "not configured", name
+        assert health("downloader") == (200, {"function": "downloader", "status": "ok"})
+
+        links, _ = cloud["notion"].add_database("Links", {"Name": "title"})
+        where = ["--link-databases", links]
+        assert setup_cmd(monkeypatch, *where, NOTION_TOKEN="ntn_wrong") == 1
+        assert "refused: notion-token" in capsys.readouterr().out
+        assert set(versions(cloud["sm"]).values()) == {0}
+
+        assert setup_cmd(monkeypatch, *where, NOTION_TOKEN=cloud["notion"].token) == 0
+        time.sleep(0.3)  # the functions' cache time, not a deployment
+        for name in ("poller", "webhook", "writer", "summarizer", "transcriber", "ocr"):
+            assert health(name) == (200, {"function": name, "status": "ok"}), name
+    finally:
+        svp.functions.reset()
