@@ -281,6 +281,10 @@ def test_status_shows_functions_polling_jobs_and_dead_letters(
     out = capsys.readouterr().out
     assert "svp-poller         ACTIVE" in out
     assert "svp-writer         FAILED (Build failed: requirements)" in out
+    # Before `svp cloud setup`: which function misses which secret.
+    assert "svp-downloader     ACTIVE\n" in out
+    assert "svp-transcriber    ACTIVE     not configured: svp-openai-api-key unset" in out
+    assert "(run `svp cloud setup`)" in out
     assert "polling: ENABLED, schedule '* * * * *'; last poll 20" in out
     assert "(failed (HTTP 503: not configured))" in out
     assert "jobs: 1 in flight, 2 failed (1 of them dead-lettered)" in out

@@ -195,14 +195,30 @@ def cmd_status(args: argparse.Namespace, settings: Settings, target: Target) -> 
 
     print(f"project {target.project}, region {target.region}")
     problems = 0
+    from svp.cloud.store import SecretStore
+
     try:
-        session, base = clients.rest("functions")
-        print("functions:")
-        for name, state in status.functions_state(session, base, target).items():
-            print(f"  {target.function_name(name):<18} {state}")
+        unset = status.unset_secrets(SecretStore(clients.secret_manager(), target))
     except Exception as exc:  # noqa: BLE001 - one section missing is said, the rest shown
         problems += 1
+        unset = {}
+        print(f"secrets: unavailable ({_short(exc)})")
+    try:
+        session, base = clients.rest("functions")
+        states = status.functions_state(session, base, target)
+    except Exception as exc:  # noqa: BLE001
+        problems += 1
+        states = {}
         print(f"functions: unavailable ({_short(exc)})")
+    if states or unset:
+        print("functions:")
+    for name in status.FUNCTIONS if (states or unset) else ():
+        missing = unset.get(name)
+        configured = f"not configured: {', '.join(missing)} unset" if missing else ""
+        line = f"  {target.function_name(name):<18} {states.get(name, '?'):<10} {configured}"
+        print(line.rstrip())
+    if any(unset.values()):
+        print("  (run `svp cloud setup`)")
     try:
         job = scheduler.describe(target, clients.scheduler())
         outcome = f" ({job['outcome']})" if job["outcome"] else ""

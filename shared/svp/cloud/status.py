@@ -73,3 +73,17 @@ def dead_letters_waiting(runtime: Any) -> dict[str, int]:
 
     waiting = runtime.dead_letters.replay(dry_run=True)
     return {stage: sum(1 for r in waiting if r.stage == stage) for stage in PIPELINE}
+
+
+def unset_secrets(store: Any) -> dict[str, list[str]]:
+    """Function name -> the secret ids it may read that hold no value (svp.secrets)."""
+    from svp.secrets import FUNCTION_SECRETS, SECRET_NAMES
+
+    keys = {SECRET_NAMES[s] for needs in FUNCTION_SECRETS.values() for s in needs}
+    unset = {key for key in keys if not store.current(key).is_set}
+    return {
+        name: sorted(
+            store.target.secret_id(SECRET_NAMES[s]) for s in needs if SECRET_NAMES[s] in unset
+        )
+        for name, needs in FUNCTION_SECRETS.items()
+    }
