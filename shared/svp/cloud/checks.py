@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import urllib.error
 import urllib.request
@@ -45,7 +46,13 @@ def notion_token(token: str, databases: list[str], base_url: str = "") -> str:
     from notion_client import APIResponseError, Client
     from notion_client.errors import RequestTimeoutError
 
-    client = Client(auth=token, base_url=base_url or NOTION_API, timeout_ms=TIMEOUT * 1000)
+    # Quiet: a refusal is this check's answer, said once by the caller, not a warning.
+    client = Client(
+        auth=token,
+        base_url=base_url or NOTION_API,
+        timeout_ms=TIMEOUT * 1000,
+        log_level=logging.CRITICAL,
+    )
     try:
         me = client.users.me()
     except APIResponseError as exc:
