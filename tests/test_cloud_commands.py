@@ -394,3 +394,24 @@ def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeplo
             assert health(name) == (200, {"function": name, "status": "ok"}), name
     finally:
         svp.functions.reset()
+
+
+def test_setup_stores_a_cookies_file_only_when_it_is_one(cloud, monkeypatch, capsys, tmp_path):
+    token = cloud["notion"].token
+    bad = tmp_path / "bad.txt"
+    bad.write_text("sessionid=abc\n")
+    assert setup_cmd(monkeypatch, "--cookies", str(bad), NOTION_TOKEN=token) == 1
+    assert "refused: cookies: " in capsys.readouterr().out
+    assert cloud["sm"].version_count("svp-cookies") == 0
+    good = tmp_path / "cookies.txt"
+    good.write_text(
+        "# Netscape HTTP Cookie File\n"
+        ".instagram.com\tTRUE\t/\tTRUE\t1900000000\tsessionid\tabc\n"
+        "#HttpOnly_.tiktok.com\tTRUE\t/\tTRUE\t1900000000\tsid_tt\tdef\n"
+    )
+    assert setup_cmd(monkeypatch, "--cookies", str(good), NOTION_TOKEN=token) == 0
+    out = capsys.readouterr().out
+    assert (
+        "cookies               stored (version 1): 2 cookie(s) for instagram.com, tiktok.com" in out
+    )
+    assert cloud["sm"].value("svp-cookies") == good.read_text()

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from svp.cloud import clients
@@ -51,6 +52,13 @@ def add_parser(sub: Any) -> None:
         "--rotate-session-secret", action="store_true", help="replace it: signs everybody out"
     )
     setup.add_argument("--yes", action="store_true", help="confirm rotations without asking")
+    setup.add_argument(
+        "--cookies",
+        type=Path,
+        metavar="FILE",
+        help="a Netscape cookies.txt for yt-dlp (Instagram needs a sessionid); then set"
+        " enable_cookies = true and apply",
+    )
 
     hook = command("webhook-token", "store Notion's webhook verification token")
     hook.add_argument("--accept", metavar="TOKEN", help="the token, as Notion shows it")
@@ -100,7 +108,9 @@ def cmd_setup(args: argparse.Namespace, settings: Settings, target: Target) -> i
             return False
         return input("type yes to replace it: ").strip().lower() == "yes"
 
-    options = Options(args.rotate_encryption_key, args.rotate_session_secret, args.yes)
+    options = Options(
+        args.rotate_encryption_key, args.rotate_session_secret, args.yes, args.cookies
+    )
     if args.rotate_encryption_key and args.yes:
         from svp.cloud.setup import ENCRYPTION_WARNING
 

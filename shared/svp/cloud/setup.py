@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets as random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from svp.cloud import checks
 from svp.cloud.store import Current, SecretStore
@@ -71,6 +72,7 @@ class Options:
     rotate_encryption_key: bool = False
     rotate_session_secret: bool = False
     yes: bool = False
+    cookies: Path | None = None  # a Netscape cookies.txt for yt-dlp
 
 
 # ask(asked, current) -> the new value, or "" to keep what is there
@@ -108,6 +110,10 @@ class Setup:
             ("session-secret", self.options.rotate_session_secret, SESSION_WARNING, _session),
         ):
             change = self._generated(key, rotate, warning, make)
+            if change:
+                changes.append(change)
+        if self.options.cookies is not None:
+            change = self._cookies(self.options.cookies)
             if change:
                 changes.append(change)
         if not self.store.current("webhook-token").is_set:
@@ -175,6 +181,43 @@ class Setup:
             self.lines.append(_line(key, f"kept (version {current.version}): not confirmed"))
             return None
         return Change(key, make(), f"replaced: {warning}")
+
+    def _cookies(self, path: Path) -> Change | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+            note = cookies_file(text)
+        except (OSError, UnicodeDecodeError, checks.CheckFailed) as exc:
+            reason = exc.reason if isinstance(exc, checks.CheckFailed) else str(exc)
+            self.problems.append(f"cookies: {path}: {reason}")
+            return None
+        current = self.store.current("cookies")
+        if text == current.value:
+            self.lines.append(_line("cookies", f"unchanged (version {current.version})"))
+            return None
+        return Change("cookies", text, f"{note}; used when enable_cookies = true")
+
+
+def cookies_file(text: str) -> str:
+    """A Netscape cookies.txt (what yt-dlp reads): one cookie per line, seven tab-separated
+    fields; CheckFailed otherwise. What it holds, by domain."""
+    domains: set[str] = set()
+    count = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or (line.startswith("#") and not line.startswith("#HttpOnly_")):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 7:
+            raise checks.CheckFailed(
+                f"line {number} is not a cookie (7 tab-separated fields): export cookies.txt"
+                " in Netscape format"
+            )
+        domains.add(fields[0].removeprefix("#HttpOnly_").lstrip("."))
+        count += 1
+    if not count:
+        raise checks.CheckFailed("no cookie in the file")
+    if len(text.encode()) > 64 * 1024:
+        raise checks.CheckFailed("larger than Secret Manager's 64 KiB")
+    return f"{count} cookie(s) for {', '.join(sorted(domains))}"
 
 
 def _line(key: str, what: str) -> str:
