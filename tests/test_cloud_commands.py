@@ -415,3 +415,25 @@ def test_setup_stores_a_cookies_file_only_when_it_is_one(cloud, monkeypatch, cap
         "cookies               stored (version 1): 2 cookie(s) for instagram.com, tiktok.com" in out
     )
     assert cloud["sm"].value("svp-cookies") == good.read_text()
+
+
+def test_webhook_token_lists_the_tokens_the_webhook_received(
+    cloud, monkeypatch, capsys, firestore_emulator
+):
+    from svp.cloud.status import cloud_settings
+    from svp.cloud.target import Target
+    from svp.notion.webhook import SETTINGS, TOKEN_KEY
+    from svp.wiring import build_runtime
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    settings = cloud_settings(load_settings(dotenv=None), Target(PROJECT, REGION, bucket="b"))
+    state = build_runtime(settings).state
+    state.delete(SETTINGS, TOKEN_KEY)
+    assert main(["cloud", "webhook-token", *WHERE]) == 1
+    assert "no token received yet" in capsys.readouterr().err
+    pending = [{"token": "secret_from_notion", "received_at": "2026-12-06T15:00:00Z"}]
+    state.put(SETTINGS, TOKEN_KEY, {"pending": pending})
+    assert main(["cloud", "webhook-token", *WHERE]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "secret_from_notion\treceived 2026-12-06T15:00:00Z\n"
+    assert "svp cloud webhook-token --accept TOKEN" in captured.err
