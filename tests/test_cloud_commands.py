@@ -437,3 +437,29 @@ def test_webhook_token_lists_the_tokens_the_webhook_received(
     captured = capsys.readouterr()
     assert captured.out == "secret_from_notion\treceived 2026-12-06T15:00:00Z\n"
     assert "svp cloud webhook-token --accept TOKEN" in captured.err
+
+
+def test_replay_republishes_a_dead_letter_of_this_deployment(
+    cloud, monkeypatch, capsys, pubsub_fake
+):
+    from svp.messages import JobMessage
+    from svp.topology import dead_letter_subscription, dead_letter_topic
+
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_fake.host)
+    pubsub_fake.reset()
+    monkeypatch.setattr(pubsub_fake, "project", PROJECT)
+    pubsub_fake.add_topic("svp-extracted")
+    for stage in ("downloader", "transcriber", "ocr", "summarizer", "writer"):
+        pubsub_fake.add_topic(dead_letter_topic("svp-", stage))
+        pubsub_fake.add_subscription(
+            dead_letter_subscription("svp-", stage), dead_letter_topic("svp-", stage)
+        )
+    message = JobMessage("j7", "ocr")
+    attributes = {**message.attributes(), "CloudPubSubDeadLetterSourceDeliveryCount": "15"}
+    pubsub_fake.publish(dead_letter_topic("svp-", "summarizer"), message.encode(), attributes)
+    assert main(["cloud", "replay", *WHERE, "--dry-run"]) == 0
+    assert "would replay summarizer for job j7 (after 15 attempts)" in capsys.readouterr().out
+    assert main(["cloud", "replay", *WHERE, "--job", "j7"]) == 0
+    assert "1 message(s) replayed" in capsys.readouterr().out
+    (republished,) = pubsub_fake.messages("svp-extracted")
+    assert republished.attributes["job_id"] == "j7"

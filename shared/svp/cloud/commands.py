@@ -12,6 +12,7 @@ from typing import Any
 from svp.cloud import clients
 from svp.cloud.target import Target, TargetError, resolve
 from svp.config import Settings
+from svp.topology import PIPELINE
 
 NEXT_STEP = (
     "Next: add a row to your Link Database (url, tag, status = pending); `svp cloud poll`"
@@ -66,6 +67,11 @@ def add_parser(sub: Any) -> None:
     command("pause", "pause polling (the Scheduler job)")
     command("resume", "resume polling")
     command("status", "functions, polling, jobs in flight / failed / dead-lettered")
+    replay = command("replay", "re-queue dead-lettered messages (svp replay, on this deployment)")
+    replay.add_argument("--job", help="only this job's messages")
+    replay.add_argument("--stage", choices=PIPELINE, help="only this stage's dead letters")
+    replay.add_argument("--limit", type=int)
+    replay.add_argument("--dry-run", action="store_true", help="show what would be replayed")
     logs = command("logs", "recent log lines of a job or a function, oldest first")
     logs.add_argument("--job", help="a job id (the link's Notion page id)")
     logs.add_argument("--function", help="poller, downloader, ... (default: all)")
@@ -86,6 +92,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "pause": cmd_scheduler,
         "resume": cmd_scheduler,
         "status": cmd_status,
+        "replay": cmd_replay,
         "logs": cmd_logs,
     }[args.cloud_command]
     return handler(args, settings, target)
@@ -264,6 +271,30 @@ def cmd_status(args: argparse.Namespace, settings: Settings, target: Target) -> 
 def _short(exc: Exception) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:300]
+
+
+# -- replay ---------------------------------------------------------------------------------
+def cmd_replay(args: argparse.Namespace, settings: Settings, target: Target) -> int:
+    """`svp replay` with the deployment's project and prefix (no SVP_* to export)."""
+    from svp.cloud.status import cloud_settings
+    from svp.wiring import build_runtime
+
+    runtime = build_runtime(cloud_settings(settings, target))
+    try:
+        replayed = runtime.dead_letters.replay(
+            job_id=args.job, stage=args.stage, limit=args.limit, dry_run=args.dry_run
+        )
+    except Exception as exc:  # noqa: BLE001 - e.g. Pub/Sub refused the publish: nothing acked
+        print(
+            f"svp: replay stopped, unreplayed messages stay dead-lettered: {exc}", file=sys.stderr
+        )
+        return 1
+    verb = "would replay" if args.dry_run else "replayed"
+    for item in replayed:
+        detail = f": {item.last_error}" if item.last_error else ""
+        print(f"{verb} {item.stage} for job {item.job_id} (after {item.attempts} attempts{detail})")
+    print(f"{len(replayed)} message(s) {verb}")
+    return 0
 
 
 # -- logs -----------------------------------------------------------------------------------
