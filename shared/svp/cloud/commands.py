@@ -260,7 +260,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings, target: Target) -> 
         waiting = status.dead_letters_waiting(runtime)
         total = sum(waiting.values())
         detail = ", ".join(f"{stage} {n}" for stage, n in waiting.items() if n)
-        hint = " (`svp replay --dry-run` lists them)" if total else ""
+        hint = " (`svp cloud replay --dry-run` lists them)" if total else ""
         print(f"dead letters waiting: {total}{f' ({detail})' if detail else ''}{hint}")
     except Exception as exc:  # noqa: BLE001
         problems += 1
