@@ -210,3 +210,27 @@ def test_locally_the_secrets_are_the_environment(env, monkeypatch):
     live = live_settings(load_settings(dotenv=None))  # SVP_BACKEND=local
     assert live.reader is None and live.missing() == []
     assert live.current().notion_token == "ntn_from_env"
+
+
+def test_the_fake_answers_as_the_sdk_expects(sm):
+    """Version names carry the project number, states come back as the SDK's enums, and a
+    caller without access is refused by permission name."""
+    from google.api_core import exceptions
+    from google.cloud import secretmanager
+
+    client = secret_manager_client(sm.base_url)
+    parent = f"projects/{PROJECT}/secrets/svp-notion-token"
+    first = client.add_secret_version(parent=parent, payload={"data": b"a"})
+    client.add_secret_version(parent=parent, payload={"data": b"b"})
+    assert first.name == f"projects/{sm.project_number}/secrets/svp-notion-token/versions/1"
+    client.disable_secret_version(name=f"{parent}/versions/2")
+    states = {v.name[-1]: v.state for v in client.list_secret_versions(parent=parent)}
+    enum = secretmanager.SecretVersion.State
+    assert states == {"1": enum.ENABLED, "2": enum.DISABLED}
+    with pytest.raises(exceptions.BadRequest):  # latest is disabled: FAILED_PRECONDITION
+        client.access_secret_version(name=f"{parent}/versions/latest")
+    with pytest.raises(exceptions.BadRequest):
+        client.access_secret_version(name=f"{parent}/versions/first")
+    sm.denied.add("svp-notion-token")
+    with pytest.raises(exceptions.Forbidden, match=r"secretmanager\.versions\.add"):
+        client.add_secret_version(parent=parent, payload={"data": b"c"})

@@ -21,6 +21,8 @@ What it enforces, as the service documents:
 * `denied` (secret ids): every call on them is 403 PERMISSION_DENIED, as for a caller
   without `secretmanager.versions.access` (the message says "or it may not exist").
 * another project than the fake's: 403 PERMISSION_DENIED.
+* enums (a version's `state`) are integers when the client asks (`enum-encoding=int`, as the
+  REST transport does), names otherwise.
 
 `accesses` counts the access calls per secret id (tests of the functions' cache).
 """
@@ -45,6 +47,8 @@ _ROUTE = re.compile(
     r"(?:/versions(?:/(?P<version>[^/:]+))?)?(?::(?P<verb>\w+))?"
 )
 MAX_PAYLOAD = 64 * 1024
+# SecretVersion.State; the client asks for enums as integers (`$alt=json;enum-encoding=int`).
+VERSION_STATES = {"ENABLED": 1, "DISABLED": 2, "DESTROYED": 3}
 FAILED_PRECONDITION = 400
 
 
@@ -79,6 +83,7 @@ class FakeSecretManager(FakeServer):
         self.secrets: dict[str, Secret] = {}
         self.denied: set[str] = set()
         self.accesses: Counter[str] = Counter()
+        self._ints = False
         self._state = threading.Lock()
 
     # -- helpers for tests ------------------------------------------------------------
@@ -106,12 +111,18 @@ class FakeSecretManager(FakeServer):
         project, secret_id = match["project"], match["secret"]
         version, verb = match["version"], match["verb"]
         if project not in (self.project, self.project_number) or secret_id in self.denied:
+            permission = {
+                "access": "versions.access",
+                "addVersion": "versions.add",
+                None: "versions.get" if version else "secrets.get",
+            }.get(verb, "versions.enable")
             return _error(
                 403,
                 "PERMISSION_DENIED",
-                f"Permission 'secretmanager.versions.access' denied for resource "
+                f"Permission 'secretmanager.{permission}' denied for resource "
                 f"'projects/{project}/secrets/{secret_id}' (or it may not exist).",
             )
+        self._ints = any("enum-encoding=int" in v for vs in request.query.values() for v in vs)
         if not re.fullmatch(_SECRET_ID, secret_id):
             return _error(400, "INVALID_ARGUMENT", f"Invalid secret id: {secret_id!r}")
         with self._state:
@@ -170,7 +181,7 @@ class FakeSecretManager(FakeServer):
         body: dict[str, Any] = {
             "name": f"{self._name(secret.secret_id)}/versions/{version.number}",
             "createTime": version.create_time,
-            "state": version.state,
+            "state": VERSION_STATES[version.state] if self._ints else version.state,
             "replicationStatus": {"automatic": {}},
             "etag": f'"{version.number}"',
             "clientSpecifiedPayloadChecksum": True,
