@@ -355,7 +355,7 @@ def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeplo
     import functions_framework
 
     import svp.functions
-    from svp.secrets import FUNCTION_SECRETS, SECRET_NAMES
+    from svp.secrets import secrets_variable
 
     root = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("SVP_BACKEND", "gcp")
@@ -365,8 +365,7 @@ def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeplo
 
     def client(name: str):
         # What Terraform gives the function: the names of its secrets (functions.tf).
-        names = ",".join(f"{s}=svp-{SECRET_NAMES[s]}" for s in FUNCTION_SECRETS[name])
-        monkeypatch.setenv("SVP_SECRETS", names)
+        monkeypatch.setenv("SVP_SECRETS", secrets_variable(name))
         svp.functions.reset()
         return functions_framework.create_app(
             target="handle", source=str(root / "functions" / name / "main.py")

@@ -66,6 +66,12 @@ FUNCTION_SECRETS: dict[str, tuple[str, ...]] = {
 }
 
 
+def secrets_variable(function: str, prefix: str = "svp-") -> str:
+    """The SVP_SECRETS value Terraform gives `function` (modules/stage: settings sorted, each
+    `SETTING=<prefix><secret key>`); empty for a function that reads none."""
+    return ",".join(f"{s}={prefix}{SECRET_NAMES[s]}" for s in sorted(FUNCTION_SECRETS[function]))
+
+
 @dataclass(frozen=True)
 class SecretValues:
     """What was read: setting -> value, and setting -> why it is missing."""

@@ -752,6 +752,13 @@ def test_each_function_gets_only_its_secrets(root, stage):
     }
     for setting, key in (kv for s in EXPECTED_SECRET_ENV.values() for kv in s.items()):
         assert secrets_mod.SECRET_NAMES[setting] == key, setting
+    # What the module gives the function (local.secret_names), as svp.secrets builds it.
+    names = stage.locals["secret_names"]
+    assert 'join(",", [for setting, id in var.secrets : "${setting}=${id}"])' in str(names)
+    assert secrets_mod.secrets_variable("writer") == (
+        "NOTION_TOKEN=svp-notion-token,SVP_ENCRYPTION_KEY=svp-encryption-key"
+    )
+    assert secrets_mod.secrets_variable("downloader") == ""
     # The cookies file: downloader only, as a volume, behind enable_cookies.
     with_volumes = [n for n in FUNCTIONS if root.modules[n].get("secret_volumes")]
     assert with_volumes == ["downloader"]
