@@ -462,3 +462,25 @@ def test_replay_republishes_a_dead_letter_of_this_deployment(
     assert "1 message(s) replayed" in capsys.readouterr().out
     (republished,) = pubsub_fake.messages("svp-extracted")
     assert republished.attributes["job_id"] == "j7"
+
+
+def test_setup_asks_with_hidden_input_and_enter_keeps_a_stored_secret(cloud, monkeypatch, capsys):
+    import getpass
+
+    asked: list[str] = []
+    answers = {"Notion": cloud["notion"].token, "Gemini": "AIza-right"}
+
+    def fake_getpass(prompt: str) -> str:
+        asked.append(prompt)
+        return next((v for k, v in answers.items() if prompt.startswith(k)), "")
+
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
+    assert main(["cloud", "setup", *WHERE]) == 0
+    assert asked[0] == "Notion integration token (ntn_...) [not set]: "
+    assert len(asked) == 4  # the four secrets a person gives; the rest are generated
+    answers.clear()
+    asked.clear()
+    capsys.readouterr()
+    assert main(["cloud", "setup", *WHERE]) == 0
+    assert asked[0] == "Notion integration token (ntn_...) [set, version 1: Enter keeps it]: "
+    assert "Nothing changed." in capsys.readouterr().out
