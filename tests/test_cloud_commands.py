@@ -484,3 +484,27 @@ def test_setup_asks_with_hidden_input_and_enter_keeps_a_stored_secret(cloud, mon
     assert main(["cloud", "setup", *WHERE]) == 0
     assert asked[0] == "Notion integration token (ntn_...) [set, version 1: Enter keeps it]: "
     assert "Nothing changed." in capsys.readouterr().out
+
+
+def test_the_deployment_comes_from_terraform_output_and_flags_override_it():
+    import argparse
+
+    from svp.cloud.target import TargetError, resolve
+
+    output = {
+        "project": "from-tf",
+        "region": "europe-west1",
+        "prefix": "x-",
+        "link_databases": "abc",
+        "functions": {"poller": "x-poller"},
+    }
+    args = argparse.Namespace(terraform_dir="terraform", project=None, region=None, prefix=None)
+    target = resolve(args, read_output=lambda _: output)
+    assert (target.project, target.region, target.prefix) == ("from-tf", "europe-west1", "x-")
+    assert target.scheduler_job == "projects/from-tf/locations/europe-west1/jobs/x-poller"
+    assert target.secret_name("notion-token") == "projects/from-tf/secrets/x-notion-token"
+    args.project = "flagged"
+    assert resolve(args, read_output=lambda _: output).project == "flagged"
+    args.project = None
+    with pytest.raises(TargetError, match="pass --project and --region"):
+        resolve(args, read_output=lambda _: None)
