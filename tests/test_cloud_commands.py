@@ -508,3 +508,11 @@ def test_the_deployment_comes_from_terraform_output_and_flags_override_it():
     args.project = None
     with pytest.raises(TargetError, match="pass --project and --region"):
         resolve(args, read_output=lambda _: None)
+
+
+def test_without_google_credentials_it_says_how_to_sign_in(env, monkeypatch, capsys, tmp_path):
+    for name in ("SVP_SECRET_MANAGER_ENDPOINT", "SVP_SCHEDULER_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "none.json"))
+    assert main(["cloud", "poll", *WHERE]) == 2
+    assert "gcloud auth application-default login" in capsys.readouterr().err

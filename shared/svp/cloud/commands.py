@@ -95,7 +95,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "replay": cmd_replay,
         "logs": cmd_logs,
     }[args.cloud_command]
-    return handler(args, settings, target)
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        return handler(args, settings, target)
+    except DefaultCredentialsError:
+        print(
+            "svp: no Google credentials here: run `gcloud auth application-default login`"
+            " as someone who may manage this project",
+            file=sys.stderr,
+        )
+        return 2
 
 
 # -- setup ----------------------------------------------------------------------------------
