@@ -6,10 +6,15 @@
 # Sizes and timeouts come from shared/svp/limits.json, the table the stage runner
 # also reads to know when a stage's worker is certainly gone.
 #
-# The functions that write to Notion read NOTION_TOKEN and SVP_ENCRYPTION_KEY:
-# people who sign in through the api leave their Notion token in Firestore
-# encrypted with it. The downloader, which runs yt-dlp, gallery-dl and ffmpeg on
-# content anyone can link to, gets neither (svp.topology.NOTION_FREE).
+# Secrets are read by the functions at run time through Secret Manager's API
+# (svp.secrets), never mounted: each function gets SVP_SECRETS, the names of the
+# secrets it may read, and secretAccessor on those only. So the first apply
+# succeeds before any secret has a value (`svp cloud setup` adds them), and a new
+# value reaches the functions within a minute, without a redeploy. The functions
+# that write to Notion read NOTION_TOKEN and SVP_ENCRYPTION_KEY (people who sign in
+# leave their Notion token in Firestore encrypted with it); the stages that parse
+# media anyone can link to (downloader, transcriber, ocr) get neither: their status
+# goes through the job's outbox (svp.topology.NOTION_FREE).
 
 locals {
   # Every function, the api included: where the job state and the queues are.
@@ -54,11 +59,11 @@ locals {
   cookies_dir   = "/secrets/cookies"
   limits        = jsondecode(file("${path.root}/../shared/svp/limits.json")).functions
 
-  # The secrets each function reads, as environment variables: what it needs to act in
-  # Notion (the operator's token, and the key of signed-in people's tokens), plus its
-  # engine's key. The downloader reads none (only the cookies file, behind enable_cookies).
-  secret_environment = {
-    # The poller also refreshes a signed-in person's Notion token when Notion refuses it.
+  # The secrets each function may read at run time (setting => secret id): what it
+  # needs to act in Notion, plus its engine's key. svp.secrets.FUNCTION_SECRETS is the
+  # same table (tests/terraform/test_wiring.py).
+  secret_access = {
+    # Sends every status (the outbox) and refreshes a signed-in person's Notion token.
     poller = {
       NOTION_TOKEN         = local.secret["notion-token"]
       SVP_ENCRYPTION_KEY   = local.secret["encryption-key"]
@@ -69,13 +74,9 @@ locals {
       SVP_ENCRYPTION_KEY   = local.secret["encryption-key"]
       NOTION_WEBHOOK_TOKEN = local.secret["webhook-token"]
     }
-    downloader = {}
-    transcriber = {
-      NOTION_TOKEN       = local.secret["notion-token"]
-      SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
-      OPENAI_API_KEY     = local.secret["openai-api-key"]
-    }
-    ocr = { NOTION_TOKEN = local.secret["notion-token"], SVP_ENCRYPTION_KEY = local.secret["encryption-key"] }
+    downloader  = {}
+    transcriber = { OPENAI_API_KEY = local.secret["openai-api-key"] }
+    ocr         = {} # Cloud Vision: the function's service account, no key
     summarizer = {
       NOTION_TOKEN       = local.secret["notion-token"]
       SVP_ENCRYPTION_KEY = local.secret["encryption-key"]
@@ -106,11 +107,11 @@ module "poller" {
   source_topic = null # invoked by Cloud Scheduler (scheduler.tf)
   # links: new links. The others: its reconciler runs a stage again by publishing that
   # stage's input, and a dead letter of a finished stage gets its next message again.
-  publish_topics               = { for topic in local.topics : topic => google_pubsub_topic.this[topic].name }
-  environment                  = { NOTION_CLIENT_ID = var.notion_client_id } # token refresh
-  memory                       = local.limits.poller.memory
-  timeout_seconds              = local.limits.poller.timeout_seconds
-  secret_environment_variables = local.secret_environment.poller
+  publish_topics  = { for topic in local.topics : topic => google_pubsub_topic.this[topic].name }
+  environment     = { NOTION_CLIENT_ID = var.notion_client_id } # token refresh
+  memory          = local.limits.poller.memory
+  timeout_seconds = local.limits.poller.timeout_seconds
+  secrets         = local.secret_access.poller
 }
 
 # Notion's integration webhooks: the real-time trigger, queueing a new link
@@ -126,11 +127,11 @@ module "webhook" {
   publish_topics = {
     links = google_pubsub_topic.this["links"].name
   }
-  public_invoker               = true
-  artifacts_access             = false # queues links only: Firestore, Notion, the links topic
-  memory                       = local.limits.webhook.memory
-  timeout_seconds              = local.limits.webhook.timeout_seconds
-  secret_environment_variables = local.secret_environment.webhook
+  public_invoker   = true
+  artifacts_access = false # queues links only: Firestore, Notion, the links topic
+  memory           = local.limits.webhook.memory
+  timeout_seconds  = local.limits.webhook.timeout_seconds
+  secrets          = local.secret_access.webhook
 }
 
 module "downloader" {
@@ -142,10 +143,10 @@ module "downloader" {
   publish_topics = {
     media = google_pubsub_topic.this["media"].name
   }
-  dead_letter_handler          = local.dead_letter_handler
-  memory                       = local.limits.downloader.memory
-  timeout_seconds              = local.limits.downloader.timeout_seconds
-  secret_environment_variables = local.secret_environment.downloader # none: see above
+  dead_letter_handler = local.dead_letter_handler
+  memory              = local.limits.downloader.memory
+  timeout_seconds     = local.limits.downloader.timeout_seconds
+  secrets             = local.secret_access.downloader
   # yt-dlp cookies (Instagram needs a sessionid): only when enable_cookies.
   environment = var.enable_cookies ? { SVP_COOKIES_FILE = "${local.cookies_dir}/cookies.txt" } : null
   secret_volumes = var.enable_cookies ? {
@@ -162,11 +163,11 @@ module "transcriber" {
   publish_topics = {
     extracted = google_pubsub_topic.this["extracted"].name
   }
-  dead_letter_handler          = local.dead_letter_handler
-  memory                       = local.limits.transcriber.memory
-  cpu                          = local.limits.transcriber.cpu
-  timeout_seconds              = local.limits.transcriber.timeout_seconds
-  secret_environment_variables = local.secret_environment.transcriber
+  dead_letter_handler = local.dead_letter_handler
+  memory              = local.limits.transcriber.memory
+  cpu                 = local.limits.transcriber.cpu
+  timeout_seconds     = local.limits.transcriber.timeout_seconds
+  secrets             = local.secret_access.transcriber
 }
 
 module "ocr" {
@@ -178,11 +179,11 @@ module "ocr" {
   publish_topics = {
     extracted = google_pubsub_topic.this["extracted"].name
   }
-  dead_letter_handler          = local.dead_letter_handler
-  memory                       = local.limits.ocr.memory
-  cpu                          = local.limits.ocr.cpu
-  timeout_seconds              = local.limits.ocr.timeout_seconds
-  secret_environment_variables = local.secret_environment.ocr
+  dead_letter_handler = local.dead_letter_handler
+  memory              = local.limits.ocr.memory
+  cpu                 = local.limits.ocr.cpu
+  timeout_seconds     = local.limits.ocr.timeout_seconds
+  secrets             = local.secret_access.ocr
 }
 
 module "summarizer" {
@@ -194,23 +195,23 @@ module "summarizer" {
   publish_topics = {
     summaries = google_pubsub_topic.this["summaries"].name
   }
-  dead_letter_handler          = local.dead_letter_handler
-  memory                       = local.limits.summarizer.memory
-  timeout_seconds              = local.limits.summarizer.timeout_seconds
-  secret_environment_variables = local.secret_environment.summarizer
+  dead_letter_handler = local.dead_letter_handler
+  memory              = local.limits.summarizer.memory
+  timeout_seconds     = local.limits.summarizer.timeout_seconds
+  secrets             = local.secret_access.summarizer
 }
 
 module "writer" {
-  source                       = "./modules/stage"
-  name                         = "writer"
-  context                      = local.stage_context
-  source_dir                   = "${local.functions_dir}/writer"
-  source_topic                 = google_pubsub_topic.this["summaries"].name
-  publish_topics               = {} # last stage
-  dead_letter_handler          = local.dead_letter_handler
-  memory                       = local.limits.writer.memory
-  timeout_seconds              = local.limits.writer.timeout_seconds
-  secret_environment_variables = local.secret_environment.writer
+  source              = "./modules/stage"
+  name                = "writer"
+  context             = local.stage_context
+  source_dir          = "${local.functions_dir}/writer"
+  source_topic        = google_pubsub_topic.this["summaries"].name
+  publish_topics      = {} # last stage
+  dead_letter_handler = local.dead_letter_handler
+  memory              = local.limits.writer.memory
+  timeout_seconds     = local.limits.writer.timeout_seconds
+  secrets             = local.secret_access.writer
 }
 
 # --- api: Notion sign-in, status page, JSON API ---------------------------------
@@ -268,13 +269,13 @@ module "api" {
     summarizer  = module.summarizer.dead_letter_subscription
     writer      = module.writer.dead_letter_subscription
   }
-  public_invoker               = true
-  artifacts_access             = false # Firestore, Notion and Pub/Sub only
-  inherit_environment          = false # no SVP_LINK_DATABASES / SVP_CONTENT_DATABASES
-  environment                  = merge(local.common_environment, local.api_environment)
-  memory                       = local.limits.api.memory
-  timeout_seconds              = local.limits.api.timeout_seconds
-  secret_environment_variables = local.secret_environment.api
+  public_invoker      = true
+  artifacts_access    = false # Firestore, Notion and Pub/Sub only
+  inherit_environment = false # no SVP_LINK_DATABASES / SVP_CONTENT_DATABASES
+  environment         = merge(local.common_environment, local.api_environment)
+  memory              = local.limits.api.memory
+  timeout_seconds     = local.limits.api.timeout_seconds
+  secrets             = local.secret_access.api
 }
 
 # --- build identity -----------------------------------------------------------

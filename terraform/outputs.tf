@@ -49,18 +49,22 @@ output "logs_tail_commands" {
   value       = { for name, m in local.stages : name => m.logs_tail_command }
 }
 
-output "secrets_add_version_commands" {
-  description = "Add the secret values outside Terraform (they never enter the state). The encryption key and the session secret are generated on the spot; add them once (a new encryption key makes the stored Notion tokens unreadable, a new session secret signs everybody out)."
+output "svp_cloud" {
+  description = "What `svp cloud` (setup, status, poll, logs, ...) reads with `terraform output -json`: where everything is. Names only, no secret."
   value = {
-    for k, s in google_secret_manager_secret.this : k => lookup(
-      {
-        "cookies"        = "gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=cookies.txt"
-        "encryption-key" = "printf %s \"$(python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')\" | gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=-"
-        "session-secret" = "printf %s \"$(openssl rand -base64 48)\" | gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=-"
-      },
-      k,
-      "printf %s \"$VALUE\" | gcloud secrets versions add ${s.secret_id} --project=${var.project_id} --data-file=-",
-    )
+    project           = var.project_id
+    region            = var.region
+    prefix            = var.prefix
+    bucket            = google_storage_bucket.artifacts.name
+    database          = google_firestore_database.this.name
+    scheduler_job     = google_cloud_scheduler_job.poller.id
+    functions         = { for name, m in local.stages : name => m.function_name }
+    secrets           = { for k, s in google_secret_manager_secret.this : k => s.secret_id }
+    link_databases    = var.link_databases
+    content_databases = var.content_databases
+    notion_client_id  = var.notion_client_id
+    api_url           = local.api_url
+    webhook_url       = module.webhook.url
   }
 }
 

@@ -98,7 +98,7 @@ variable "gemini_model" {
 }
 
 variable "enable_cookies" {
-  description = "Mount the cookies secret into the downloader at /secrets/cookies/cookies.txt (add a secret version first)."
+  description = "Mount the cookies secret into the downloader at /secrets/cookies/cookies.txt (store it first: `svp cloud setup --cookies cookies.txt`)."
   type        = bool
   default     = false
 }

@@ -339,7 +339,7 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
         for entry in pending:
             print(f"{entry['token']}\treceived {entry['received_at']}")
         where = (
-            "set it as NOTION_WEBHOOK_TOKEN"
+            "run `svp cloud webhook-token --accept TOKEN`"
             if settings.uses_gcp
             else "run `svp webhook-token --accept TOKEN` with the token Notion accepted"
         )
@@ -477,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hook.add_argument("--accept", nargs="?", const="", metavar="TOKEN", help=accept_help)
     hook.set_defaults(func=cmd_webhook_token)
+
+    from svp.cloud.commands import add_parser as add_cloud_parser
+
+    add_cloud_parser(sub)  # `svp cloud setup|webhook-token|poll|pause|resume|status|logs`
     return parser
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,10 @@ class Settings:
     child_memory_mb: int = 1024
     child_file_mb: int = 1024
     child_timeout_seconds: int = 480
+    # Secrets read at run time from Secret Manager (svp.secrets): setting -> secret id.
+    secret_names: Mapping[str, str] = field(default_factory=dict)
+    secret_manager_endpoint: str = ""  # tests and the local cloud only
+    secret_cache_seconds: float = 60.0
 
     @property
     def uses_gcp(self) -> bool:
@@ -201,6 +205,16 @@ def _host_list(value: str) -> tuple[str, ...]:
     return hosts
 
 
+def _secret_names(value: str) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for part in _id_list(value):
+        setting, sep, secret_id = part.partition("=")
+        if not sep or setting.strip() not in _VARIABLES or not secret_id.strip():
+            raise ValueError(f"expects SETTING=secret-id pairs separated by commas, got {part!r}")
+        names[setting.strip()] = secret_id.strip()
+    return names
+
+
 # variable -> (field, parser)
 _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_BACKEND": ("backend", _choice(BACKENDS)),
@@ -268,6 +282,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_CHILD_MEMORY_MB": ("child_memory_mb", _positive(int)),
     "SVP_CHILD_FILE_MB": ("child_file_mb", _positive(int)),
     "SVP_CHILD_TIMEOUT_SECONDS": ("child_timeout_seconds", _positive(int)),
+    "SVP_SECRETS": ("secret_names", _secret_names),
+    "SVP_SECRET_MANAGER_ENDPOINT": ("secret_manager_endpoint", _text),
+    "SVP_SECRET_CACHE_SECONDS": ("secret_cache_seconds", _positive(float)),
 }
 
 
@@ -314,3 +331,18 @@ def load_settings(
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems))
     assert settings is not None
     return settings
+
+
+def with_values(settings: Settings, values: Mapping[str, str]) -> Settings:
+    """`settings` with `values` (variable -> raw value, e.g. secrets read at run time)
+    parsed over it; a value that does not parse is left out and logged by name only."""
+    import logging
+
+    fields: dict[str, Any] = {}
+    for name, raw in values.items():
+        attr, parse = _VARIABLES[name]
+        try:
+            fields[attr] = parse(raw) if raw.strip() else getattr(Settings, attr, "")
+        except ValueError as exc:  # never log the value: it is a secret
+            logging.getLogger("svp.config").error("%s is invalid: %s", name, exc)
+    return replace(settings, **fields)

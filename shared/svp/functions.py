@@ -1,6 +1,9 @@
 """Cloud Functions entry points: each functions/<stage>/main.py wraps one of these.
 
-The runtime is built once per instance, on the first request, and reused while warm.
+The runtime is built once per instance, on the first request, and reused while warm; it is
+built again when a secret changed in Secret Manager (svp.secrets, read at most every minute).
+A function whose secrets are not set yet answers GET with what is missing and holds its work
+back (`not_configured`).
 """
 
 from __future__ import annotations
@@ -14,29 +17,63 @@ from typing import Any
 from svp.config import load_settings
 from svp.log import log_context, setup_logging, trace_from_header
 from svp.runtime.context import Runtime
+from svp.secrets import HINT, LiveSettings, live_settings
 from svp.wiring import build_runtime, runners
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
 _runners: Any = None
 _api_app: Any = None
+_live: LiveSettings | None = None
 log = logging.getLogger("svp.functions")
 
 
-def runtime() -> Runtime:
-    global _runtime
+def _live_settings() -> LiveSettings:
+    global _live
     with _lock:
-        if _runtime is None:
+        if _live is None:
             setup_logging()
-            _runtime = build_runtime(load_settings())
+            _live = live_settings(load_settings())
+        return _live
+
+
+def runtime() -> Runtime:
+    global _runtime, _runners, _api_app
+    settings = _live_settings().current()
+    with _lock:
+        if _runtime is None or _runtime.settings is not settings:
+            _runtime = build_runtime(settings)  # first request, or a secret changed
+            _runners = _api_app = None
         return _runtime
 
 
 def reset() -> None:
     """Forget the instance's runtime (tests switch configuration between cases)."""
-    global _runtime, _runners, _api_app
+    global _runtime, _runners, _api_app, _live
     with _lock:
-        _runtime = _runners = _api_app = None
+        _runtime = _runners = _api_app = _live = None
+
+
+def not_configured(request: Any, function: str, status: int = 503) -> Any:
+    """None when this function's secrets are all set; else the answer to give instead.
+
+    GET (the health check) answers what is missing: 200 once configured, else 503. Any other
+    request while a secret is missing is logged in one line and answered `status`: 503 for a
+    Pub/Sub push, which redelivers it with the subscription's back-off (up to 600 s; the
+    links stay pending in Notion until the poller is configured, so in the runbook's order
+    no message reaches a stage before its secrets exist: terraform/README.md).
+    """
+    missing = _live_settings().missing()
+    if getattr(request, "method", "POST") == "GET" and function != "api":  # api: its own /health
+        answer = {"function": function, "status": "not configured" if missing else "ok"}
+        if missing:
+            answer |= {"missing": missing, "hint": HINT}
+        return json.dumps(answer), (503 if missing else 200), {"Content-Type": "application/json"}
+    if not missing:
+        return None
+    log.error("not configured: %s (missing %s)", HINT, ", ".join(missing))
+    body = {"function": function, "status": "not configured", "missing": missing, "hint": HINT}
+    return json.dumps(body), status, {"Content-Type": "application/json"}
 
 
 def _stage_runners():
@@ -56,7 +93,9 @@ def stage_handler(stage: str) -> Callable[[Any], tuple[str, int]]:
     before it is acked.
     """
 
-    def handle(request: Any) -> tuple[str, int]:
+    def handle(request: Any) -> Any:
+        if (refused := not_configured(request, stage)) is not None:
+            return refused
         runners = _stage_runners()
         trace = trace_from_header(
             request.headers.get("X-Cloud-Trace-Context"), runners.runtime.settings.project
@@ -113,6 +152,9 @@ def poller_handler(request: Any) -> tuple[str, int, dict[str, str]]:
     each stage's dead letters to its /dead-letter path (they fail their jobs)."""
     from svp.stages.poller import poll
 
+    # Not configured: the poll fails (Cloud Scheduler shows it) and the links stay pending.
+    if (refused := not_configured(request, "poller")) is not None:
+        return refused
     rt = runtime()
     trace = trace_from_header(request.headers.get("X-Cloud-Trace-Context"), rt.settings.project)
     if request.path.rstrip("/").endswith("/dead-letter"):
@@ -155,6 +197,12 @@ def webhook_handler(request: Any) -> tuple[str, int, dict[str, str]]:
     """Notion's integration webhooks (public endpoint; every event is signature-checked)."""
     from svp.stages.webhook import handle
 
+    # Without its secrets the webhook still keeps Notion's verification token as pending
+    # (`svp webhook-token` lists it); every event is refused until NOTION_WEBHOOK_TOKEN is set.
+    if getattr(request, "method", "POST") == "GET":
+        return not_configured(request, "webhook")
+    if missing := _live_settings().missing():
+        log.error("not configured: %s (missing %s)", HINT, ", ".join(missing))
     rt = runtime()
     with log_context(stage="webhook"):
         reply = handle(rt, dict(request.headers), request.get_data())
@@ -164,6 +212,8 @@ def webhook_handler(request: Any) -> tuple[str, int, dict[str, str]]:
 def api_handler(request: Any) -> Any:
     """The API and status page (public): the Flask app `svp serve` runs, called as WSGI."""
     global _api_app
+    if (refused := not_configured(request, "api")) is not None:
+        return refused
     rt = runtime()
     with _lock:
         if _api_app is None:

@@ -53,9 +53,10 @@ UPSTREAM = {
     for stage in PIPELINE
 }
 
-# Stages that run untrusted content (yt-dlp, gallery-dl, ffmpeg on what anyone can link to)
-# hold no Notion credentials: the link's status is written by the stages around them.
-NOTION_FREE = ("downloader",)
+# Stages that parse untrusted content (yt-dlp, gallery-dl, ffmpeg, PyAV on what anyone can
+# link to) hold no Notion credentials: their status waits in the job's outbox, which the
+# poller's reconciler (every poll) and the next stage send (svp.notion.status).
+NOTION_FREE = ("downloader", "transcriber", "ocr")
 
 
 def topic_name(prefix: str, topic: str) -> str:

@@ -56,11 +56,12 @@ EXPECTED_PUBLISH = {
     "summarizer": {"summaries"},
     "writer": set(),
 }
-# Every function decrypts signed-in users' Notion tokens with the encryption key.
+# Every function that acts in Notion decrypts signed-in users' Notion tokens with this key.
 ENCRYPTION_KEY = {"SVP_ENCRYPTION_KEY": "encryption-key"}
-# stage -> secret env vars (secret key in secrets.tf)
+# function -> the secrets it may read at run time through Secret Manager's API (setting ->
+# secret key in secrets.tf): svp.secrets.FUNCTION_SECRETS, and secretAccessor on each only.
 EXPECTED_SECRET_ENV = {
-    # Refreshes a signed-in person's Notion token when Notion refuses it.
+    # Sends every status (the outbox) and refreshes a signed-in person's Notion token.
     "poller": {
         "NOTION_TOKEN": "notion-token",
         "NOTION_CLIENT_SECRET": "notion-client-secret",
@@ -77,14 +78,11 @@ EXPECTED_SECRET_ENV = {
         "SVP_SESSION_SECRET": "session-secret",
         **ENCRYPTION_KEY,
     },
-    # Runs yt-dlp, gallery-dl and ffmpeg on anyone's links: no Notion secret (NOTION_FREE).
+    # Parse media anyone can link to (yt-dlp, gallery-dl, ffmpeg, PyAV): no Notion secret
+    # (NOTION_FREE); the transcriber only its engine's key.
     "downloader": {},
-    "transcriber": {
-        "NOTION_TOKEN": "notion-token",
-        "OPENAI_API_KEY": "openai-api-key",
-        **ENCRYPTION_KEY,
-    },
-    "ocr": {"NOTION_TOKEN": "notion-token", **ENCRYPTION_KEY},
+    "transcriber": {"OPENAI_API_KEY": "openai-api-key"},
+    "ocr": {},
     "summarizer": {
         "NOTION_TOKEN": "notion-token",
         "GEMINI_API_KEY": "gemini-api-key",
@@ -520,7 +518,12 @@ def test_webhook_is_public_with_a_minimal_runtime_identity(root, stage):
     assert "Notion" in output["description"] and "Webhooks" in output["description"]
     readme = (TF_DIR / "README.md").read_text()
     assert "Real-time trigger: Notion webhooks" in readme
-    for needle in ("webhook_url", "page.created", "page.properties_updated", "svp webhook-token"):
+    for needle in (
+        "webhook_url",
+        "page.created",
+        "page.properties_updated",
+        "svp cloud webhook-token",
+    ):
         assert needle in readme, f"terraform/README.md does not mention {needle}"
 
 
@@ -706,7 +709,8 @@ def test_environment(root, stage):
     # The module inherits the context's environment unless told not to (the api only).
     svc = block(stage.resource("google_cloudfunctions2_function", "this")["service_config"])
     assert svc["environment_variables"] == (
-        "${merge(var.inherit_environment ? var.context.environment : {}, var.environment)}"
+        "${merge(var.inherit_environment ? var.context.environment : {}, var.environment,"
+        " local.secret_names)}"
     )
     assert stage.default("${var.inherit_environment}") is True
     not_inheriting = [
@@ -721,13 +725,13 @@ def test_environment(root, stage):
 
 
 def secret_env(call: dict, root: Module | None = None) -> dict[str, str]:
-    """A module call's secret_environment_variables as env var -> secret key in secrets.tf."""
+    """A module call's `secrets` (read at run time) as setting -> secret key in secrets.tf."""
     got = {}
-    secrets = call.get("secret_environment_variables") or {}
+    secrets = call.get("secrets") or {}
     if isinstance(secrets, str):
-        found = re.fullmatch(r"\$\{local\.secret_environment\.(\w+)\}", secrets)
-        assert found and root is not None, f"unexpected secret_environment_variables {secrets!r}"
-        secrets = root.locals["secret_environment"][found.group(1)]
+        found = re.fullmatch(r"\$\{local\.secret_access\.(\w+)\}", secrets)
+        assert found and root is not None, f"unexpected secrets {secrets!r}"
+        secrets = root.locals["secret_access"][found.group(1)]
     for env, expr in secrets.items():
         keys = refs(expr, r'local\.secret\["([\w-]+)"\]')
         assert len(keys) == 1, f"{env}: not one local.secret[...] reference: {expr!r}"
@@ -740,6 +744,21 @@ def test_each_function_gets_only_its_secrets(root, stage):
     for name, expected in EXPECTED_SECRET_ENV.items():
         got = secret_env(root.modules[name], root)
         assert got == expected, f"{name} secrets: {got}"
+    # The application reads the same table (svp.secrets.FUNCTION_SECRETS) and the same
+    # secret names (the Terraform prefix + the key).
+    secrets_mod = pytest.importorskip("svp.secrets")
+    assert {f: set(s) for f, s in secrets_mod.FUNCTION_SECRETS.items()} == {
+        f: set(s) for f, s in EXPECTED_SECRET_ENV.items()
+    }
+    for setting, key in (kv for s in EXPECTED_SECRET_ENV.values() for kv in s.items()):
+        assert secrets_mod.SECRET_NAMES[setting] == key, setting
+    # What the module gives the function (local.secret_names), as svp.secrets builds it.
+    names = stage.locals["secret_names"]
+    assert 'join(",", [for setting, id in var.secrets : "${setting}=${id}"])' in str(names)
+    assert secrets_mod.secrets_variable("writer") == (
+        "NOTION_TOKEN=svp-notion-token,SVP_ENCRYPTION_KEY=svp-encryption-key"
+    )
+    assert secrets_mod.secrets_variable("downloader") == ""
     # The cookies file: downloader only, as a volume, behind enable_cookies.
     with_volumes = [n for n in FUNCTIONS if root.modules[n].get("secret_volumes")]
     assert with_volumes == ["downloader"]
@@ -754,19 +773,38 @@ def test_each_function_gets_only_its_secrets(root, stage):
     assert accessor["for_each"] == "${local.secret_ids}"
     assert accessor["role"] == "roles/secretmanager.secretAccessor"
     assert accessor["member"] == "${google_service_account.function.member}"
-    assert "var.secret_environment_variables" in stage.locals["secret_ids"]
+    assert "var.secrets" in stage.locals["secret_ids"]
     assert "var.secret_volumes" in stage.locals["secret_ids"]
+
+
+def test_secrets_are_read_at_run_time_not_mounted(stage):
+    """No secret_environment_variables: a function deploys before its secrets have values
+    (one apply), reads them through the API (svp.secrets) and gets only their names."""
+    function = stage.resource("google_cloudfunctions2_function", "this")
+    svc = block(function["service_config"])
+    assert "secret_environment_variables" not in svc
+    names = stage.locals["secret_names"]
+    assert "SVP_SECRETS" in str(names) and "var.secrets" in str(names)
+    # Access is granted before the function exists: its first request may read.
+    assert "google_secret_manager_secret_iam_member.function" in str(function["depends_on"])
+    config = pytest.importorskip("svp.config")
+    for name in ("SVP_SECRETS", "SVP_SECRET_MANAGER_ENDPOINT"):
+        assert name in config._VARIABLES
+    # The endpoint override is for tests and the local cloud only.
+    tf_text = "".join(p.read_text() for p in TF_DIR.rglob("*.tf"))
+    assert "SVP_SECRET_MANAGER_ENDPOINT" not in tf_text
 
 
 def test_every_function_acting_in_notion_reads_the_encryption_key(root):
     """Signed-in users' Notion tokens are stored encrypted; every function that acts in Notion
-    acts for them too. The downloader acts in nothing but its scratch folder."""
+    acts for them too. The stages that parse media act in nothing but their scratch folder."""
     topology = pytest.importorskip("svp.topology")
     assert "encryption-key" in string_list(root.locals["secrets"])
     for name in FUNCTIONS:
         got = secret_env(root.modules[name], root)
         if name in topology.NOTION_FREE:
-            assert got == {}, f"{name} runs untrusted content but reads {got}"
+            notion = {"NOTION_TOKEN", "SVP_ENCRYPTION_KEY", "NOTION_CLIENT_SECRET"} & set(got)
+            assert not notion, f"{name} parses untrusted content but reads {notion}"
         else:
             assert got.get("SVP_ENCRYPTION_KEY") == "encryption-key", f"{name}: {got}"
     # Only from Secret Manager, never as a plain environment variable.
@@ -961,12 +999,12 @@ def test_secret_containers_exist(root):
     # Every secret a function reads exists.
     used = {key for call in root.modules.values() for key in secret_env(call, root).values()}
     assert used <= set(string_list(root.locals["secrets"])), used
-    # Their values are added outside Terraform: the output prints how, generating the two
-    # that are random (a Fernet key; a long random string).
-    commands = root.outputs["secrets_add_version_commands"]["value"]
-    assert "Fernet.generate_key()" in commands and '"encryption-key"' in commands
-    assert "openssl rand -base64 48" in commands and '"session-secret"' in commands
-    assert "gcloud secrets versions add ${s.secret_id}" in commands
+    # Their values are added outside Terraform, by `svp cloud setup`, which reads where
+    # everything is from one output.
+    cloud = root.outputs["svp_cloud"]["value"]
+    for key in ("project", "region", "prefix", "scheduler_job", "functions", "secrets"):
+        assert key in cloud, key
+    assert "secrets_add_version_commands" not in root.outputs
 
 
 # --- platform ------------------------------------------------------------------

@@ -100,9 +100,8 @@ def accept_token(runtime: Runtime, token: str) -> str:
     Notion's Webhooks tab shows it: nothing is trusted for lack of an alternative)."""
     if runtime.settings.uses_gcp:
         raise WebhookTokenError(
-            "on Google Cloud the webhook token is NOTION_WEBHOOK_TOKEN only: add the token as"
-            " a version of its Secret Manager secret (see `terraform output"
-            " secrets_add_version_commands`) and redeploy the webhook function"
+            "on Google Cloud the webhook token is NOTION_WEBHOOK_TOKEN, in Secret Manager:"
+            " run `svp cloud webhook-token --accept TOKEN` (used within a minute)"
         )
     pending = [p["token"] for p in pending_tokens(runtime)]
     if not token:

@@ -2,9 +2,9 @@ locals {
   function_account_id = "${var.context.prefix}${var.name}-fn"
   trigger_account_id  = "${var.context.prefix}${var.name}-trigger"
 
-  # Secret ids this function reads, from env vars and volumes.
+  # Secret ids this function reads: at run time through the API, and as volumes.
   secret_ids = merge(
-    var.secret_environment_variables,
+    var.secrets,
     { for path, v in var.secret_volumes : "volume:${path}" => v.secret },
   )
 

@@ -6,6 +6,11 @@ locals {
   exclude_pattern = "(^|/)(__pycache__/|\\.)|\\.py[co]$"
   function_files  = [for f in fileset(var.source_dir, "**") : f if !can(regex(local.exclude_pattern, f))]
   shared_files    = [for f in fileset(var.context.shared_package_dir, "**") : f if !can(regex(local.exclude_pattern, f))]
+
+  # Which secrets the function reads at run time (names only, never values: svp.secrets).
+  secret_names = length(var.secrets) == 0 ? {} : {
+    SVP_SECRETS = join(",", [for setting, id in var.secrets : "${setting}=${id}"])
+  }
 }
 
 # Zip = the function folder at the root + the shared svp package under svp/, so
@@ -83,17 +88,7 @@ resource "google_cloudfunctions2_function" "this" {
     ingress_settings                 = "ALLOW_ALL"
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function.email
-    environment_variables            = merge(var.inherit_environment ? var.context.environment : {}, var.environment)
-
-    dynamic "secret_environment_variables" {
-      for_each = var.secret_environment_variables
-      content {
-        key        = secret_environment_variables.key
-        project_id = var.context.project_id
-        secret     = secret_environment_variables.value
-        version    = "latest"
-      }
-    }
+    environment_variables            = merge(var.inherit_environment ? var.context.environment : {}, var.environment, local.secret_names)
 
     dynamic "secret_volumes" {
       for_each = var.secret_volumes
@@ -116,6 +111,6 @@ resource "google_cloudfunctions2_function" "this" {
     }
   }
 
-  # Deployment checks that the runtime service account can read its secrets.
+  # The first request may read the secrets: access is granted before the function exists.
   depends_on = [google_secret_manager_secret_iam_member.function]
 }

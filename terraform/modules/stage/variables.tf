@@ -100,8 +100,8 @@ variable "environment" {
   nullable    = false # null means "none"
 }
 
-variable "secret_environment_variables" {
-  description = "Environment variable name => Secret Manager secret id (version \"latest\"). The function's service account gets secretAccessor on each."
+variable "secrets" {
+  description = "Setting name => Secret Manager secret id: the secrets the function may read at run time through Secret Manager's API (svp.secrets). Only the names reach the function (SVP_SECRETS), never a value; its service account gets secretAccessor on each. A secret needs no version for the function to deploy."
   type        = map(string)
   default     = {}
   nullable    = false # null means "none"
