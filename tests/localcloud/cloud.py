@@ -5,11 +5,14 @@ emulators, wired as terraform/ wires them.
   stage's push subscription (ack deadline, retry policy, dead-letter policy), each dead-letter
   topic's pull subscription (what `svp replay` reads) and push subscription (to the poller's
   /dead-letter path) are made from svp.topology with Terraform's settings.
-- Cloud Storage: fake-gcs-server. Notion, Gemini, OpenAI and Vision: the HTTP fakes, which the
-  caller starts and shapes. Cloud Scheduler: the HTTP call it makes, to the poller, on a timer.
-- Each function gets the environment variables and secrets its Terraform module call sets
-  (tests.localcloud.terraform), the emulators' and fakes' addresses (what Google Cloud and the
-  real services' default endpoints are there), and the test knobs it is given.
+- Cloud Storage: fake-gcs-server. Secret Manager: its fake (tests/fakes/secretmanager.py), with
+  a version of every secret Terraform creates, as `svp cloud setup` leaves them. Notion,
+  Gemini, OpenAI and Vision: the HTTP fakes, which the caller starts and shapes. Cloud
+  Scheduler: the HTTP call it makes, to the poller, on a timer.
+- Each function gets the environment variables its Terraform module call sets (SVP_SECRETS
+  naming the secrets it reads at run time: tests.localcloud.terraform), the emulators' and
+  fakes' addresses (what Google Cloud and the real services' default endpoints are there), and
+  the test knobs it is given.
 
 Time is scaled: every function's timeout (limits.json, which Terraform deploys) is multiplied
 by `time_scale` through SVP_LIMITS_SCALE, in the function (its own deadline) and in its Cloud
@@ -143,6 +146,7 @@ class LocalCloud:
         self._stack.callback(_forget_pubsub_clients)
         self._make_bucket()
         self.terraform = Terraform(self.variables, RESOURCES)
+        self._make_secrets()
         self._start_functions()
         self._make_topology()
         self._ticking.set()
@@ -161,6 +165,17 @@ class LocalCloud:
 
         client = storage.Client(project=PROJECT, credentials=AnonymousCredentials())
         client.create_bucket(BUCKET)
+
+    def _make_secrets(self) -> None:
+        """Every secret Terraform creates, with a version (what `svp cloud setup` stores)."""
+        from tests.fakes.secretmanager import FakeSecretManager
+
+        self.secret_manager = FakeSecretManager(project=PROJECT)
+        self._stack.enter_context(self.secret_manager)
+        for key, value in self.secrets.items():
+            secret_id = f"{PREFIX}{key}"
+            self.secret_manager.create_secret(secret_id)
+            self.secret_manager.add_version(secret_id, value)
 
     # -- functions -------------------------------------------------------------------------
     def _start_functions(self) -> None:
@@ -194,9 +209,9 @@ class LocalCloud:
             "FUNCTION_TARGET": "handle",
             "FUNCTION_SIGNATURE_TYPE": "http",
             **spec.environment,
-            **{name: self.secrets[secret] for name, secret in spec.secrets.items()},
             # Google Cloud's endpoints here: the emulators and the fakes.
             **self.hosts,
+            "SVP_SECRET_MANAGER_ENDPOINT": self.secret_manager.base_url,
             "NOTION_BASE_URL": fakes["notion"].base_url,
             "GOOGLE_GEMINI_BASE_URL": fakes["gemini"].base_url,
             "OPENAI_BASE_URL": fakes["openai"].base_url + "/v1",

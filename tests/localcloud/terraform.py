@@ -28,8 +28,8 @@ class FunctionSpec:
     name: str
     source_dir: Path
     source_topic: str | None  # the topic whose push subscription feeds it
-    environment: dict[str, str]
-    secrets: dict[str, str]  # environment variable -> secret (secrets.tf key)
+    environment: dict[str, str]  # SVP_SECRETS included: the secrets it reads at run time
+    secrets: dict[str, str]  # setting -> secret (its key in secrets.tf)
     dead_letters_to_poller: bool
 
 
@@ -75,7 +75,11 @@ class Terraform:
         if self.resolve(call.get("inherit_environment", True)) is not False:
             environment.update(self.resolve(self.locals["stage_context"]["environment"]))
         environment.update(self.resolve(call.get("environment")) or {})
-        secrets = self.resolve(call.get("secret_environment_variables")) or {}
+        secrets = self.resolve(call.get("secrets")) or {}
+        if secrets:  # modules/stage: SVP_SECRETS, "SETTING=<prefix><key>,..." (map order)
+            prefix = self.variables["prefix"]
+            names = [f"{setting}={prefix}{secrets[setting]}" for setting in sorted(secrets)]
+            environment["SVP_SECRETS"] = ",".join(names)
         topic = call.get("source_topic")
         topic_key = re.search(r'google_pubsub_topic\.this\["([\w-]+)"\]', str(topic or ""))
         return FunctionSpec(
