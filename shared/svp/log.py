@@ -87,6 +87,23 @@ def setup_logging(level: int = logging.INFO, stream: str = "stdout") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+class HumanFormatter(logging.Formatter):
+    """`svp: message`, one line, no traceback: the command line's stderr without -v."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"svp: {record.getMessage().splitlines()[0] if record.getMessage() else ''}"
+
+
+def setup_human_logging(level: int = logging.ERROR) -> None:
+    """Without -v: records at `level` and above as one plain line each on stderr (the JSON
+    lines are for -v and for Cloud Logging)."""
+    handler = _StandardStreamHandler("stderr")
+    handler.setFormatter(HumanFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
 def trace_from_header(header: str | None, project: str) -> str:
     """`X-Cloud-Trace-Context: TRACE/SPAN;o=1` -> `projects/P/traces/TRACE`."""
     if not header or not project:

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 def run(ctx: StageContext) -> dict[str, Any]:
     link = ctx.job["link"]
     settings = ctx.runtime.settings
-    fetched = _given_file(ctx) if link.get("file_uri") else _downloaded(ctx)
+    given = link.get("path") or link.get("file_uri")
+    fetched = _given_file(ctx) if given else _downloaded(ctx)
     probed: list[tuple[Path, MediaInfo]] = [
         (path, probe(path, settings)) for path in fetched.videos
     ]
@@ -74,16 +75,36 @@ def _web_address(value: Any) -> str:
 
 
 def _given_file(ctx: StageContext) -> Fetched:
-    """`svp process FILE`: the file was stored when the job was made."""
+    """`svp process FILE`: the job names the file (`path`, read here and stored once, as
+    media.mp4), or an artifact stored when the job was made (`file_uri`)."""
     from svp.media.download import Fetched
 
     link = ctx.job["link"]
     local = ctx.scratch / Path(link["file"]).name
-    ctx.runtime.blobs.download(link["file_uri"], local)
+    if link.get("path"):
+        _copy_given(Path(link["path"]), local, ctx.runtime.settings.max_download_mb)
+    else:
+        ctx.runtime.blobs.download(link["file_uri"], local)
     metadata: dict[str, Any] = {"title": Path(link["file"]).stem}
     if local.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"):
         return Fetched(images=[local], metadata=metadata)
     return Fetched(videos=[local], metadata=metadata)
+
+
+def _copy_given(path: Path, local: Path, max_mb: int) -> None:
+    """The person's file into the scratch folder (ffmpeg reads only a plain file there),
+    checked again: it may have changed or gone since the job was made."""
+    import shutil
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise PermanentError(f"the file {path} is no longer there") from None
+    if size > max_mb * 1024 * 1024:
+        raise PermanentError(
+            f"the file is {size / 1024 / 1024:,.0f} MB, over the {max_mb} MB limit (SVP_MAX_MB)"
+        )
+    shutil.copyfile(path, local)
 
 
 def _downloaded(ctx: StageContext) -> Fetched:
