@@ -111,7 +111,10 @@ def _interrupted(runtime: Runtime, job_id: str) -> int:
     reason = f"stopped by Ctrl-C{where}: run svp process again to start over"
 
     def stop(doc: jobs.Doc | None):
-        return jobs.fail(doc, running[0] if running else None, reason, now=time.time())
+        failed, changed = jobs.fail(doc, running[0] if running else None, reason, now=time.time())
+        for other in running[1:] if failed else ():
+            failed["stages"][other].update(state="failed", error=reason, token=None, lease_until=0)
+        return failed, changed
 
     runtime.state.update(jobs.JOBS, job_id, stop)
     after_process(runtime, runtime.state.get(jobs.JOBS, job_id) or job)
@@ -132,8 +135,11 @@ def _follow(runtime: Runtime, job_id: str, worker: threading.Thread, quiet: bool
             record = job["stages"][stage]
             seen = (record["state"], record.get("attempts") or 0)
             if shown.get(stage, ("pending", 0)) != seen:
+                before = shown.get(stage, ("pending", 0))
                 shown[stage] = seen
-                line = _progress_line(runtime, job, stage, record)
+                # A retry announced while it waited is not announced again as it starts.
+                announced = before[0] == "pending" and 0 < before[1] == seen[1] - 1
+                line = _progress_line(runtime, job, stage, record, retry_shown=announced)
                 if line and not quiet:
                     print(line, file=sys.stderr)
         if job["status"] in ("done", "failed") or not worker.is_alive():
@@ -141,26 +147,29 @@ def _follow(runtime: Runtime, job_id: str, worker: threading.Thread, quiet: bool
         time.sleep(0.2)
 
 
-def _progress_line(runtime: Runtime, job: jobs.Doc, stage: str, record: dict) -> str:
+def _progress_line(
+    runtime: Runtime, job: jobs.Doc, stage: str, record: dict, retry_shown: bool
+) -> str:
+    """One stage's new state as a line: started, done, failed, or a retry with its reason
+    (when it waits, "attempt 2 of 5 in 20 s"; a quick retry may be seen only as it starts)."""
     from svp.adapters.local_queue import backoff_seconds
     from svp.reasons import plain
 
     state, attempts = record["state"], record.get("attempts") or 0
     settings = runtime.settings
+    retry = f"  ↻ {stage}: {plain(record.get('error'), job['link'].get('url') or '')}, attempt"
     if state == "done":
         return f"  ✓ {stage:<12} {record.get('duration_ms', 0) / 1000:6.1f} s"
     if state == "failed":
         return f"  ✗ {stage}"  # the reason follows once, in the last line
     if state == "pending" and attempts and record.get("error"):
         wait = backoff_seconds(attempts, settings.retry_min_seconds, settings.retry_max_seconds)
-        reason = plain(record["error"], job["link"].get("url") or "")
-        return (
-            f"  ↻ {stage}: {reason}, attempt {attempts + 1} of {settings.max_attempts}"
-            f" in {wait:.0f} s"
-        )
+        return f"{retry} {attempts + 1} of {settings.max_attempts} in {wait:.0f} s"
     if state == "pending":
         return ""
-    return f"  … {stage}" + (f" (attempt {attempts})" if attempts > 1 else "")
+    if attempts > 1 and record.get("error") and not retry_shown:
+        return f"{retry} {attempts} of {settings.max_attempts}"
+    return "" if attempts > 1 else f"  … {stage}"
 
 
 # -- run -----------------------------------------------------------------------------------
