@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -215,3 +216,20 @@ def test_ctrl_c_releases_the_job_and_exits_130(env, tmp_path, clips):
     assert listed[0]["error"].startswith("stopped by Ctrl-C during ")
     running = [s for s, r in listed[0]["stages"].items() if r["state"] in ("running", "leased")]
     assert running == []
+
+
+def test_a_video_cut_short_makes_a_page_marked_for_review_saying_what_is_missing(
+    env, tmp_path, clips
+):
+    whole = (clips / "pasta.mp4").read_bytes()
+    cut = tmp_path / "pasta-cut.mp4"
+    cut.write_bytes(whole[: len(whole) // 2])  # a copy that stopped half way
+    result = svp("process", str(cut), "--tag", "cooking", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    said = re.search(r"the file ends at 0:0(\d) of 0:12", result.stdout)
+    assert said and 3 <= int(said.group(1)) <= 9, result.stdout
+    assert "> ⚠️ Needs review: the file ends at" in result.stdout
+    assert re.search(r"^svp: needs review: the file ends at 0:0\d of 0:12", result.stderr, re.M)
+
+    whole_run = svp("process", str(clips / "pasta.mp4"), "--tag", "cooking", cwd=tmp_path)
+    assert whole_run.returncode == 0 and "the file ends at" not in whole_run.stdout

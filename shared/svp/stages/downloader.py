@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svp.errors import PermanentError
-from svp.media.probe import MediaInfo, probe
+from svp.media.probe import MediaInfo, probe, readable_seconds
 from svp.runtime.jobs import JOBS
 from svp.runtime.runner import StageContext
 
 if TYPE_CHECKING:
+    from svp.config import Settings
     from svp.media.download import Fetched
 
 
@@ -40,6 +41,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
                 f"the video lasts {info.duration:.0f} s, over the {settings.max_seconds} s limit"
                 " (SVP_MAX_SECONDS)"
             )
+    damaged = [note for path, info in probed if (note := cut_short(path, info, settings))]
     first = probed[0][1] if probed else MediaInfo(0.0, False, False)
     duration = round(sum(info.duration for _, info in probed), 3)
     metadata = {"description": "", "subtitles": {}, **fetched.metadata}
@@ -50,6 +52,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         kind=fetched.kind,
         images=len(fetched.images),
     )
+    if damaged:
+        metadata["damaged"] = "; ".join(damaged)
     artifacts = _saved(ctx, [path for path, _ in probed], fetched.images, metadata)
     if fetched.thumbnail is not None:
         artifacts["thumbnail"] = ctx.save(f"thumbnail{fetched.thumbnail.suffix}", fetched.thumbnail)
@@ -65,7 +69,33 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "videos": len(probed),
         "title": metadata.get("title", ""),
         "thumbnail_url": _web_address(metadata.get("thumbnail")),
+        "damaged": metadata.get("damaged", ""),
     }
+
+
+# A file whose packets end this much before its announced duration was cut short (a small
+# gap is the last frame's length, or an audio track a little shorter than the video).
+CUT_SHORT_SECONDS = 1.0
+CUT_SHORT_SHARE = 0.05
+
+
+def cut_short(path: Path, info: MediaInfo, settings: Settings) -> str:
+    """ "the file ends at 0:05 of 0:11: ..." when its media stops early, else ""."""
+    if info.duration <= 0:
+        return ""
+    readable = readable_seconds(path, settings)
+    gap = info.duration - (readable or 0.0)
+    if readable is None or gap < max(CUT_SHORT_SECONDS, info.duration * CUT_SHORT_SHARE):
+        return ""
+    return (
+        f"the file ends at {_clock(readable)} of {_clock(info.duration)}: the rest of the video"
+        " is missing (a download or copy that stopped early), so the page holds only what"
+        " comes before"
+    )
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 def _web_address(value: Any) -> str:
