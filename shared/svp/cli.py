@@ -480,20 +480,23 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """The API and status page on 127.0.0.1 (the app the api Cloud Function runs)."""
     from svp.api import create_app
+    from svp.api.owner import new_token
     from svp.api.serving import serve
     from svp.notion.oauth import missing_settings
 
     runtime = _local_runtime(settings)
-    app = create_app(runtime)
+    token = new_token()
+    app = create_app(runtime, owner_token=token)
     base = f"http://127.0.0.1:{args.port}"
     print(
-        f"svp: serving {base}/ (status page), {base}/api/..., {base}/health; Ctrl-C stops",
+        f"svp: your status page (this machine's jobs): {base}/?token={token}\n"
+        f"     the API is under {base}/api/..., health at {base}/health; Ctrl-C stops",
         file=sys.stderr,
     )
     if missing := missing_settings(settings):
         print(
-            f"svp: Notion sign-in needs {', '.join(missing)} (redirect URI: "
-            f"{base}/auth/notion/callback, also entered in Notion's integration settings)",
+            f"svp: signing in with Notion, for several people, also needs {', '.join(missing)}"
+            f" (redirect URI: {base}/auth/notion/callback)",
             file=sys.stderr,
         )
     stop = threading.Event()
@@ -580,7 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--json", action="store_true")
     reg.set_defaults(func=cmd_register)
 
-    serve = sub.add_parser("serve", help="the API and status page on 127.0.0.1 (Notion sign-in)")
+    serve = sub.add_parser(
+        "serve", help="the status page and API on 127.0.0.1 (a token for you; Notion sign-in)"
+    )
     serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (8080)")
     serve.add_argument(
         "--worker",
