@@ -3,8 +3,9 @@
 - A local file's job keeps no copy of the file once its page is written (the person has the
   original), and a failed job's input is removed unless its messages wait in the dead-letter
   store (a replay needs them).
-- The artifacts of a job that ended more than SVP_KEEP_DAYS ago are removed (`expire`, run by
-  `svp process`, each poll of `svp run`, and `svp clean`). Pages in output/ and the job
+- The artifacts of a job that ended more than SVP_KEEP_DAYS ago are removed, and a job that
+  failed for good loses its input at once (`expire`, run by `svp process`, each poll of
+  `svp run` and `svp serve --worker`, and `svp clean`). Pages in output/ and the job
   records stay: they are the product and the history `svp jobs` shows.
 """
 
@@ -102,6 +103,7 @@ def expire(runtime: Runtime, keep_days: float | None = None, now: float | None =
         return freed
     now = time.time() if now is None else now
     keep = (runtime.settings.keep_days if keep_days is None else keep_days) * 86400
+    replayable = runtime.dead_letters.job_ids() or set()
     for job_dir in folder.iterdir():
         if not job_dir.is_dir():
             continue
@@ -110,6 +112,10 @@ def expire(runtime: Runtime, keep_days: float | None = None, now: float | None =
         if ended is not None and now - ended >= keep:
             freed.add(job_dir)
             freed.jobs += 1
+        elif job and job["status"] == "failed" and job["job_id"] not in replayable:
+            # Failed for good: its input serves nothing (a new try downloads it again).
+            dropped = drop_input(runtime, job["job_id"])
+            freed.bytes += dropped.bytes
     for part in folder.rglob(".part-*"):
         if now - part.stat().st_mtime > PART_SECONDS:
             freed.add(part)
