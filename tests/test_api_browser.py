@@ -126,6 +126,7 @@ def test_sign_in_register_follow_a_link_to_done_and_replay_a_failed_one(
             assert "#cooking" in page.inner_text("#databases")
             assert "in Italian" in page.inner_text("#databases")
             assert "--fix" not in page.inner_text("main")  # a web page has a box, not a flag
+            assert "(or tick the “Add…” box)" in page.inner_text(".flash.note")
 
             good = fake_notion.add_page(
                 alice.links,

@@ -251,6 +251,7 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_job(job: jobs.Doc, settings: Settings) -> None:
+    from svp.reasons import plain
     from svp.summary.cost import describe, estimate
 
     link = job["link"]
@@ -267,7 +268,7 @@ def _print_job(job: jobs.Doc, settings: Settings) -> None:
             line += f"  last error: {record['error']}"
         print(line)
     if job.get("error"):
-        print(f"    reason: {job['error']}")
+        print(f"    reason: {plain(job['error'], link.get('url') or '')}")
     if job.get("result"):
         print(f"    page: {job['result'].get('page_url')}")
     print(f"    cost: {describe(estimate(job, settings))}")
