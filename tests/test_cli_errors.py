@@ -233,3 +233,26 @@ def test_a_video_cut_short_makes_a_page_marked_for_review_saying_what_is_missing
 
     whole_run = svp("process", str(clips / "pasta.mp4"), "--tag", "cooking", cwd=tmp_path)
     assert whole_run.returncode == 0 and "the file ends at" not in whole_run.stdout
+
+
+def test_without_v_a_worker_says_each_failed_job_once_in_words(capsys):
+    import logging
+
+    from svp.log import log_context, setup_human_logging
+
+    setup_human_logging()
+    runner = logging.getLogger("svp.runner")
+    url = "https://www.tiktok.com/@chef/video/1"
+    reason = (
+        "gave up after 5 attempts: HTTPConnectionPool(host='127.0.0.1', port=1): Read timed out."
+    )
+    with log_context(job_id="j1", stage="downloader", url=url):
+        try:
+            raise TimeoutError("read timed out")
+        except TimeoutError:
+            runner.exception("giving up after %d attempts", 5)
+        runner.error("job failed: %s", reason, extra={"event": "job.failed", "reason": reason})
+    assert capsys.readouterr().err.splitlines() == [
+        "svp: job j1 failed in downloader: the site (www.tiktok.com) is not answering "
+        "(gave up after 5 attempts)"
+    ]
