@@ -217,7 +217,10 @@ def poll_forever(runtime: Runtime, status, stop: threading.Event) -> None:
 
     while not stop.is_set():
         try:
-            expire(runtime)
+            expire(runtime)  # artifacts of ended jobs after SVP_KEEP_DAYS (svp.disk)
+        except Exception:
+            logging.getLogger("svp.cli").exception("cleaning the data folder failed: polling on")
+        try:
             poll(runtime, status)
         except Exception:
             logging.getLogger("svp.cli").exception("poll failed: trying again next interval")

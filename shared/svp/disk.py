@@ -40,11 +40,18 @@ class Freed:
             path.unlink(missing_ok=True)
 
 
+def _blocks(path: Path) -> int:
+    try:
+        return path.stat().st_blocks * 512
+    except OSError:  # removed meanwhile (another worker on the same folder cleans too)
+        return 0
+
+
 def size_of(path: Path) -> int:
     """Bytes on disk (allocated blocks: a sparse file counts what it really takes)."""
     if path.is_file():
-        return path.stat().st_blocks * 512
-    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+        return _blocks(path)
+    return sum(_blocks(p) for p in path.rglob("*") if p.is_file())
 
 
 def usage(data_dir: Path) -> dict[str, int]:
@@ -108,7 +115,7 @@ def expire(runtime: Runtime, keep_days: float | None = None, now: float | None =
         if not job_dir.is_dir():
             continue
         job = runtime.state.get(jobs.JOBS, job_dir.name)
-        ended = _ended_at(job) if job is not None else job_dir.stat().st_mtime
+        ended = _ended_at(job) if job is not None else _mtime(job_dir)
         if ended is not None and now - ended >= keep:
             freed.add(job_dir)
             freed.jobs += 1
@@ -117,9 +124,16 @@ def expire(runtime: Runtime, keep_days: float | None = None, now: float | None =
             dropped = drop_input(runtime, job["job_id"])
             freed.bytes += dropped.bytes
     for part in folder.rglob(".part-*"):
-        if now - part.stat().st_mtime > PART_SECONDS:
+        if now - (_mtime(part) or now) > PART_SECONDS:
             freed.add(part)
     return freed
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile
+        return None
 
 
 def human(size: int) -> str:
