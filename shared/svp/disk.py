@@ -23,8 +23,9 @@ from svp.runtime.context import Runtime
 # A writer's temporary file (LocalBlobStore writes then renames) older than this was orphaned
 # by a killed process.
 PART_SECONDS = 3600
-# The artifacts that hold the input itself: the downloaded or given media and images.
-INPUT_GLOBS = ("input/*", "downloader/media*", "downloader/image-*")
+# The artifacts that hold the input itself: the downloaded or given media and images (at
+# jobs/<job>/<stage>/..., an attempt's own folder below the stage's or not).
+INPUT_GLOBS = ("input/**/*", "downloader/**/media*", "downloader/**/image-*")
 
 
 @dataclass
@@ -75,7 +76,8 @@ def drop_input(runtime: Runtime, job_id: str) -> Freed:
     folder = _jobs_dir(runtime) / job_id
     for pattern in INPUT_GLOBS:
         for path in folder.glob(pattern):
-            freed.add(path)
+            if path.is_file():
+                freed.add(path)
     return freed
 
 
