@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from svp.config import LOCAL_USER, ConfigError, Settings, load_settings
@@ -20,6 +20,9 @@ from svp.runtime.context import Runtime
 from svp.topology import PIPELINE
 from svp.wiring import build_runtime, dispatcher
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `cat` ends when its reader left
+
 
 def _local_runtime(settings: Settings) -> Runtime:
     if settings.uses_gcp:
@@ -29,22 +32,27 @@ def _local_runtime(settings: Settings) -> Runtime:
 
 # -- process -------------------------------------------------------------------------------
 def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.cli_input import not_filled, schema_file, source_of
+    from svp.disk import expire
     from svp.stages.targets import target_for_tag
 
+    # What was typed is checked before any job is made (InputError: main prints it).
+    source = source_of(args.source, settings.max_download_mb)
+    schema = schema_file(args.schema) if args.schema else None
     runtime = _local_runtime(settings)
+    expire(runtime)
     job_id = f"cli-{uuid.uuid4().hex[:12]}"
-    source = Path(args.source)
-    if source.is_file():
-        uri = runtime.blobs.put_file(runtime.artifact_key(job_id, "input", source.name), source)
-        link: dict[str, Any] = {"file": source.name, "file_uri": uri, "tag": args.tag}
-    else:
-        link = {"url": args.source, "tag": args.tag}
-    schema = json.loads(Path(args.schema).read_text()) if args.schema else None
+    link: dict[str, Any] = {"url": source.url, "tag": args.tag}
+    if source.path is not None:
+        # A reference, not a copy: the downloader stores the file's one copy (media.mp4).
+        link = {"file": source.path.name, "path": str(source.path), "tag": args.tag}
     try:
         target = target_for_tag(runtime, args.tag, schema)
     except StageError as exc:
         print(f"svp: {exc.reason}", file=sys.stderr)
         return 2
+    for prop in not_filled(schema or {}):
+        print(f"svp: note: {prop} is left empty: the summary does not fill it", file=sys.stderr)
     runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, target, time.time()))
     runtime.publish_from("poller", JobMessage(job_id, "poller"))
 
@@ -55,47 +63,113 @@ def cmd_process(args: argparse.Namespace, settings: Settings) -> int:
     )
     started = time.monotonic()
     worker.start()
-    job = _follow(runtime, job_id, worker, quiet=args.json)
+    try:
+        job = _follow(runtime, job_id, worker, quiet=args.json)
+    except KeyboardInterrupt:
+        return _interrupted(runtime, job_id)
     finished.set()
     worker.join()
     local.close()
+    return _finish_process(runtime, job, args.json, time.monotonic() - started)
+
+
+def _finish_process(runtime: Runtime, job: jobs.Doc, as_json: bool, seconds: float) -> int:
+    from svp.disk import after_process
+    from svp.reasons import plain
+
+    after_process(runtime, job)
     if job["status"] != "done":
-        print(f"svp: failed: {job.get('error') or 'the job did not finish'}", file=sys.stderr)
+        link = job["link"]
+        where = f"{job.get('failed_stage')}: " if job.get("failed_stage") else ""
+        reason = plain(job.get("error") or "the job did not finish", link.get("url") or "")
+        print(f"svp: failed: {where}{reason} (svp jobs shows the details)", file=sys.stderr)
         return 1
     page = job["result"]
-    if args.json:
+    if as_json:
         print(runtime.blobs.get_bytes(page["artifacts"]["properties"]).decode())
     else:
         print(runtime.blobs.get_bytes(page["artifacts"]["markdown"]).decode())
-        print(f"Page: {page['page_url']}  ({time.monotonic() - started:.1f} s)", file=sys.stderr)
+        print(f"Page: {page['page_url']}  ({seconds:.1f} s)", file=sys.stderr)
+        if page.get("review"):
+            print(f"svp: needs review: {page['review']}", file=sys.stderr)
     return 0
 
 
+def _interrupted(runtime: Runtime, job_id: str) -> int:
+    """Ctrl-C: the job ends as failed, saying where it stopped (not left "reading text"), and
+    the process leaves at once: stages still running in threads die with it."""
+    from svp.disk import after_process
+
+    job = runtime.state.get(jobs.JOBS, job_id) or {}
+    running = [
+        s
+        for s in PIPELINE
+        if (job.get("stages") or {}).get(s, {}).get("state")
+        not in ("pending", "done", "failed", None)
+    ]
+    where = f" during {', '.join(running)}" if running else ""
+    reason = f"stopped by Ctrl-C{where}: run svp process again to start over"
+
+    def stop(doc: jobs.Doc | None):
+        failed, changed = jobs.fail(doc, running[0] if running else None, reason, now=time.time())
+        for other in running[1:] if failed else ():
+            failed["stages"][other].update(state="failed", error=reason, token=None, lease_until=0)
+        return failed, changed
+
+    runtime.state.update(jobs.JOBS, job_id, stop)
+    after_process(runtime, runtime.state.get(jobs.JOBS, job_id) or job)
+    print(f"\nsvp: {reason} (job {job_id})", file=sys.stderr)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(EXIT_INTERRUPTED)  # the stage threads would hold a normal exit until they end
+
+
 def _follow(runtime: Runtime, job_id: str, worker: threading.Thread, quiet: bool) -> jobs.Doc:
-    """Print each stage's progress to stderr until the job ends (or the queue runs dry)."""
-    shown: dict[str, str] = {}
+    """Print each stage's progress to stderr until the job ends (or the queue runs dry): a
+    stage starting, retried (with its reason and the wait) or done."""
+    shown: dict[str, tuple[str, int]] = {}
     while True:
         job = runtime.state.get(jobs.JOBS, job_id)
         assert job is not None
         for stage in PIPELINE:
             record = job["stages"][stage]
-            state = record["state"]
-            if shown.get(stage) != state and state != "pending":
-                shown[stage] = state
-                if not quiet:
-                    print(_progress_line(stage, record), file=sys.stderr)
+            seen = (record["state"], record.get("attempts") or 0)
+            if shown.get(stage, ("pending", 0)) != seen:
+                before = shown.get(stage, ("pending", 0))
+                shown[stage] = seen
+                # A retry announced while it waited is not announced again as it starts.
+                announced = before[0] == "pending" and 0 < before[1] == seen[1] - 1
+                line = _progress_line(runtime, job, stage, record, retry_shown=announced)
+                if line and not quiet:
+                    print(line, file=sys.stderr)
         if job["status"] in ("done", "failed") or not worker.is_alive():
             return job
         time.sleep(0.2)
 
 
-def _progress_line(stage: str, record: dict) -> str:
-    state = record["state"]
+def _progress_line(
+    runtime: Runtime, job: jobs.Doc, stage: str, record: dict, retry_shown: bool
+) -> str:
+    """One stage's new state as a line: started, done, failed, or a retry with its reason
+    (when it waits, "attempt 2 of 5 in 20 s"; a quick retry may be seen only as it starts)."""
+    from svp.adapters.local_queue import backoff_seconds
+    from svp.reasons import plain
+
+    state, attempts = record["state"], record.get("attempts") or 0
+    settings = runtime.settings
+    retry = f"  ↻ {stage}: {plain(record.get('error'), job['link'].get('url') or '')}, attempt"
     if state == "done":
         return f"  ✓ {stage:<12} {record.get('duration_ms', 0) / 1000:6.1f} s"
     if state == "failed":
-        return f"  ✗ {stage:<12} {record.get('error')}"
-    return f"  … {stage:<12} attempt {record.get('attempts', 1)}"
+        return f"  ✗ {stage}"  # the reason follows once, in the last line
+    if state == "pending" and attempts and record.get("error"):
+        wait = backoff_seconds(attempts, settings.retry_min_seconds, settings.retry_max_seconds)
+        return f"{retry} {attempts + 1} of {settings.max_attempts} in {wait:.0f} s"
+    if state == "pending":
+        return ""
+    if attempts > 1 and record.get("error") and not retry_shown:
+        return f"{retry} {attempts} of {settings.max_attempts}"
+    return "" if attempts > 1 else f"  … {stage}"
 
 
 # -- run -----------------------------------------------------------------------------------
@@ -106,12 +180,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     runtime = _local_runtime(settings)
     if notion_for(runtime, LOCAL_USER) is None and not users(runtime):
-        print(
-            "svp: NOTION_TOKEN is not set and nobody connected Notion through `svp serve`: "
-            "`svp run` has no Link Database to poll",
-            file=sys.stderr,
+        return _no_notion(
+            "`svp run` has no Link Database to poll (nor has anyone connected Notion through"
+            " `svp serve`)"
         )
-        return 2
     local = dispatcher(runtime)
     status = local.runners.status
     try:
@@ -140,9 +212,14 @@ def poll_forever(runtime: Runtime, status, stop: threading.Event) -> None:
     next one tries again (the loop never dies of one error)."""
     import logging
 
+    from svp.disk import expire
     from svp.stages.poller import poll
 
     while not stop.is_set():
+        try:
+            expire(runtime)  # artifacts of ended jobs after SVP_KEEP_DAYS (svp.disk)
+        except Exception:
+            logging.getLogger("svp.cli").exception("cleaning the data folder failed: polling on")
         try:
             poll(runtime, status)
         except Exception:
@@ -152,7 +229,7 @@ def poll_forever(runtime: Runtime, status, stop: threading.Event) -> None:
 
 # -- jobs ----------------------------------------------------------------------------------
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    from svp.summary.cost import describe, estimate
+    from svp.summary.cost import estimate
 
     runtime = build_runtime(settings)
     where = {"status": "failed"} if args.failed else None
@@ -163,24 +240,55 @@ def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
     if not found:
         print("no jobs")
     for job in found:
-        link = job["link"]
+        _print_job(job, settings)
+    if not settings.uses_gcp:
+        from svp.disk import human, usage
+
+        held = usage(settings.data_dir)
         print(
-            f"{job['job_id']}  {job['status']:<13} {link.get('tag', '')}  "
-            f"{link.get('url') or link.get('file', '')}"
+            f"{settings.data_dir} holds {human(held['total'])} (artifacts "
+            f"{human(held['artifacts'])}, pages {human(held['output'])}); artifacts of ended jobs"
+            f" are removed after {settings.keep_days:g} days (SVP_KEEP_DAYS), or by `svp clean`"
         )
-        for stage in PIPELINE:
-            record = job["stages"][stage]
-            line = f"    {stage:<12} {record['state']:<8} attempts={record['attempts']}"
-            if record.get("duration_ms") is not None:
-                line += f" {record['duration_ms'] / 1000:.1f}s"
-            if record.get("error"):
-                line += f"  last error: {record['error']}"
-            print(line)
-        if job.get("error"):
-            print(f"    reason: {job['error']}")
-        if job.get("result"):
-            print(f"    page: {job['result'].get('page_url')}")
-        print(f"    cost: {describe(estimate(job, settings))}")
+    return 0
+
+
+def _print_job(job: jobs.Doc, settings: Settings) -> None:
+    from svp.reasons import plain
+    from svp.summary.cost import describe, estimate
+
+    link = job["link"]
+    print(
+        f"{job['job_id']}  {job['status']:<13} {link.get('tag', '')}  "
+        f"{link.get('url') or link.get('file', '')}"
+    )
+    for stage in PIPELINE:
+        record = job["stages"][stage]
+        line = f"    {stage:<12} {record['state']:<8} attempts={record['attempts']}"
+        if record.get("duration_ms") is not None:
+            line += f" {record['duration_ms'] / 1000:.1f}s"
+        if record.get("error"):
+            line += f"  last error: {record['error']}"
+        print(line)
+    if job.get("error"):
+        print(f"    reason: {plain(job['error'], link.get('url') or '')}")
+    if job.get("result"):
+        print(f"    page: {job['result'].get('page_url')}")
+    print(f"    cost: {describe(estimate(job, settings))}")
+
+
+# -- clean ---------------------------------------------------------------------------------
+def cmd_clean(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.disk import expire, human, usage
+
+    runtime = _local_runtime(settings)
+    before = usage(settings.data_dir)["total"]
+    freed = expire(runtime, keep_days=args.days)
+    after = usage(settings.data_dir)["total"]
+    print(
+        f"removed the artifacts of {freed.jobs} ended job(s), {human(freed.bytes)}; "
+        f"{settings.data_dir} went from {human(before)} to {human(after)}"
+    )
     return 0
 
 
@@ -228,7 +336,15 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
     from svp.notion.registry import Registry
 
+    if args.what == "content-db" and not args.tag:
+        print(
+            "svp: register content-db needs --tag TAG (the tag whose links go to it)",
+            file=sys.stderr,
+        )
+        return 2
     registry = Registry(build_runtime(settings))
+    if args.what in ("link-db", "content-db") and not _has_notion(registry.runtime):
+        return 2
     if args.what == "list":
         return _register_list(registry, settings, args.json)
     if args.what == "remove":
@@ -244,6 +360,25 @@ def cmd_register(args: argparse.Namespace, settings: Settings) -> int:
     for warning in warnings:
         print(f"  note: {warning}", file=sys.stderr)
     return 0
+
+
+def _has_notion(runtime: Runtime) -> bool:
+    from svp.accounts import notion_for
+
+    if notion_for(runtime, LOCAL_USER) is not None:
+        return True
+    _no_notion("registering a database needs a Notion integration")
+    return False
+
+
+def _no_notion(why: str) -> int:
+    """The one message (and exit code 2: configuration) for a missing NOTION_TOKEN."""
+    print(
+        f"svp: NOTION_TOKEN is not set: {why} (create an internal integration at "
+        "notion.so/my-integrations, then export NOTION_TOKEN=...)",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def _register_add(runtime: Runtime, args: argparse.Namespace) -> list[str]:
@@ -365,20 +500,23 @@ def cmd_webhook_token(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """The API and status page on 127.0.0.1 (the app the api Cloud Function runs)."""
     from svp.api import create_app
+    from svp.api.owner import new_token
     from svp.api.serving import serve
     from svp.notion.oauth import missing_settings
 
     runtime = _local_runtime(settings)
-    app = create_app(runtime)
+    token = new_token()
+    app = create_app(runtime, owner_token=token)
     base = f"http://127.0.0.1:{args.port}"
     print(
-        f"svp: serving {base}/ (status page), {base}/api/..., {base}/health; Ctrl-C stops",
+        f"svp: your status page (this machine's jobs): {base}/?token={token}\n"
+        f"     the API is under {base}/api/..., health at {base}/health; Ctrl-C stops",
         file=sys.stderr,
     )
     if missing := missing_settings(settings):
         print(
-            f"svp: Notion sign-in needs {', '.join(missing)} (redirect URI: "
-            f"{base}/auth/notion/callback, also entered in Notion's integration settings)",
+            f"svp: signing in with Notion, for several people, also needs {', '.join(missing)}"
+            f" (redirect URI: {base}/auth/notion/callback)",
             file=sys.stderr,
         )
     stop = threading.Event()
@@ -438,6 +576,14 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cmd.add_argument("--limit", type=int, default=50)
     jobs_cmd.set_defaults(func=cmd_jobs)
 
+    clean = sub.add_parser("clean", help="remove the artifacts of ended jobs (pages stay)")
+    clean.add_argument(
+        "--days",
+        type=float,
+        help="of jobs that ended this many days ago or more (default SVP_KEEP_DAYS; 0: all)",
+    )
+    clean.set_defaults(func=cmd_clean)
+
     replay = sub.add_parser("replay", help="re-queue dead-lettered messages")
     replay.add_argument("--job", help="only this job's messages")
     replay.add_argument("--stage", choices=PIPELINE, help="only this stage's dead letters")
@@ -461,7 +607,9 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--json", action="store_true")
     reg.set_defaults(func=cmd_register)
 
-    serve = sub.add_parser("serve", help="the API and status page on 127.0.0.1 (Notion sign-in)")
+    serve = sub.add_parser(
+        "serve", help="the status page and API on 127.0.0.1 (a token for you; Notion sign-in)"
+    )
     serve.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (8080)")
     serve.add_argument(
         "--worker",
@@ -485,23 +633,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from svp.cli_input import InputError
+
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
     except ConfigError as exc:
         print(f"svp: {exc}", file=sys.stderr)
         return 2
-    # Logs go to stderr here: stdout carries the page (or its JSON) for pipes.
-    setup_logging(stream="stderr")
-    import logging
-
-    if not args.verbose:
-        logging.getLogger().setLevel(logging.WARNING)
+    _logging(args)
     try:
         return args.func(args, settings)
     except ConfigError as exc:
         print(f"svp: {exc}", file=sys.stderr)
         return 2
+    except InputError as exc:
+        print(f"svp: {exc.message}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("\nsvp: stopped (Ctrl-C)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader left (`svp jobs --json | head -1`): not an error of ours. Point stdout
+        # at /dev/null so the interpreter's last flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _logging(args: argparse.Namespace) -> None:
+    """-v: every JSON log line on stderr (stdout carries the page, or its JSON, for pipes).
+    Without it: `svp process` prints its own progress and one line per failure; the other
+    commands print errors as one plain line each."""
+    import logging
+
+    from svp.log import setup_human_logging
+
+    if args.verbose:
+        setup_logging(stream="stderr")
+    elif args.command == "process":
+        setup_human_logging(logging.CRITICAL + 1)
+    else:
+        setup_human_logging(logging.ERROR)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,7 @@ class Settings:
     cookies_file: str = ""
     max_download_mb: int = 100
     max_seconds: int = 600
+    keep_days: float = 7.0  # local artifacts of ended jobs are removed this long after
     # Media: URL guard, subtitles, transcription chunks, image posts (see svp.media)
     allowed_hosts: tuple[str, ...] = ()
     use_subtitles: bool = True
@@ -274,6 +275,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_COOKIES_FILE": ("cookies_file", _text),
     "SVP_MAX_MB": ("max_download_mb", _positive(int)),
     "SVP_MAX_SECONDS": ("max_seconds", _positive(int)),
+    "SVP_KEEP_DAYS": ("keep_days", _positive(float)),
     "SVP_ALLOWED_HOSTS": ("allowed_hosts", _host_list),
     "SVP_USE_SUBTITLES": ("use_subtitles", _flag),
     "SVP_TRANSCRIBE_CHUNK_SECONDS": ("transcribe_chunk_seconds", _positive(int)),

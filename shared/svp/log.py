@@ -87,6 +87,41 @@ def setup_logging(level: int = logging.INFO, stream: str = "stdout") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+class HumanFormatter(logging.Formatter):
+    """`svp: message`, one line, no traceback: the command line's stderr without -v. A failed
+    job says which and why, in plain words (svp.reasons)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from svp.reasons import plain
+
+        labels = _labels.get()
+        reason = getattr(record, "reason", None)
+        if getattr(record, "event", None) == "job.failed" and reason:
+            stage = f" in {labels['stage']}" if labels.get("stage") else ""
+            said = plain(str(reason), labels.get("url", ""))
+            return f"svp: job {labels.get('job_id', '')} failed{stage}: {said}"
+        message = record.getMessage()
+        return f"svp: {message.splitlines()[0] if message else record.levelname.lower()}"
+
+
+class _OncePerFailure(logging.Filter):
+    """The runner logs a job's failure twice (why it gave up, then the failure): say it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "svp.runner" or getattr(record, "event", None) == "job.failed"
+
+
+def setup_human_logging(level: int = logging.ERROR) -> None:
+    """Without -v: records at `level` and above as one plain line each on stderr (the JSON
+    lines are for -v and for Cloud Logging)."""
+    handler = _StandardStreamHandler("stderr")
+    handler.setFormatter(HumanFormatter())
+    handler.addFilter(_OncePerFailure())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
 def trace_from_header(header: str | None, project: str) -> str:
     """`X-Cloud-Trace-Context: TRACE/SPAN;o=1` -> `projects/P/traces/TRACE`."""
     if not header or not project:

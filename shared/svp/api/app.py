@@ -19,7 +19,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Flask,
@@ -35,7 +35,7 @@ from flask import (
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from svp import accounts
-from svp.api import rendering, sessions
+from svp.api import owner, rendering, sessions
 from svp.api.current import EXTENSION, ApiState, api_state, wants_html
 from svp.api.health import Health
 from svp.api.ratelimit import RequestBudgets
@@ -93,9 +93,13 @@ def secure_cookies(settings: Settings) -> bool:
     return not (parts.scheme.lower() == "http" and host in LOOPBACK_HOSTS and exact)
 
 
-def create_app(runtime: Runtime | None = None) -> Flask:
+def create_app(runtime: Runtime | None = None, owner_token: str | None = None) -> Flask:
+    """`owner_token`: `svp serve`'s token for the machine's owner (svp.api.owner); the api
+    function has none (sign-in with Notion only)."""
     runtime = runtime or build_runtime(load_settings())
     settings = runtime.settings
+    if owner_token and settings.uses_gcp:
+        raise ConfigError("the owner's token is for `svp serve` on one machine, not for gcp")
     secret = session_secret(settings)
     secure = secure_cookies(settings)
     # The status page's templates: svp/api/templates/, beside this package's modules.
@@ -118,6 +122,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         health=Health(runtime),
         state_signer=URLSafeTimedSerializer(secret, salt="svp-oauth-state"),
         secure_cookies=secure,
+        owner_token=owner_token,
     )
     if settings.uses_gcp:
         # Behind Google's front end: the client address is the last X-Forwarded-For entry.
@@ -137,6 +142,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
 
 # -- every request -------------------------------------------------------------------------
 def _before():
+    g.nonce = secrets.token_urlsafe(16)  # the status page's one script runs with it (CSP)
+    if (opened := _open_as_owner()) is not None:
+        return opened
     _identify()
     limited = request.path.startswith(("/api/", "/auth/"))
     if request.path.startswith("/api/") and _is_preflight():
@@ -158,11 +166,34 @@ def _before():
     return None
 
 
+def _open_as_owner():
+    """`/?token=...` from `svp serve`'s start: the owner's session, then the same address
+    without the token (kept out of history and of the Referer)."""
+    token = api_state().owner_token
+    sent = request.args.get("token")
+    if request.method != "GET" or sent is None or not token:
+        return None
+    if not owner.matches(token, sent):
+        return _refuse(
+            403, "this link's token is not the one `svp serve` printed: open the link it printed"
+        )
+    session.clear()
+    session[owner.SESSION_KEY] = owner.digest(token)
+    session["csrf"] = secrets.token_urlsafe(32)
+    rest = {k: v for k, v in request.args.items() if k != "token"}
+    return redirect(request.path + (f"?{urlencode(rest)}" if rest else ""), 303)
+
+
 def _identify() -> None:
     """g.user (public fields, never the token) and g.auth: "session", "key" or None."""
     g.user, g.auth = None, None
     runtime = api_state().runtime
+    token = api_state().owner_token
     header = request.headers.get("Authorization")
+    if token and header is None and session.get(owner.SESSION_KEY) == owner.digest(token):
+        has_notion = accounts.notion_for(runtime, None) is not None
+        g.user, g.auth = owner.owner_user(has_notion), "session"
+        return
     if header is not None:
         scheme, _, key = header.partition(" ")
         user_id = None
@@ -234,6 +265,7 @@ def _after(response):
         headers.setdefault(
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+            f"script-src 'nonce-{g.get('nonce', '')}'; connect-src 'self'; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         )
     return response
@@ -343,7 +375,7 @@ def _finish_sign_in():
     session["sid"] = sessions.start(runtime, user["user_id"], request.user_agent.string or "")
     session["csrf"] = secrets.token_urlsafe(32)
     log.info("signed in", extra={"event": "oauth.signed_in", "labels": {"user": user["user_id"]}})
-    flash(f"Connected to {user.get('workspace_name') or 'your Notion workspace'}.", "ok")
+    flash("Signed in with Notion.", "ok")  # the page's first card says which workspace
     return redirect("/", 303)
 
 

@@ -30,6 +30,7 @@ class ApiState:
     health: Health
     state_signer: URLSafeTimedSerializer
     secure_cookies: bool
+    owner_token: str | None = None  # `svp serve`'s, for the machine's owner (svp.api.owner)
 
 
 def api_state() -> ApiState:

@@ -1,4 +1,9 @@
-"""GET /health: can this instance reach its state store and Notion's API? With a timestamp.
+"""GET /health: what this instance is configured to use, checked, with a timestamp.
+
+Always the state store. On one machine also the local queue (messages waiting, dead letters)
+and the disk under SVP_DATA_DIR (free space, what the folder holds). Notion's API only when
+Notion is set up (an integration token, the OAuth client, or on Google Cloud): a machine that
+runs local jobs only is healthy without it.
 
 The answer is cached for a few seconds, so probes every second cost one store read and one
 Notion request per interval, not per probe. Notion counts as reachable when it answers HTTP
@@ -7,6 +12,7 @@ at all below 500 (an unauthenticated request gets 401: that is an answer).
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import urllib.error
@@ -19,6 +25,7 @@ from svp.runtime.context import Runtime
 CACHE_SECONDS = 5.0
 NOTION_TIMEOUT_SECONDS = 2.0
 NOTION_API = "https://api.notion.com"
+MIN_FREE_MB = 500  # below this on the data folder's disk, downloads and pages may fail
 
 
 class Health:
@@ -46,15 +53,49 @@ class Health:
         return answer, 200 if answer["status"] == "ok" else 503
 
     def _fresh(self) -> dict[str, Any]:
-        state, notion = self._state_store(), self._notion()
-        healthy = state["ok"] and notion["ok"]
+        checks: dict[str, dict[str, Any]] = {"state_store": self._state_store()}
+        settings = self.runtime.settings
+        if not settings.uses_gcp:
+            checks["queue"] = self._queue()
+            checks["disk"] = self._disk()
+        if self._uses_notion():
+            checks["notion_api"] = self._notion()
+        else:
+            checks["notion_api"] = {"ok": True, "checked": False, "why": "Notion is not set up"}
+        healthy = all(check["ok"] for check in checks.values())
         return {
             "status": "ok" if healthy else "unhealthy",
-            "state_store": state,
-            "notion_api": notion,
+            **checks,
             "timestamp": jobs.iso(time.time()),
             "cached": False,
         }
+
+    def _uses_notion(self) -> bool:
+        settings = self.runtime.settings
+        oauth = settings.notion_client_id and settings.notion_client_secret
+        return bool(settings.uses_gcp or settings.notion_token or oauth)
+
+    def _queue(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            dead = len(self.runtime.dead_letters.job_ids() or ())
+            waiting = getattr(self.runtime.bus, "waiting", None)
+            count = waiting() if callable(waiting) else None
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer; its class says enough
+            return {"ok": False, "error": type(exc).__name__, "ms": _ms(started)}
+        return {"ok": True, "waiting": count, "dead_lettered_jobs": dead, "ms": _ms(started)}
+
+    def _disk(self) -> dict[str, Any]:
+        from svp.disk import usage
+
+        folder = self.runtime.settings.data_dir
+        try:
+            free = shutil.disk_usage(folder).free
+            held = usage(folder)["total"]
+        except OSError as exc:
+            return {"ok": False, "error": type(exc).__name__}
+        mb = 1024 * 1024
+        return {"ok": free >= MIN_FREE_MB * mb, "free_mb": free // mb, "data_dir_mb": held // mb}
 
     def _state_store(self) -> dict[str, Any]:
         started = time.perf_counter()

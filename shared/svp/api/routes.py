@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, session
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session
 
 from svp import accounts
 from svp.api import sessions, views
@@ -38,10 +38,16 @@ class ApiError(Exception):
         self.status, self.message, self.extra = status, message, extra
 
 
+def for_the_web(text: str) -> str:
+    """The registration's messages name the command line's --fix; the page has a box."""
+    text = text.replace("run again with --fix", "register again with the “Add…” box ticked")
+    return text.replace("use --fix", "tick the “Add…” box")
+
+
 @api.errorhandler(ApiError)
 def _refused(exc: ApiError):
     if wants_html():
-        flash(exc.message, "error")
+        flash(for_the_web(exc.message), "error")
         return redirect("/", 303)
     return jsonify(error=exc.message, **exc.extra), exc.status
 
@@ -82,7 +88,7 @@ def _text(data: dict[str, Any], name: str, limit: int = 2000) -> str:
 def _notes(warnings: list[str]) -> None:
     if wants_html():
         for warning in warnings:
-            flash(f"Note: {warning}", "note")
+            flash(f"Note: {for_the_web(warning)}", "note")
 
 
 def _done(message: str, status: int = 200, **payload: Any):
@@ -351,21 +357,43 @@ def status_page(new_key: str | None = None):
             "signed_out.html",
             oauth_ready=oauth.configured(settings),
             missing=oauth.missing_settings(settings),
+            owner_mode=bool(api_state().owner_token),
         )
     runtime = api_state().runtime
     user = g.user
     found = _recent_jobs(user["user_id"], RECENT_JOBS)
     dead = views.dead_lettered_jobs(runtime)
     shown = [views.job_view(j, None if dead is None else j["job_id"] in dead) for j in found]
-    registrations = [views.registration_view(r) for r in Registry(runtime, user["user_id"]).all()]
+    listing = {
+        "jobs": shown,
+        "failed": [j for j in shown if j["status"] == "failed"],
+        "running": any(j["status"] not in ("done", "failed") for j in shown),
+        "owner": bool(user.get("owner")),
+        "csrf": session.get("csrf", ""),
+    }
+    if request.args.get("part") == "jobs":  # the page's script refreshes the links with it
+        return render_template("jobs_part.html", **listing)
+    owner = bool(user.get("owner"))
+    registry = Registry(runtime, user["user_id"])
+    registrations = [views.registration_view(r) for r in registry.all()]
     return render_template(
         "status.html",
-        user=views.user_view(user),
-        csrf=session.get("csrf", ""),
-        jobs=shown,
-        failed=[j for j in shown if j["status"] == "failed"],
+        user=views.user_view(user) | {"owner": owner, "has_notion": user.get("has_notion")},
         registrations=registrations,
         new_key=new_key,
-        keys=accounts.api_keys(runtime, user["user_id"]),
-        sessions=sessions.listing(runtime, user["user_id"], session.get("sid")),
+        keys=[] if owner else accounts.api_keys(runtime, user["user_id"]),
+        sessions=[] if owner else sessions.listing(runtime, user["user_id"], session.get("sid")),
+        **listing,
     )
+
+
+@pages.get("/jobs/<job_id>/picture")
+def job_picture(job_id: str):
+    """The picture of the page a job made (the card shows it), for its owner only."""
+    try:
+        data = views.picture(api_state().runtime, _own_job(job_id))
+    except ApiError:
+        data = None  # signed out, or someone else's job: the same answer as none
+    if data is None:
+        abort(404)
+    return data, 200, {"Content-Type": "image/jpeg", "Cache-Control": "private, max-age=3600"}

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from svp.errors import PermanentError
-from svp.media.ffmpeg import probe_json
+from svp.media.children import Limits, run_child
+from svp.media.ffmpeg import checked_input, input_options, probe_json
 
 if TYPE_CHECKING:
     from svp.config import Settings
@@ -39,3 +40,25 @@ def probe(path: Path, settings: Settings | None = None) -> MediaInfo:
     return MediaInfo(
         duration, bool(video), bool(audio), first.get("width", 0), first.get("height", 0)
     )
+
+
+def readable_seconds(path: Path, settings: Settings | None = None) -> float | None:
+    """Where the file's packets really end, in seconds (demuxed, not decoded: fast), or None
+    when ffprobe cannot say. Below the container's announced duration, the file was cut
+    short: a download that stopped, a copy that did not finish."""
+    entries = ["-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"]
+    done = run_child(
+        ["ffprobe", "-v", "error", *input_options(), *entries, checked_input(path)],
+        what="ffprobe",
+        limits=Limits.from_settings(settings),
+    )
+    if done.returncode != 0:
+        return None
+    end = 0.0
+    for line in done.stdout.splitlines():
+        values = [v for v in line.split(",") if v not in ("", "N/A")]
+        try:
+            end = max(end, sum(float(v) for v in values[:2]))
+        except ValueError:
+            continue
+    return end or None

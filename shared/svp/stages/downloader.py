@@ -18,18 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svp.errors import PermanentError
-from svp.media.probe import MediaInfo, probe
+from svp.media.probe import MediaInfo, probe, readable_seconds
 from svp.runtime.jobs import JOBS
 from svp.runtime.runner import StageContext
 
 if TYPE_CHECKING:
+    from svp.config import Settings
     from svp.media.download import Fetched
 
 
 def run(ctx: StageContext) -> dict[str, Any]:
     link = ctx.job["link"]
     settings = ctx.runtime.settings
-    fetched = _given_file(ctx) if link.get("file_uri") else _downloaded(ctx)
+    given = link.get("path") or link.get("file_uri")
+    fetched = _given_file(ctx) if given else _downloaded(ctx)
     probed: list[tuple[Path, MediaInfo]] = [
         (path, probe(path, settings)) for path in fetched.videos
     ]
@@ -39,6 +41,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
                 f"the video lasts {info.duration:.0f} s, over the {settings.max_seconds} s limit"
                 " (SVP_MAX_SECONDS)"
             )
+    damaged = [note for path, info in probed if (note := cut_short(path, info, settings))]
     first = probed[0][1] if probed else MediaInfo(0.0, False, False)
     duration = round(sum(info.duration for _, info in probed), 3)
     metadata = {"description": "", "subtitles": {}, **fetched.metadata}
@@ -49,6 +52,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
         kind=fetched.kind,
         images=len(fetched.images),
     )
+    if damaged:
+        metadata["damaged"] = "; ".join(damaged)
     artifacts = _saved(ctx, [path for path, _ in probed], fetched.images, metadata)
     if fetched.thumbnail is not None:
         artifacts["thumbnail"] = ctx.save(f"thumbnail{fetched.thumbnail.suffix}", fetched.thumbnail)
@@ -64,7 +69,33 @@ def run(ctx: StageContext) -> dict[str, Any]:
         "videos": len(probed),
         "title": metadata.get("title", ""),
         "thumbnail_url": _web_address(metadata.get("thumbnail")),
+        "damaged": metadata.get("damaged", ""),
     }
+
+
+# A file whose packets end this much before its announced duration was cut short (a small
+# gap is the last frame's length, or an audio track a little shorter than the video).
+CUT_SHORT_SECONDS = 1.0
+CUT_SHORT_SHARE = 0.05
+
+
+def cut_short(path: Path, info: MediaInfo, settings: Settings) -> str:
+    """ "the file ends at 0:05 of 0:11: ..." when its media stops early, else ""."""
+    if info.duration <= 0:
+        return ""
+    readable = readable_seconds(path, settings)
+    gap = info.duration - (readable or 0.0)
+    if readable is None or gap < max(CUT_SHORT_SECONDS, info.duration * CUT_SHORT_SHARE):
+        return ""
+    return (
+        f"the file ends at {_clock(readable)} of {_clock(info.duration)}: the rest of the video"
+        " is missing (a download or copy that stopped early), so the page holds only what"
+        " comes before"
+    )
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
 
 
 def _web_address(value: Any) -> str:
@@ -74,16 +105,36 @@ def _web_address(value: Any) -> str:
 
 
 def _given_file(ctx: StageContext) -> Fetched:
-    """`svp process FILE`: the file was stored when the job was made."""
+    """`svp process FILE`: the job names the file (`path`, read here and stored once, as
+    media.mp4), or an artifact stored when the job was made (`file_uri`)."""
     from svp.media.download import Fetched
 
     link = ctx.job["link"]
     local = ctx.scratch / Path(link["file"]).name
-    ctx.runtime.blobs.download(link["file_uri"], local)
+    if link.get("path"):
+        _copy_given(Path(link["path"]), local, ctx.runtime.settings.max_download_mb)
+    else:
+        ctx.runtime.blobs.download(link["file_uri"], local)
     metadata: dict[str, Any] = {"title": Path(link["file"]).stem}
     if local.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"):
         return Fetched(images=[local], metadata=metadata)
     return Fetched(videos=[local], metadata=metadata)
+
+
+def _copy_given(path: Path, local: Path, max_mb: int) -> None:
+    """The person's file into the scratch folder (ffmpeg reads only a plain file there),
+    checked again: it may have changed or gone since the job was made."""
+    import shutil
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise PermanentError(f"the file {path} is no longer there") from None
+    if size > max_mb * 1024 * 1024:
+        raise PermanentError(
+            f"the file is {size / 1024 / 1024:,.0f} MB, over the {max_mb} MB limit (SVP_MAX_MB)"
+        )
+    shutil.copyfile(path, local)
 
 
 def _downloaded(ctx: StageContext) -> Fetched:

@@ -59,6 +59,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         deadline=deadline_for(settings, ctx.job["stages"]["summarizer"]["deadline"]),
     )
     summary["content"] = asdict(content)
+    if damaged := _artifact_json(ctx, "downloader", "info").get("damaged"):
+        # A video cut short: what the page lacks is said first, and the page is reviewed.
+        summary["needs_review"] = True
+        summary["notes"].insert(0, damaged)
     uri = ctx.save(
         "summary.json", json.dumps(summary, ensure_ascii=False).encode(), "application/json"
     )
