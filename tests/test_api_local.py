@@ -100,6 +100,22 @@ def test_health_checks_notion_once_it_is_set_up(env, monkeypatch):
     assert answer.get_json()["notion_api"]["ok"] is False
 
 
+def test_health_names_a_retired_model_and_how_the_children_are_confined(
+    env, monkeypatch, fake_gemini
+):
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
+    monkeypatch.setenv("SVP_GEMINI_MODEL", "gemini-2.5-flash")  # shut down: the fake says 404
+    app = create_app(build_runtime(load_settings(dotenv=None)), owner_token=TOKEN)
+    answer = app.test_client().get("/health")
+    health = answer.get_json()
+    assert answer.status_code == 503 and health["models"]["ok"] is False
+    (problem,) = health["models"]["problems"]
+    assert "gemini-2.5-flash is not available: set SVP_GEMINI_MODEL" in problem
+    assert health["children"]["ok"] and health["children"]["seccomp"] is True
+    assert health["children"]["missing"] == []  # this machine's kernel keeps every promise
+
+
 def test_svp_serve_prints_the_address_with_its_token_and_serves_it(env, tmp_path):
     import os
     from pathlib import Path

@@ -5,6 +5,11 @@ and the disk under SVP_DATA_DIR (free space, what the folder holds). Notion's AP
 Notion is set up (an integration token, the OAuth client, or on Google Cloud): a machine that
 runs local jobs only is healthy without it.
 
+Also the configured LLM and transcription models, when a key is set (served by the provider, not
+retired: checked every few minutes, each check costs a request per model), and what confines
+the child processes that parse strangers' media here (svp.media.sandbox: reported, never a
+reason to be unhealthy).
+
 The answer is cached for a few seconds, so probes every second cost one store read and one
 Notion request per interval, not per probe. Notion counts as reachable when it answers HTTP
 at all below 500 (an unauthenticated request gets 401: that is an answer).
@@ -26,6 +31,7 @@ CACHE_SECONDS = 5.0
 NOTION_TIMEOUT_SECONDS = 2.0
 NOTION_API = "https://api.notion.com"
 MIN_FREE_MB = 500  # below this on the data folder's disk, downloads and pages may fail
+MODELS_CACHE_SECONDS = 600.0
 
 
 class Health:
@@ -40,6 +46,7 @@ class Health:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self._models_cached: tuple[float, dict[str, Any]] | None = None
 
     def check(self) -> tuple[dict[str, Any], int]:
         """(answer, HTTP status): 200 when both are fine, else 503."""
@@ -62,6 +69,8 @@ class Health:
             checks["notion_api"] = self._notion()
         else:
             checks["notion_api"] = {"ok": True, "checked": False, "why": "Notion is not set up"}
+        checks["models"] = self._models()
+        checks["children"] = self._children()
         healthy = all(check["ok"] for check in checks.values())
         return {
             "status": "ok" if healthy else "unhealthy",
@@ -69,6 +78,29 @@ class Health:
             "timestamp": jobs.iso(time.time()),
             "cached": False,
         }
+
+    def _models(self) -> dict[str, Any]:
+        """A retired or unknown model is unhealthy (every summary would fail); a model that
+        could not be checked, or shuts down later, is said but healthy."""
+        now = time.monotonic()
+        if self._models_cached and now - self._models_cached[0] < MODELS_CACHE_SECONDS:
+            return self._models_cached[1]
+        from svp.summary.models import check_configured_models
+
+        problems = check_configured_models(self.runtime.settings)
+        fatal = [p for p in problems if "is not available" in p or "was shut down" in p]
+        answer: dict[str, Any] = {"ok": not fatal}
+        if problems:
+            answer["problems"] = problems
+        self._models_cached = (now, answer)
+        return answer
+
+    @staticmethod
+    def _children() -> dict[str, Any]:
+        from svp.media.sandbox import isolation_report
+
+        report = isolation_report()
+        return {"ok": True, "degraded": bool(report["missing"]), **report}
 
     def _uses_notion(self) -> bool:
         settings = self.runtime.settings
