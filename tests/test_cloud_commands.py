@@ -430,11 +430,16 @@ def test_webhook_token_lists_the_tokens_the_webhook_received(
     state.delete(SETTINGS, TOKEN_KEY)
     assert main(["cloud", "webhook-token", *WHERE]) == 1
     assert "no token received yet" in capsys.readouterr().err
-    pending = [{"token": "secret_from_notion", "received_at": "2026-12-06T15:00:00Z"}]
+    import time
+
+    from svp.runtime.jobs import iso
+
+    received = iso(time.time() - 60)  # pending tokens are kept an hour (svp.notion.webhook)
+    pending = [{"token": "secret_from_notion", "received_at": received}]
     state.put(SETTINGS, TOKEN_KEY, {"pending": pending})
     assert main(["cloud", "webhook-token", *WHERE]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "secret_from_notion\treceived 2026-12-06T15:00:00Z\n"
+    assert captured.out == f"secret_from_notion\treceived {received}\n"
     assert "svp cloud webhook-token --accept TOKEN" in captured.err
 
 

@@ -78,3 +78,93 @@ def test_every_link_ends_with_exactly_one_page_on_the_local_cloud(seed, tmp_path
     clips = make_clips(tmp_path / "clips")
     verdict = run(CloudScenario.draw(seed), clips, tmp_path / "cloud")
     assert verdict.ok, f"{verdict.report()}\n{verdict.logs}"
+
+
+def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
+    """terraform apply (every function up, its secrets empty: health says what is missing, a
+    link saved meanwhile waits in Notion and nothing is dead-lettered) -> `svp cloud setup`
+    (a wrong Notion token refused, nothing stored; then the right one) -> the link becomes a
+    page, nothing redeployed."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    from svp.cli import main as svp
+    from tests.fakes.gemini import FakeGemini
+    from tests.fakes.notion import FakeNotion
+    from tests.fakes.openai import FakeOpenAI
+    from tests.fakes.vision import FakeVision
+    from tests.localcloud.chaos import read_clip_name
+    from tests.localcloud.cloud import PREFIX, PROJECT, LocalCloud
+    from tests.localcloud.demo import LINK_SCHEMA, RECIPE_SCHEMA, SAMPLE, serve
+
+    def health(cloud: LocalCloud, name: str) -> tuple[int, dict]:
+        try:
+            with urllib.request.urlopen(cloud.url(name) + "/", timeout=30) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    def setup(cloud: LocalCloud, links: str, token: str) -> int:
+        monkeypatch.setenv("SVP_SECRET_MANAGER_ENDPOINT", cloud.secret_manager.base_url)
+        monkeypatch.setenv("NOTION_BASE_URL", cloud.fakes["notion"].base_url)
+        monkeypatch.setenv("NOTION_TOKEN", token)
+        for off in ("GEMINI_API_KEY", "OPENAI_API_KEY", "NOTION_CLIENT_SECRET"):
+            monkeypatch.delenv(off, raising=False)
+        where = ["--project", PROJECT, "--region", "local", "--prefix", PREFIX]
+        where += ["--terraform-dir", str(tmp_path / "no-terraform")]
+        return svp(["cloud", "setup", *where, "--from-env", "--link-databases", links])
+
+    media = serve(SAMPLE.parent)
+    with (
+        FakeNotion() as notion,
+        FakeGemini() as gemini,
+        FakeOpenAI() as openai,
+        FakeVision(read_clip_name) as vision,
+    ):
+        _, links = notion.add_database("Links", LINK_SCHEMA)
+        _, recipes = notion.add_database("Recipes", RECIPE_SCHEMA)
+        cloud = LocalCloud(
+            tmp_path / "cloud",
+            notion=notion,
+            gemini=gemini,
+            openai=openai,
+            vision=vision,
+            variables={"link_databases": links, "content_databases": f"cooking={recipes}"},
+            knobs={
+                "SVP_ALLOWED_HOSTS": media.removeprefix("http://"),
+                "SVP_SECRET_CACHE_SECONDS": "1",
+            },
+            poll_every=2.0,
+            backoff=(1.0, 10.0),
+            secrets_set=False,
+        )
+        with cloud:
+            for name in ("poller", "webhook", "summarizer", "writer", "transcriber"):
+                code, answer = health(cloud, name)
+                assert code == 503 and answer["status"] == "not configured", (name, answer)
+                assert "svp cloud setup" in answer["hint"]
+            assert health(cloud, "downloader") == (200, {"function": "downloader", "status": "ok"})
+
+            row = notion.add_page(
+                links, {"Name": "Demo", "url": f"{media}/{SAMPLE.name}", "tag": "cooking"}
+            )
+            notion.edit_page(row, {"status": "pending"})
+            time.sleep(6)  # three scheduler ticks: the poller holds the link back
+            assert notion.plain(notion.page(row), "status") == "pending"
+            assert "not configured: run `svp cloud setup`" in cloud.logs("poller")
+
+            assert setup(cloud, links, "ntn_wrong") == 1
+            assert "refused: notion-token" in capsys.readouterr().out
+            assert cloud.secret_manager.version_count(f"{PREFIX}notion-token") == 0
+
+            assert setup(cloud, links, notion.token) == 0
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                status = notion.plain(notion.page(row), "status") or ""
+                if status.startswith(("done", "failed")):
+                    break
+                time.sleep(1)
+            assert status.startswith("done"), (status, notion.plain(notion.page(row), "error"))
+            assert all(not cloud.dead_letters(stage) for stage in ("downloader", "writer"))
+            assert not cloud.crashed()

@@ -68,6 +68,7 @@ class LocalCloud:
         poll_every: float = 60.0,
         backoff: tuple[float, float] = (10.0, 600.0),
         functions: tuple[str, ...] = FUNCTIONS,
+        secrets_set: bool = True,
     ):
         self.workdir = workdir
         self.fakes = {"notion": notion, "gemini": gemini, "openai": openai, "vision": vision}
@@ -77,6 +78,7 @@ class LocalCloud:
         self.poll_every = poll_every
         self.backoff = backoff
         self.names = functions
+        self.secrets_set = secrets_set  # False: as `terraform apply` leaves them, no version
         self.functions: dict[str, Function] = {}
         self.secrets = {
             "notion-token": notion.token,
@@ -167,7 +169,8 @@ class LocalCloud:
         client.create_bucket(BUCKET)
 
     def _make_secrets(self) -> None:
-        """Every secret Terraform creates, with a version (what `svp cloud setup` stores)."""
+        """Every secret Terraform creates; with a version (what `svp cloud setup` stores)
+        unless the cloud starts as `terraform apply` leaves it."""
         from tests.fakes.secretmanager import FakeSecretManager
 
         self.secret_manager = FakeSecretManager(project=PROJECT)
@@ -175,7 +178,8 @@ class LocalCloud:
         for key, value in self.secrets.items():
             secret_id = f"{PREFIX}{key}"
             self.secret_manager.create_secret(secret_id)
-            self.secret_manager.add_version(secret_id, value)
+            if self.secrets_set:
+                self.secret_manager.add_version(secret_id, value)
 
     # -- functions -------------------------------------------------------------------------
     def _start_functions(self) -> None:

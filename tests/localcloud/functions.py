@@ -195,17 +195,23 @@ class _FrontHandler(http.server.BaseHTTPRequestHandler):
     server: _Front
 
     def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def _serve(self, method: str) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         function = self.server.function
         if not self.server.slots.acquire(blocking=False):
             self._answer(429, b"Rate exceeded.")
             return
         try:
-            self._forward(function, body)
+            self._forward(function, method, body)
         finally:
             self.server.slots.release()
 
-    def _forward(self, function: Function, body: bytes) -> None:
+    def _forward(self, function: Function, method: str, body: bytes) -> None:
         result: dict = {}
         done = threading.Event()
 
@@ -213,7 +219,7 @@ class _FrontHandler(http.server.BaseHTTPRequestHandler):
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", function.port, timeout=3600)
                 headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                conn.request("POST", self.path, body, headers)
+                conn.request(method, self.path, body or None, headers)
                 reply = conn.getresponse()
                 result["reply"] = (reply.status, reply.read())
             except OSError as exc:

@@ -63,23 +63,33 @@ def notion_token(token: str, databases: list[str], base_url: str = "") -> str:
         raise CheckFailed(f"Notion answered {exc.status} {exc.code}: {exc}") from None
     except (RequestTimeoutError, OSError) as exc:
         raise CheckFailed(f"Notion could not be reached: {exc}") from None
-    titles = []
-    for database_id in databases:
-        try:
-            database = client.databases.retrieve(database_id=database_id)
-        except APIResponseError as exc:
-            if exc.status == 404:
-                raise CheckFailed(
-                    f"database {database_id} is not shared with this integration (open it in"
-                    " Notion, ... menu, Connections, add the integration)"
-                ) from None
-            raise CheckFailed(f"database {database_id}: {exc.status} {exc.code}: {exc}") from None
-        title = "".join(t.get("plain_text", "") for t in database.get("title") or [])
-        titles.append(title or database_id)
+    titles = [_readable_title(client, ref) for ref in databases]
     who = me.get("name") or me.get("id", "?")
     if not titles:
         return f"valid ({who}); no database configured in terraform.tfvars to check"
     return f"valid ({who}); reads {len(titles)} database(s): {', '.join(titles)}"
+
+
+def _readable_title(client, ref: str) -> str:
+    """The title of a database or data source (the pipeline takes either id, data source
+    first: svp.notion.gateway), or CheckFailed saying how to share it."""
+    from notion_client import APIResponseError
+
+    for kind, read in (
+        ("data source", lambda: client.data_sources.retrieve(data_source_id=ref)),
+        ("database", lambda: client.databases.retrieve(database_id=ref)),
+    ):
+        try:
+            found = read()
+        except APIResponseError as exc:
+            if exc.status in (400, 404):
+                continue
+            raise CheckFailed(f"{kind} {ref}: {exc.status} {exc.code}: {exc}") from None
+        return "".join(t.get("plain_text", "") for t in found.get("title") or []) or ref
+    raise CheckFailed(
+        f"database {ref} is not shared with this integration (open it in Notion, ... menu,"
+        " Connections, add the integration)"
+    )
 
 
 def gemini_key(key: str, base_url: str = "") -> str:
