@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -41,6 +42,17 @@ _LEAKY = (
     "http_proxy",
     "https_proxy",
 )
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process sets up the root logger (`svp` without -v: errors only, on
+    stderr): put it back, so the next test's caplog sees what it logs."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
 
 
 @pytest.fixture

@@ -229,12 +229,17 @@ class NotionGateway:
             self._schemas[data_source_id] = (time.monotonic(), properties)
         return properties
 
-    def query(self, data_source_id: str, filter: dict | None = None) -> Iterator[dict]:
+    def query(
+        self, data_source_id: str, filter: dict | None = None, sorts: list | None = None
+    ) -> Iterator[dict]:
+        """Every row matching `filter`; in `sorts` order (without it Notion promises none)."""
         cursor = None
         while True:
             body: dict[str, Any] = {"data_source_id": data_source_id, "page_size": 100}
             if filter:
                 body["filter"] = filter
+            if sorts:
+                body["sorts"] = sorts
             if cursor:
                 body["start_cursor"] = cursor
             response = self.call(self.client.data_sources.query, **body)

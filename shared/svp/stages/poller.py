@@ -50,6 +50,7 @@ from svp.stages.targets import target_for_tag
 
 log = logging.getLogger("svp.poller")
 PARALLEL_DATABASES = 4
+OLDEST_FIRST = [{"timestamp": "created_time", "direction": "ascending"}]
 # This poll's room in the pipeline, seen by the links of every Link Database it polls.
 _POLL_ROOM: ContextVar[Room | None] = ContextVar("svp_poll_room", default=None)
 
@@ -148,7 +149,8 @@ def poll_database(runtime: Runtime, status: LinkStatus, user: str, database: str
             raise PermanentError("NOTION_TOKEN is not set")
         source = notion.data_source_id(database)
         schema = notion.schema(source)
-        for page in notion.query(source, pending_filter(schema)):
+        # Oldest first: admission serves links in the order people saved them.
+        for page in notion.query(source, pending_filter(schema), OLDEST_FIRST):
             _enqueue_one(runtime, status, page, source, report, user)
         _correct_rows(runtime, status, notion, source, schema, report)
     except Exception as exc:  # noqa: BLE001 - one link's trouble; the next poll tries again
