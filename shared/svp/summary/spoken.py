@@ -154,9 +154,8 @@ def steps(text: str) -> list[str]:
     """The instructions the transcript speaks, in order."""
     found = []
     for sentence in content_sentences(text):
-        if not is_intro(sentence) and (step := as_step(sentence)):
-            found.append(step)
-        elif step := _split(sentence)[1]:
+        step = "" if is_intro(sentence) else as_step(sentence)
+        if step := step or _split(sentence)[1]:
             found.append(step)
     return found
 
