@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from svp.cli import main as svp
 from svp.stages import local_page
 from svp.summary import extractive, spoken
@@ -149,3 +151,25 @@ def test_svp_process_writes_a_page_named_by_its_title(env, clips, capsys):
     # A second run of the same file is another job: another page, not an overwrite.
     assert svp(["process", str(clips / "pasta.mp4"), "--tag", "cooking"]) == 0
     assert (page.parent / "tomato-pasta-2.md").is_file() and page.read_text() == text
+
+
+@pytest.mark.slow
+def test_the_demo_clip_makes_a_page_worth_opening(env, capsys, monkeypatch):
+    """`make demo`: the sample clip becomes a page with steps, ingredients and a photograph."""
+    monkeypatch.delenv("SVP_OCR", raising=False)  # the default engine, as `make demo` runs
+    sample = Path(__file__).resolve().parents[1] / "samples" / "cooking-demo.mp4"
+    assert sample.stat().st_size < 2 * 1024 * 1024
+    assert svp(["process", str(sample), "--tag", "cooking"]) == 0
+    found = re.search(r"Page: file://(\S+\.md)", capsys.readouterr().err)
+    assert found
+    page = Path(found.group(1))
+    text = page.read_text()
+    assert page.name == "perfect-espresso.md" and text.startswith("# Perfect Espresso")
+    assert "- **ingredients**: 18 g coffee beans, 40 ml water, Sugar to taste" in text
+    steps = re.findall(r"^  \d\. (.+)$", text, re.M)
+    assert len(steps) == 4 and steps[0].startswith("Grind 18 grams of coffee beans")
+    assert not any(re.search(r"\b(hi|everyone|enjoy)\b", s, re.I) for s in steps)
+    assert "A cooking video: Perfect Espresso. Today we make a perfect espresso at home." in text
+    # The picture is the photograph: taken where no overlay shows (after 0:19).
+    shown = re.search(r"^!\[Frame at 0:(\d\d)\]\((perfect-espresso-1\.jpg)\)$", text, re.M)
+    assert shown and int(shown.group(1)) >= 20 and (page.parent / shown.group(2)).is_file()
