@@ -108,7 +108,7 @@ def _transcript(content: dict[str, Any]) -> tuple[str, str]:
     ):
         about.append(f"heard by {engine}")
     heading = "Transcript" + (f" ({', '.join(a for a in about if a)})" if any(about) else "")
-    text = content.get("transcript", "").strip()
+    text = (content.get("transcript") or "").strip()
     if notice := content.get("transcript_notice", ""):
         text = f"{notice}\n\n{text}" if text else notice
     return heading, text
@@ -131,12 +131,12 @@ def markdown(
         lines += [f"> ⚠️ {notice}", ""]
     if pictures:
         lines += [f"![{pictures[0][1]}]({pictures[0][0]})", ""]
-    if text := summary.get("summary", "").strip():
+    if text := (summary.get("summary") or "").strip():
         lines += [text, ""]
     for name, value in properties.items():
         lines += _property(name, value, evidence.get(name, ""))
     sections: list[tuple[str, list[str]]] = [
-        ("Caption", [content.get("caption", "").strip()]),
+        ("Caption", [(content.get("caption") or "").strip()]),
         _transcript_section(content),
         ("On-screen text", _screen(content.get("screen_lines", []))),
         ("On screen throughout", _listed(throughout(content.get("persistent_lines", [])))),
