@@ -9,7 +9,7 @@ Each clip goes through the OCR stage's own path (svp.media.screen.ScreenText, Ra
 with `svp.media.ocr.WORDS_AS_SHOWN` off (before) and on (after). Printed per style and in
 total: overlay words found intact as words of a line on the page (a merged "cupwater" or a
 "sblend" loses both words), and the lines that differ.
-Usage: python bench/ocr_words.py [--styles N]
+Usage: python bench/ocr_words.py [--styles N] [--per-style N]
 """
 
 from __future__ import annotations
@@ -52,63 +52,23 @@ PHRASES = [
     "2 tbsp honey",
     "pinch of salt",
 ]
-# (name, size, font, style, colour, background, font size as a share of the width)
+# (name, size, font, style, colour, background, font size = width / this)
 STYLES = [
-    (
-        "1080 bold outline",
-        (1080, 1920),
-        "dejavu/DejaVuSans-Bold.ttf",
-        "outline",
-        "white",
-        "testsrc2",
-        12,
-    ),
-    (
-        "720 bold box",
-        (720, 1280),
-        "liberation/LiberationSans-Bold.ttf",
-        "box",
-        "white",
-        "mandelbrot",
-        14,
-    ),
-    (
-        "1080 serif outline",
-        (1080, 1920),
-        "dejavu/DejaVuSerif-Bold.ttf",
-        "outline",
-        "yellow",
-        "life=mold=10:r=30:ratio=0.1:death_color=#C83232:life_color=#00ff00",
-        13,
-    ),
-    (
-        "540 condensed box",
-        (540, 960),
-        "dejavu/DejaVuSansCondensed-Bold.ttf",
-        "box",
-        "white",
-        "testsrc2",
-        12,
-    ),
-    (
-        "720 narrow outline",
-        (720, 1280),
-        "liberation/LiberationSansNarrow-Bold.ttf",
-        "outline",
-        "yellow",
-        "mandelbrot",
-        11,
-    ),
-    (
-        "1080 regular shadow",
-        (1080, 1920),
-        "dejavu/DejaVuSans.ttf",
-        "shadow",
-        "white",
-        "testsrc2",
-        13,
-    ),
-]
+    ("1080 bold outline", (1080, 1920), "dejavu/DejaVuSans-Bold.ttf", "outline", "white",
+     "testsrc2", 12),
+    ("720 bold box", (720, 1280), "liberation/LiberationSans-Bold.ttf", "box", "white",
+     "mandelbrot", 14),
+    ("1080 serif outline", (1080, 1920), "dejavu/DejaVuSerif-Bold.ttf", "outline", "yellow",
+     "life=mold=10:r=30:ratio=0.1:death_color=#C83232:life_color=#00ff00", 13),
+    ("540 condensed box", (540, 960), "dejavu/DejaVuSansCondensed-Bold.ttf", "box", "white",
+     "testsrc2", 12),
+    ("720 narrow outline", (720, 1280), "liberation/LiberationSansNarrow-Bold.ttf", "outline",
+     "yellow", "mandelbrot", 11),
+    ("1080 regular shadow", (1080, 1920), "dejavu/DejaVuSans.ttf", "shadow", "white",
+     "testsrc2", 13),
+    ("1080 bold 90px shadow", (1080, 1920), "liberation/LiberationSans-Bold.ttf", "shadow",
+     "white", "mandelbrot", 12),
+]  # fmt: skip
 
 
 def script(seed: int, per: int) -> list[Overlay]:
@@ -122,10 +82,11 @@ def script(seed: int, per: int) -> list[Overlay]:
     return overlays
 
 
-def clips(count: int) -> list[tuple[str, Path, list[Overlay]]]:
+def clips(count: int, per_style: int = 1) -> list[tuple[str, Path, list[Overlay]]]:
     CACHE.mkdir(parents=True, exist_ok=True)
     made = []
-    for index, (name, size, font, style, colour, background, share) in enumerate(STYLES[:count]):
+    for index in range(count * per_style):
+        name, size, font, style, colour, background, share = STYLES[index % count]
         overlays = [
             Overlay(o.start, o.end, o.text, o.y, "(w-text_w)/2", share)
             for o in script(7100 + index, 6)
@@ -177,8 +138,9 @@ def read(path: Path, spaced: bool) -> tuple[list[str], float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--styles", type=int, default=len(STYLES))
+    parser.add_argument("--per-style", type=int, default=1, help="clips of each style")
     args = parser.parse_args()
-    made = clips(args.styles)
+    made = clips(args.styles, args.per_style)
     totals = {False: [0, 0, 0.0], True: [0, 0, 0.0]}
     print(f"{'style':<22} {'before':>9} {'after':>9}   lines that changed (before -> after)")
     for name, path, overlays in made:

@@ -116,3 +116,8 @@ def test_the_page_shows_overlay_words_apart_in_several_styles(tmp_path: Path):
         assert ocr.WORDS_AS_SHOWN
         for overlay in overlays:
             assert overlay.text in lines, lines
+
+
+def test_punctuation_keeps_to_its_word():
+    frame, chars, corners = _shown("serve with rice  .")
+    assert spacing.as_shown("serve with rice.", chars, frame, corners)[0] == "serve with rice."

@@ -8,7 +8,9 @@ but the frame itself is not: overlay text is drawn in one fill colour, and a col
 none of it, wider than letters ever stand apart, is a space. The fill colour is the one of the
 box's most common colours found under nearly every character and apart between them (never a
 background band under part of the line). Measured on bold, condensed and narrow fonts (letters
-apart by at most 0.24 of the ink's height, words by 0.32 to 0.67; bench/ocr_words.py):
+apart by at most 0.24 of the ink's height, words by 0.32 to 0.67). On 14 generated clips in 7
+styles (540x960 to 1080x1920; bold, regular, serif, condensed, narrow; box, outline, shadow;
+three moving backgrounds), overlay words intact went from 94.2 % to 99.6 % (bench/ocr_words.py):
 - a gap of at least SPACE x the ink height, and WIDER x the line's usual gap between letters,
   puts a space between two characters;
 - a first or last character with almost no fill colour within its reach is dropped (a stray).
@@ -31,6 +33,7 @@ UNDER = 0.2  # ink in this share of a character's reach: the character is made o
 COVERED = 0.9  # the fill colour is under this share of the characters (not a background band)
 FILL_DISTANCE = 48  # a pixel this close (max over B, G, R) to a colour is of that colour
 CANDIDATES = 5  # the most common colours of the line's box tried as its fill
+CLOSING = set(".,;:!?%)]}'\"")  # never a measured space before these
 
 
 def _centre(box: Any) -> float:
@@ -136,7 +139,9 @@ def as_shown(text: str, chars: Any, frame: np.ndarray, corners: Any) -> tuple[st
             count += 1
     out = []
     for index in range(first, last + 1):
-        if index > first and (index in read_spaces or gaps[index - first - 1] >= wide):
+        # Punctuation keeps to its word ("rice." read a little apart is not "rice .").
+        measured = gaps[index - first - 1] >= wide and letters[index] not in CLOSING
+        if index > first and (index in read_spaces or measured):
             out.append(" ")
         out.append(letters[index])
     return "".join(out), chars[first : last + 1]
