@@ -106,3 +106,17 @@ def test_the_page_shows_spanish_speech_and_the_model_that_heard_it(env, cache, t
     assert "speech not in English" not in page
     # Spanish steps are kept as heard (the step rules know English only).
     assert re.search(r"\*\*steps\*\*: Hoy vamos a preparar", page), page
+
+
+def test_the_cache_falls_back_to_the_temporary_folder_when_home_is_not_writable(
+    tmp_path, monkeypatch
+):
+    """A Cloud Function's home cannot be written: the joined model goes to its /tmp."""
+    import tempfile
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.delenv("SVP_MODEL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    assert whisper_models.cache_root() == tmp_path / "tmp" / "svp-models"
