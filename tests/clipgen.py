@@ -120,13 +120,24 @@ def make_overlay_clip(
     watermark: str = "",
     speech_text: str = "",
     voice: str = "en-us",
+    font: str = FONT,
+    style: str = "box",
+    colour: str = "white",
 ) -> Path:
-    """White bold text on dark boxes over a moving lavfi `background`, with an optional counter
-    in the top-left corner and a watermark or handle in the bottom-right one."""
+    """Bold text (`colour`, in `font`) over a moving lavfi `background`, with an optional
+    counter in the top-left corner and a watermark or handle in the bottom-right one. `style`:
+    "box" (on a dark box), "outline" (a black border, no box, as editing apps draw it) or
+    "shadow" (a drop shadow, no box)."""
     width, height = size
+    looks = {
+        "box": f"box=1:boxcolor=black@0.65:boxborderw={width // 60}",
+        "outline": f"borderw={max(2, width // 200)}:bordercolor=black",
+        "shadow": f"shadowx={max(2, width // 300)}:shadowy={max(2, width // 300)}:"
+        "shadowcolor=black@0.8",
+    }
     filters = [
-        f"drawtext=fontfile={FONT}:text='{_escape(o.text)}':fontsize={width // o.size}:"
-        f"fontcolor=white:box=1:boxcolor=black@0.65:boxborderw={width // 60}:"
+        f"drawtext=fontfile={font}:text='{_escape(o.text)}':fontsize={width // o.size}:"
+        f"fontcolor={colour}:{looks[style]}:"
         f"x={o.x}:y={o.y}:enable='between(t,{o.start},{o.end - 0.05})'"
         for o in overlays
     ]

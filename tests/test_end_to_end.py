@@ -34,7 +34,8 @@ def test_svp_process_turns_a_served_clip_into_a_page(env, media_server):
     page = result.stdout
     assert page.startswith("# Tomato Pasta")  # the title is the first text shown on screen
     assert re.search(r"\*\*ingredients\*\*: Spaghetti, Garlic and basil", page)
-    assert re.search(r"\*\*steps\*\*: .*boil the spaghetti for 10 minutes", page, re.I)
+    # the spoken instruction as a numbered step, under the property
+    assert re.search(r"\*\*steps\*\*:.*\n  1\. Boil the spaghetti for 10 minutes", page)
     assert f"**video_link**: {media_server}/pasta.mp4" in page
     assert "Needs review" in page
     for stage in ("downloader", "transcriber", "ocr", "summarizer", "writer"):

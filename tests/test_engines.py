@@ -58,7 +58,9 @@ def test_openai_transcription_is_used_when_a_key_is_set(
     monkeypatch.setenv("SVP_TRANSCRIBE_MODEL", "gpt-transcribe")
     fake_openai.transcriber = lambda name, audio, form: "Whisk three eggs with a pinch of salt."
     assert svp(["process", str(clips / "pasta.mp4"), "--tag", "cooking"]) == 0
-    assert "**steps**: Whisk three eggs with a pinch of salt." in capsys.readouterr().out
+    assert re.search(
+        r"\*\*steps\*\*:.*\n  1\. Whisk three eggs with a pinch of salt\.", capsys.readouterr().out
+    )
     (upload,) = fake_openai.uploads
     assert upload["model"].data == b"gpt-transcribe"
     assert upload["file"].filename.endswith(".flac")

@@ -40,8 +40,19 @@ def test_a_caption_names_its_language_and_a_short_or_unclear_one_names_none():
     assert language_hint({"description": "Cena rápida en quince minutos"}, local=False) == ""
 
 
+@pytest.fixture
+def without_multilingual(monkeypatch):
+    """As on a machine without the multilingual model's packages (tests/test_multilingual.py
+    has it)."""
+    from svp.media import whisper_models
+
+    monkeypatch.setattr(whisper_models, "base_parts", lambda: None)
+
+
 @pytest.mark.slow
-def test_portuguese_speech_named_by_the_caption_gets_a_notice_not_a_transcript(tmp_path):
+def test_portuguese_speech_named_by_the_caption_gets_a_notice_not_a_transcript(
+    tmp_path, without_multilingual
+):
     audio = speech(PORTUGUESE, tmp_path / "pt.wav", voice="pt")
     result = transcribe(audio, Settings(), duration=12.0, scratch=tmp_path, language_hint="pt")
     assert result.text == "" and result.source == "none" and result.language == "pt"
@@ -51,7 +62,9 @@ def test_portuguese_speech_named_by_the_caption_gets_a_notice_not_a_transcript(t
 
 
 @pytest.mark.slow
-def test_a_spanish_video_gets_the_notice_and_no_english_hallucination(env, tmp_path, capsys):
+def test_a_spanish_video_gets_the_notice_and_no_english_hallucination(
+    env, tmp_path, capsys, without_multilingual
+):
     clip = make_clip(
         tmp_path / "tortilla.mp4",
         speech_text=SPANISH,

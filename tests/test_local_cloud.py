@@ -45,8 +45,8 @@ def test_the_demo_turns_the_sample_into_a_page_on_the_local_cloud(tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     out = result.stdout
     assert "The link ended 'done'" in out
-    assert "Name: Tomato Basil Pasta" in out  # read off the clip by the ocr function
-    assert "spaghetti" in out.split("Steps:")[1].lower()  # heard by the transcriber
+    assert "Name: Perfect Espresso" in out  # read off the clip by the ocr function
+    assert "coffee beans" in out.split("Steps:")[1].lower()  # heard by the transcriber
     for name in ("poller", "downloader", "transcriber", "ocr", "summarizer", "writer"):
         log = (tmp_path / "logs" / f"{name}.log").read_text()
         assert "ModuleNotFoundError" not in log and "Traceback" not in log, f"{name}:\n{log}"

@@ -336,7 +336,7 @@ def test_platform_subtitles_are_preferred_to_speech_recognition(
         assert output["source"] == "subtitles" and output["engine"] == "platform"
         assert "Subtitles say: boil the pasta." in page
     else:
-        assert output["source"] == "speech" and output["engine"] == "faster-whisper"
+        assert output["source"] == "speech" and output["engine"] == "faster-whisper tiny.en"
         assert "Subtitles say" not in page
     assert output["language"] == "en"
 

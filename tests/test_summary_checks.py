@@ -190,7 +190,8 @@ def test_extractive_fallback_puts_title_urls_and_text_where_a_person_expects():
         "name": "Tomato pasta in 15 minutes 🍅",  # the caption's first line
         "video_link": "https://www.tiktok.com/@chef/video/7301",
         "ingredients": ["pasta", "dinner"],  # the caption's hashtags
-        "steps": pasta().transcript,
+        # the spoken instruction, numbered; "Today we make tomato pasta." is no step
+        "steps": "1. Boil the spaghetti for 10 minutes, then add the garlic and basil.",
     }
     place = Content(
         url="https://www.tiktok.com/@w/video/9",

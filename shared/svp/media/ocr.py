@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from svp.config import Settings
+from svp.media import spacing
 
 if TYPE_CHECKING:
     import numpy as np
@@ -226,6 +227,9 @@ _rapid_lock = threading.Lock()
 _rapid: list[Any] = []  # the engine, made once per process (loading the models takes ~1 s)
 DETECT_SIDE = 960  # px: about twice as fast as 1280 on 720x1280 frames, same lines found
 RAPID_MIN_SCORE = 0.6  # recognition confidence 0-1 below which a line is texture, not text
+# Spaces measured on the frame and stray edge characters dropped (svp.media.spacing); off
+# only to measure what it changes (bench/ocr_words.py).
+WORDS_AS_SHOWN = True
 
 
 def _rapidocr() -> Any:
@@ -273,6 +277,8 @@ def rapidocr_lines(frame: np.ndarray) -> list[Seen]:
     for text, score, corners, chars in zip(
         result.txts, result.scores, result.boxes, characters, strict=True
     ):
+        if WORDS_AS_SHOWN:
+            text, chars = spacing.as_shown(text, chars, frame, corners)
         text = _confident(text, chars)
         if not text.strip() or float(score) < RAPID_MIN_SCORE:
             continue

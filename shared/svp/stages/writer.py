@@ -21,7 +21,7 @@ from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.properties import RELATION_LIMIT, encode_properties, plain
 from svp.runtime import jobs, videos
 from svp.runtime.runner import LeaseLost, StageContext
-from svp.stages import pictures
+from svp.stages import local_page, pictures
 from svp.stages.targets import schema_of
 from svp.summary.targets import Schema, review_mark, source_property, title_property
 
@@ -75,10 +75,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
         plain_values = {**_without_relations(schema, values), **extra}
         rendered.append(render(schema, plain_values, source, _relations(schema, values)))
     local = "data_source_id" not in target
-    # Locally the pictures are files beside the page; in Notion, uploads (see _Written).
-    shown = pictures.copy_beside(ctx, _local_page(ctx)) if local else []
+    # Locally the page is named by its title and the pictures are files beside it; in Notion,
+    # uploads (see _Written).
+    page_path = _local_page(ctx, rendered[0][2]) if local else None
+    shown = pictures.copy_beside(ctx, page_path) if page_path else []
     document = "\n---\n\n".join(
-        body.markdown(title, readable, summary, source, evidence[i], shown)
+        local_page.markdown(title, readable, summary, ctx.job["link"], evidence[i], shown)
         for i, (_, readable, title) in enumerate(rendered)
     )
     all_properties = [properties for properties, _, _ in rendered]
@@ -87,8 +89,8 @@ def run(ctx: StageContext) -> dict[str, Any]:
     properties_uri = ctx.save("page.json", properties_json.encode(), "application/json")
     markdown_uri = ctx.save("page.md", document.encode(), "text/markdown")
 
-    if local:
-        url = _write_local(ctx, properties_json, document)
+    if page_path:
+        url = _write_local(ctx, page_path, properties_json, document)
         pages = [{"id": "", "url": url, "title": title} for _, _, title in rendered]
     else:
         notion = notion_for(ctx.runtime, target.get("user"))
@@ -306,15 +308,15 @@ def _find_page(notion: NotionGateway, data_source_id: str, schema: Schema, inten
     return next(iter(notion.query(data_source_id, {"and": conditions})), None)
 
 
-def _local_page(ctx: StageContext) -> Path:
-    folder = ctx.runtime.settings.data_dir / "output"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{ctx.job_id}.md"
+def _local_page(ctx: StageContext, title: str) -> Path:
+    return local_page.reserve(ctx.runtime.settings.data_dir / "output", title, ctx.job_id)
 
 
-def _write_local(ctx: StageContext, properties_json: str, document: str) -> str:
-    """The page as output/JOB.md (its pictures beside it) and its properties as JOB.json."""
-    path = _local_page(ctx)
+def _write_local(ctx: StageContext, path: Path, properties_json: str, document: str) -> str:
+    """The page as output/TITLE.md (its pictures beside it) and its properties as TITLE.json;
+    the job's marker keeps the name this job's."""
     path.with_suffix(".json").write_text(properties_json)
-    path.write_text(document)
+    temporary = path.with_suffix(".md.tmp")
+    temporary.write_text(f"{document}\n{local_page.marker(ctx.job_id)}\n")
+    temporary.replace(path)
     return path.resolve().as_uri()

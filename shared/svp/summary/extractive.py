@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from svp.summary import spoken
 from svp.summary.content import URL_RE, Content
-from svp.summary.targets import SOURCE_URL_NAME, Schema
+from svp.summary.targets import SOURCE_URL_NAME, Schema, title_property
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 PHONE_RE = re.compile(r"\+?\d[\d \t().-]{7,}\d")
@@ -69,6 +70,8 @@ SHORT_FACT_NAME = re.compile(
     r"neighbou?rhood|time|duration|servings|yield|rating|author|chef|name",
     re.I,
 )
+# Free-text properties that hold instructions: the steps the transcript speaks, numbered.
+STEPS_NAME = re.compile(r"step|instruction|method|direction|recipe|how.?to", re.I)
 # Free-text properties a person expects the body of the post in.
 LONG_TEXT_NAME = re.compile(
     r"step|instruction|method|direction|recipe|description|summary|note|recommend|review|"
@@ -108,7 +111,7 @@ def extract(content: Content, schema: Schema) -> dict[str, Any]:
         elif kind == "url":
             values[name] = content.url if SOURCE_URL_NAME.search(name) else next(other_urls, None)
         elif kind == "rich_text" and name == text_field:
-            values[name] = content.transcript or "\n".join(spare_lines)
+            values[name] = body_text(content, name) or "\n".join(spare_lines)
         elif kind == "multi_select":
             values[name] = (
                 [p.strip() for p in labelled.split(",")]
@@ -129,3 +132,74 @@ def extract(content: Content, schema: Schema) -> dict[str, Any]:
         if coerced not in (None, "", []):
             valid[name] = coerced
     return valid
+
+
+def _english(content: Content) -> bool:
+    return content.language in ("", "en")
+
+
+def numbered(lines: list[str]) -> str:
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(lines, 1))
+
+
+def body_text(content: Content, name: str) -> str:
+    """The transcript for a free-text property: its spoken steps, numbered, for a property
+    named like steps; else its sentences without greetings and sign-offs. Other languages
+    than English keep the transcript as heard (the rules know English words only)."""
+    transcript = content.transcript.strip()
+    if not transcript or not _english(content):
+        return transcript
+    if STEPS_NAME.search(name) and (steps := spoken.steps(transcript)):
+        return numbered(steps)
+    return " ".join(spoken.content_sentences(transcript))
+
+
+KINDS = {
+    "cooking": "A cooking video",
+    "recipes": "A recipe video",
+    "food": "A food video",
+    "places": "A video about a place",
+    "travel": "A travel video",
+}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A step's first clause, at most `limit` characters."""
+    text = re.split(r",\s", text.rstrip(".!"), maxsplit=1)[0]
+    if text.lower().startswith(("meanwhile", "while", "in the meantime")):
+        text = text.split(", ", 1)[-1]
+    return text if len(text) <= limit else text[: text.rfind(" ", 0, limit)].rstrip(",;") + "…"
+
+
+def _listed(items: list[str], shown: int = 6) -> str:
+    if len(items) <= shown:
+        return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+    return ", ".join(items[:shown]) + f" and {len(items) - shown} more"
+
+
+def describe(content: Content, schema: Schema, values: dict[str, Any]) -> str:
+    """What the video is, in a few sentences, from the values filled and the post's words:
+    "A cooking video: Tomato Basil Pasta. Today we make ... 5 ingredients: ... 4 steps, from
+    “Boil the spaghetti …” to “Drain the pasta …”." Never the first sentence heard."""
+    kind = KINDS.get(
+        content.tag.lower(), f"A video tagged “{content.tag}”" if content.tag else "A video"
+    )
+    title = str(values.get(title_property(schema) or "", "")) or title_of(content)
+    by = f" by {content.uploader}" if content.uploader else ""
+    parts = [f"{kind}{by}: {title.rstrip('.')}."]
+    if _english(content) and (said := spoken.intro(content.transcript)):
+        parts.append(said)
+    for name, prop in schema.items():
+        value = values.get(name)
+        if prop["type"] == "multi_select" and value:
+            parts.append(
+                f"{len(value)} {name.replace('_', ' ')}: {_listed(list(map(str, value)))}."
+            )
+        elif prop["type"] == "rich_text" and STEPS_NAME.search(name) and value:
+            steps = re.findall(r"^\d+\. (.+)$", str(value), re.M)
+            if len(steps) > 1:
+                parts.append(
+                    f"{len(steps)} {name.replace('_', ' ')}, from “{_short(steps[0])}” "
+                    f"to “{_short(steps[-1])}”."
+                )
+    return " ".join(parts)

@@ -86,7 +86,7 @@ def summarize(
         "model": model,
         "needs_review": needs_review,
         "notes": notes,
-        "summary": text or fallback_summary(content),
+        "summary": text or extractive.describe(content, schema, items[0] if items else {}),
         "usage": usage,
     }
 
@@ -137,13 +137,6 @@ def _pin_source(item: dict[str, Any], schema: Schema, content: Content) -> dict[
         else:
             item.pop(name, None)
     return item
-
-
-def fallback_summary(content: Content) -> str:
-    for text in (content.transcript, content.caption, content.screen_text):
-        if text.strip():
-            return extractive.first_sentence(text.strip(), 400)
-    return ""
 
 
 def ask_and_verify(
