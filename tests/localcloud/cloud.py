@@ -213,6 +213,7 @@ class LocalCloud:
             "FUNCTION_TARGET": "handle",
             "FUNCTION_SIGNATURE_TYPE": "http",
             **spec.environment,
+            **{name: self.secrets[secret] for name, secret in spec.mounted.items()},
             # Google Cloud's endpoints here: the emulators and the fakes.
             **self.hosts,
             "SVP_SECRET_MANAGER_ENDPOINT": self.secret_manager.base_url,

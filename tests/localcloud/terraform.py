@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ class FunctionSpec:
     source_topic: str | None  # the topic whose push subscription feeds it
     environment: dict[str, str]  # SVP_SECRETS included: the secrets it reads at run time
     secrets: dict[str, str]  # setting -> secret (its key in secrets.tf)
+    # An older terraform/ (SVP_CHAOS_CODE) mounted secrets as variables: setting -> secret
+    mounted: dict[str, str] = field(default_factory=dict)
     dead_letters_to_poller: bool
 
 
@@ -80,6 +82,7 @@ class Terraform:
             prefix = self.variables["prefix"]
             names = [f"{setting}={prefix}{secrets[setting]}" for setting in sorted(secrets)]
             environment["SVP_SECRETS"] = ",".join(names)
+        mounted = self.resolve(call.get("secret_environment_variables")) or {}
         topic = call.get("source_topic")
         topic_key = re.search(r'google_pubsub_topic\.this\["([\w-]+)"\]', str(topic or ""))
         return FunctionSpec(
@@ -88,6 +91,7 @@ class Terraform:
             source_topic=topic_key.group(1) if topic_key else None,
             environment={k: str(v) for k, v in environment.items()},
             secrets=dict(secrets),
+            mounted=dict(mounted),
             dead_letters_to_poller=call.get("dead_letter_handler") is not None,
         )
 
