@@ -30,9 +30,9 @@ class FunctionSpec:
     source_topic: str | None  # the topic whose push subscription feeds it
     environment: dict[str, str]  # SVP_SECRETS included: the secrets it reads at run time
     secrets: dict[str, str]  # setting -> secret (its key in secrets.tf)
+    dead_letters_to_poller: bool
     # An older terraform/ (SVP_CHAOS_CODE) mounted secrets as variables: setting -> secret
     mounted: dict[str, str] = field(default_factory=dict)
-    dead_letters_to_poller: bool
 
 
 def _unquote(value: Any) -> Any:
