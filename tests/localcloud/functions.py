@@ -146,6 +146,10 @@ class Function:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                if "Connection in use" in self.tail(3):  # another process took the free port
+                    self.port = free_port()
+                    self.start()
+                    continue
                 raise RuntimeError(f"{self.spec.name} exited:\n{self.tail()}")
             with contextlib.suppress(OSError):
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
