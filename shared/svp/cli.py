@@ -294,21 +294,12 @@ def cmd_clean(args: argparse.Namespace, settings: Settings) -> int:
 
 # -- replay --------------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from svp.cloud.commands import replay_and_report
+
     runtime = build_runtime(settings)
-    try:
-        replayed = runtime.dead_letters.replay(
-            job_id=args.job, stage=args.stage, limit=args.limit, dry_run=args.dry_run
-        )
-    except Exception as exc:  # noqa: BLE001 - e.g. Pub/Sub refused the publish: nothing was acked
-        print(
-            f"svp: replay stopped, unreplayed messages stay dead-lettered: {exc}", file=sys.stderr
-        )
+    replayed = replay_and_report(runtime, args)
+    if replayed is None:
         return 1
-    verb = "would replay" if args.dry_run else "replayed"
-    for item in replayed:
-        detail = f": {item.last_error}" if item.last_error else ""
-        print(f"{verb} {item.stage} for job {item.job_id} (after {item.attempts} attempts{detail})")
-    print(f"{len(replayed)} message(s) {verb}")
     if replayed and not (args.dry_run or args.no_run or settings.uses_gcp):
         local = dispatcher(runtime)
         local.run(idle_exit=True)

@@ -290,6 +290,12 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, target: Target) -> 
     from svp.wiring import build_runtime
 
     runtime = build_runtime(cloud_settings(settings, target))
+    return 0 if replay_and_report(runtime, args) is not None else 1
+
+
+def replay_and_report(runtime: Any, args: argparse.Namespace) -> list | None:
+    """Replay the dead letters `args` selects (--job, --stage, --limit, --dry-run), one line
+    each on stdout; None, said on stderr, when replay stopped (what was not replayed stays)."""
     try:
         replayed = runtime.dead_letters.replay(
             job_id=args.job, stage=args.stage, limit=args.limit, dry_run=args.dry_run
@@ -298,13 +304,13 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, target: Target) -> 
         print(
             f"svp: replay stopped, unreplayed messages stay dead-lettered: {exc}", file=sys.stderr
         )
-        return 1
+        return None
     verb = "would replay" if args.dry_run else "replayed"
     for item in replayed:
         detail = f": {item.last_error}" if item.last_error else ""
         print(f"{verb} {item.stage} for job {item.job_id} (after {item.attempts} attempts{detail})")
     print(f"{len(replayed)} message(s) {verb}")
-    return 0
+    return replayed
 
 
 # -- logs -----------------------------------------------------------------------------------
