@@ -175,7 +175,10 @@ def test_gemini_503_storm_ends_in_a_page_for_review(gemini, fake_gemini, waits):
     assert summary["engine"] == "extractive" and summary["needs_review"] is True
     assert summary["notes"][0].startswith("Gemini failed (HTTP 503 UNAVAILABLE")
     assert "after 3 attempts" in summary["notes"][0]
-    assert summary["items"][0]["steps"] == pasta().transcript  # the link is never lost
+    # The link is never lost: the extractive page keeps the spoken steps, numbered.
+    assert summary["items"][0]["steps"] == (
+        "1. Boil the spaghetti for 10 minutes, then add the garlic and basil."
+    )
 
 
 def test_gemini_429_retry_delay_is_honoured(gemini, fake_gemini, waits):
