@@ -249,6 +249,33 @@ def _llm(mode: str, rng: random.Random):
     return answer
 
 
+def misbehave(gemini: FakeGemini, mode: str, rng: random.Random) -> None:
+    """The LLM's failures of `mode` (its answers are `_llm`'s)."""
+    if mode == "down":
+        gemini.fail_next(503, times=10_000)
+    elif mode == "flaky":
+        error = Reply(503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "chaos"}})
+        gemini.fault_plan = lambda r: Fault("reply", error) if rng.random() < 0.3 else None
+
+
+def save_links(
+    notion: FakeNotion, links_db: str, base: str, links: tuple[tuple[str, str, str], ...]
+) -> list[str]:
+    """Each (clip, URL form, tag) saved as a pending row of the Link Database: the row ids."""
+    return [
+        notion.add_page(
+            links_db,
+            {
+                "Name": f"{clip} {form}",
+                "url": _url(base, clip, form),
+                "tag": tag,
+                "status": "pending",
+            },
+        )
+        for clip, form, tag in links
+    ]
+
+
 class _Worker:
     def __init__(self, command: list[str], env: dict[str, str], log: Path):
         self.log = log
@@ -284,34 +311,11 @@ def run(scenario: Scenario, clips: Path, workdir: Path) -> Verdict:
     faults = _Faults(scenario)
     llm_rng = random.Random(scenario.seed * 104729)
     with FakeNotion() as notion, FakeGemini(_llm(scenario.llm, llm_rng)) as gemini:
-        if scenario.llm in ("down",):
-            gemini.fail_next(503, times=10_000)
-        elif scenario.llm == "flaky":
-            gemini.fault_plan = lambda r: (
-                Fault(
-                    "reply",
-                    Reply(
-                        503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "chaos"}}
-                    ),
-                )
-                if llm_rng.random() < 0.3
-                else None
-            )
+        misbehave(gemini, scenario.llm, llm_rng)
         data = workdir / "data"
         env = _environment(notion, gemini, data)
         links_db, content = _databases(notion, env)
-        rows = [
-            notion.add_page(
-                links_db,
-                {
-                    "Name": f"{clip} {form}",
-                    "url": _url(base, clip, form),
-                    "tag": tag,
-                    "status": "pending",
-                },
-            )
-            for clip, form, tag in scenario.links
-        ]
+        rows = save_links(notion, links_db, base, scenario.links)
         notion.fault_plan = faults
         command = [sys.executable, "-m", "svp.cli", "run"]
         workers = [

@@ -46,10 +46,11 @@ from tests.chaos import (
     _llm,
     _MediaHandler,
     _shows,
-    _url,
     check_links,
+    misbehave,
+    save_links,
 )
-from tests.fakes._server import Fault, RecordedRequest, Reply
+from tests.fakes._server import Fault, RecordedRequest
 from tests.fakes.gemini import FakeGemini
 from tests.fakes.notion import FakeNotion
 from tests.fakes.openai import FakeOpenAI
@@ -178,10 +179,7 @@ def run(scenario: CloudScenario, clips: Path, workdir: Path) -> Verdict:
         FakeOpenAI() as openai,
         FakeVision(read_clip_name) as vision,
     ):
-        if scenario.llm == "down":
-            gemini.fail_next(503, times=10_000)
-        elif scenario.llm == "flaky":
-            gemini.fault_plan = _flaky(llm_rng)
+        misbehave(gemini, scenario.llm, llm_rng)
         _, links_db = notion.add_database("Links", LINK_SCHEMA)
         content = {tag: notion.add_database(tag.title(), CONTENT_SCHEMA)[1] for tag in TAGS}
         cloud = LocalCloud(
@@ -202,18 +200,7 @@ def run(scenario: CloudScenario, clips: Path, workdir: Path) -> Verdict:
         )
         with cloud:
             faults = _NotionFaults(scenario, cloud.functions["writer"].timeout)
-            rows = [
-                notion.add_page(
-                    links_db,
-                    {
-                        "Name": f"{clip} {form}",
-                        "url": _url(base, clip, form),
-                        "tag": tag,
-                        "status": "pending",
-                    },
-                )
-                for clip, form, tag in scenario.links
-            ]
+            rows = save_links(notion, links_db, base, scenario.links)
             notion.fault_plan = faults
             _play(scenario, cloud, notion, rows, faults)
             faults.on = False
@@ -244,11 +231,6 @@ def _knobs(media: str) -> dict[str, str]:
         "SVP_LLM_ATTEMPTS": "2",
         "SVP_LLM_RETRY_SECONDS": "0.1",
     }
-
-
-def _flaky(rng: random.Random):
-    error = Reply(503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "chaos"}})
-    return lambda request: Fault("reply", error) if rng.random() < 0.3 else None
 
 
 def _play(
