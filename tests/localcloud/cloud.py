@@ -249,7 +249,6 @@ class LocalCloud:
 
         publisher = pubsub_v1.PublisherClient()
         subscriber = pubsub_v1.SubscriberClient()
-        self.publisher = publisher
         self._stack.callback(subscriber.close)
         topics = {*topology.SUBSCRIBERS, *topology.OUTPUT_TOPIC.values()}
         for topic in sorted(topics):
