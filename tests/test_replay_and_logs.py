@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import ClassVar
@@ -41,6 +42,59 @@ def gcp_env(env, monkeypatch, pubsub_fake: FakePubSub):
     yield prefix
     pubsub_bus._clients.clear()
     pubsub_fake.reset()  # failures a test injected and left unused must not reach the next
+
+
+@pytest.fixture
+def failing_ocr(gcp_env, pubsub_fake, firestore_emulator, monkeypatch):
+    """A job whose ocr stage fails on its only run (SVP_MAX_ATTEMPTS=1), on the functions'
+    Google Cloud runtime: yields (runtime, job id, the stage's push subscription)."""
+    import time
+
+    from svp import functions
+    from svp.runtime import jobs
+    from svp.wiring import runners
+
+    prefix = gcp_env
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    monkeypatch.setenv("SVP_MAX_ATTEMPTS", "1")
+    pubsub_fake.add_subscription(f"{prefix}ocr-dead-letter-push", f"{prefix}ocr-dead-letter")
+    job_id = f"gcp-{uuid.uuid4().hex[:8]}"
+    functions.reset()
+    runtime = functions.runtime()
+    link = {"url": f"https://www.tiktok.com/@chef/video/{job_id}", "tag": "cooking"}
+    runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, {}, time.time()))
+
+    def failing(ctx):
+        raise TimeoutError("vision timed out")
+
+    functions._runners = runners(runtime, {"ocr": failing})  # the stage's code, failing
+    try:
+        yield runtime, job_id, f"projects/p/subscriptions/{prefix}ocr-push"
+    finally:
+        functions.reset()
+
+
+class PushRequest:
+    """What functions-framework hands a handler for one Pub/Sub push."""
+
+    path = "/"
+    headers: ClassVar = {"Content-Type": "application/json"}
+
+    def __init__(self, data: bytes, attributes: dict, subscription: str, **envelope):
+        import base64
+
+        self.body = {
+            "message": {
+                "data": base64.b64encode(data).decode(),
+                "attributes": attributes,
+                "messageId": envelope.pop("message_id", "m-1"),
+            },
+            "subscription": subscription,
+            **envelope,
+        }
+
+    def get_data(self) -> bytes:
+        return json.dumps(self.body).encode()
 
 
 def dead_letter(fake: FakePubSub, prefix: str, job_id: str) -> None:
@@ -138,54 +192,21 @@ def test_the_trace_header_becomes_the_log_trace(env, capsys):
 
 
 def test_a_stage_that_gives_up_on_gcp_dead_letters_the_message_for_replay(
-    gcp_env, pubsub_fake, firestore_emulator, monkeypatch, capsys
+    gcp_env, pubsub_fake, failing_ocr
 ):
     """After its last run, a stage fails the link and publishes the message to its own
     dead-letter topic, from which `svp replay` brings it back; then it acks."""
-    import base64
-    import time
-
     from svp import functions
     from svp.runtime import jobs
-    from svp.wiring import runners
 
     prefix = gcp_env
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
-    monkeypatch.setenv("SVP_MAX_ATTEMPTS", "1")
-    pubsub_fake.add_subscription(f"{prefix}ocr-dead-letter-push", f"{prefix}ocr-dead-letter")
-    job_id = f"gcp-{uuid.uuid4().hex[:8]}"
-    functions.reset()
-    runtime = functions.runtime()
-    link = {"url": "https://www.tiktok.com/@chef/video/1", "tag": "cooking"}
-    runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, {}, time.time()))
-
-    def failing(ctx):
-        raise TimeoutError("vision timed out")
-
-    functions._runners = runners(runtime, {"ocr": failing})  # the stage's code, failing
+    runtime, job_id, subscription = failing_ocr
     message = JobMessage(job_id, "downloader", {"media": "gs://artifacts/m.mp4"})
-    body = {
-        "message": {
-            "data": base64.b64encode(message.encode()).decode(),
-            "attributes": message.attributes(),
-            "messageId": "m-9",
-        },
-        "subscription": f"projects/p/subscriptions/{prefix}ocr-push",
-        "deliveryAttempt": 1,
-    }
-
-    class Request:
-        path = "/"
-        headers: ClassVar = {"Content-Type": "application/json"}
-
-        def get_data(self) -> bytes:
-            return json.dumps(body).encode()
-
-    try:
-        detail, code = functions.stage_handler("ocr")(Request())
-        failed = runtime.state.get(jobs.JOBS, job_id)
-    finally:
-        functions.reset()
+    request = PushRequest(
+        message.encode(), message.attributes(), subscription, message_id="m-9", deliveryAttempt=1
+    )
+    detail, code = functions.stage_handler("ocr")(request)
+    failed = runtime.state.get(jobs.JOBS, job_id)
     assert code == 200 and "vision timed out" in detail  # acked: it is in the dead-letter store
     assert failed["status"] == "failed" and "gave up after 1 attempts" in failed["error"]
     (dead,) = pubsub_fake.messages(f"{prefix}ocr-dead-letter")
@@ -199,78 +220,41 @@ def test_a_stage_that_gives_up_on_gcp_dead_letters_the_message_for_replay(
 
 
 def test_a_dead_letter_the_stage_could_not_store_comes_back_until_it_is_stored(
-    gcp_env, pubsub_fake, firestore_emulator, monkeypatch
+    gcp_env, pubsub_fake, failing_ocr
 ):
     """The stage gave up, but publishing to its dead-letter topic failed: the delivery is
     answered 500, and the redelivery stores the dead letter instead of dropping it as a
     closed job's. The stored dead letter carries Pub/Sub's source attributes, so the handler
     behind the dead-letter push subscription knows its stage."""
-    import base64
-    import time
-
     import grpc
 
     from svp import functions
     from svp.runtime import jobs
-    from svp.wiring import runners
 
     prefix = gcp_env
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
-    monkeypatch.setenv("SVP_MAX_ATTEMPTS", "1")
-    pubsub_fake.add_subscription(f"{prefix}ocr-dead-letter-push", f"{prefix}ocr-dead-letter")
-    job_id = f"gcp-{uuid.uuid4().hex[:8]}"
-    functions.reset()
-    runtime = functions.runtime()
-    link = {"url": "https://www.tiktok.com/@chef/video/2", "tag": "cooking"}
-    runtime.state.create(jobs.JOBS, job_id, jobs.new_job(job_id, link, {}, time.time()))
-
-    def failing(ctx):
-        raise TimeoutError("vision timed out")
-
-    functions._runners = runners(runtime, {"ocr": failing})
+    runtime, job_id, subscription = failing_ocr
     message = JobMessage(job_id, "downloader", {"media": "gs://artifacts/m.mp4"})
-    subscription = f"projects/p/subscriptions/{prefix}ocr-push"
-    body = {
-        "message": {
-            "data": base64.b64encode(message.encode()).decode(),
-            "attributes": message.attributes(),
-            "messageId": "m-10",
-        },
-        "subscription": subscription,
-    }
+    Request = functools.partial(
+        PushRequest, message.encode(), message.attributes(), subscription, message_id="m-10"
+    )
 
-    class Request:
-        path = "/"
-        headers: ClassVar = {"Content-Type": "application/json"}
-
-        def get_data(self) -> bytes:
-            return json.dumps(body).encode()
-
-    try:
-        pubsub_fake.fail_next("Publish", grpc.StatusCode.PERMISSION_DENIED, times=1)
-        detail, code = functions.stage_handler("ocr")(Request())
-        assert code == 500 and "dead letter not stored" in detail
-        assert pubsub_fake.messages(f"{prefix}ocr-dead-letter") == []
-        detail, code = functions.stage_handler("ocr")(Request())  # Pub/Sub redelivers
-        job = runtime.state.get(jobs.JOBS, job_id)
-        (dead,) = pubsub_fake.messages(f"{prefix}ocr-dead-letter")
-        detail_again, _ = functions.stage_handler("ocr")(Request())  # a duplicate: stored once
-        handled = functions.dead_letter_handler(
-            runtime,
-            {"Content-Type": "application/json"},
-            json.dumps(
-                {
-                    "message": {
-                        "data": base64.b64encode(dead.data).decode(),
-                        "attributes": dict(dead.attributes),
-                        "messageId": "d-1",
-                    },
-                    "subscription": f"projects/p/subscriptions/{prefix}ocr-dead-letter-push",
-                }
-            ).encode(),
-        )
-    finally:
-        functions.reset()
+    pubsub_fake.fail_next("Publish", grpc.StatusCode.PERMISSION_DENIED, times=1)
+    detail, code = functions.stage_handler("ocr")(Request())
+    assert code == 500 and "dead letter not stored" in detail
+    assert pubsub_fake.messages(f"{prefix}ocr-dead-letter") == []
+    detail, code = functions.stage_handler("ocr")(Request())  # Pub/Sub redelivers
+    job = runtime.state.get(jobs.JOBS, job_id)
+    (dead,) = pubsub_fake.messages(f"{prefix}ocr-dead-letter")
+    detail_again, _ = functions.stage_handler("ocr")(Request())  # a duplicate: stored once
+    handler_request = PushRequest(
+        dead.data,
+        dict(dead.attributes),
+        f"projects/p/subscriptions/{prefix}ocr-dead-letter-push",
+        message_id="d-1",
+    )
+    handled = functions.dead_letter_handler(
+        runtime, handler_request.headers, handler_request.get_data()
+    )
     assert code == 200 and detail == "dead letter owed"
     assert job["status"] == "failed" and "vision timed out" in job["error"]
     assert dead.attributes["CloudPubSubDeadLetterSourceSubscription"] == subscription
