@@ -59,6 +59,8 @@ resource "google_firestore_field" "places_ttl" {
 # indexed (no single-field exemption on them):
 #   jobs.check_at     the reconciler: jobs due for a look, oldest first (svp.runtime.reconciler)
 #   jobs.active_until the poller's admission: jobs at work (svp.runtime.room)
+#   videos.sweep_at   the poller's sweep: claims whose given-up writers may have made a page
+#                     late (svp.stages.late_pages)
 #
 # FirestoreStateStore.list orders by updated_at, newest first: an equality filter plus
 # that order needs a composite index per set of filtered fields, one for each query the
@@ -77,6 +79,9 @@ locals {
     # a person's browser sessions and API keys (listed and revoked on the status page)
     sessions_by_user = { collection = "sessions", fields = ["user_id"] }
     api_keys_by_user = { collection = "api_keys", fields = ["user_id"] }
+    # every claim of one video (one per person and Content Database): the pages the sweep of
+    # late pages keeps (svp.stages.late_pages)
+    videos_by_video = { collection = "videos", fields = ["video"] }
   }
 }
 

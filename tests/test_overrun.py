@@ -10,11 +10,14 @@ import pytest
 
 from svp.config import load_settings
 from svp.messages import JobMessage
-from svp.runtime import videos
+from svp.runtime import jobs, videos
 from svp.runtime.envelope import parse_delivery
 from svp.runtime.runner import LeaseLost, StageRunner
+from svp.stages import late_pages
 from svp.wiring import build_runtime
 from tests.pipeline_helpers import enqueue, job
+from tests.test_notion import deliver_to_writer
+from tests.test_page_fields import ready
 from tests.test_runtime import push_body
 
 
@@ -94,3 +97,80 @@ def test_a_page_recorded_by_another_attempt_wins(runtime):
     assert not videos.record_page(state, key, 0, {"id": "page-a"}, time.time())
     assert videos.record_page(state, key, 0, {"id": "page-b", "title": "Pasta"}, time.time())
     assert state.get(videos.VIDEOS, key)["pages"] == [{"id": "page-b", "title": "Pasta"}]
+
+
+# -- a page Notion makes after its writer was given up on (svp.stages.late_pages) --------------
+def _killed_writer_began(runtime, job_id: str, source: str, title: str) -> tuple[str, dict]:
+    """What a writer killed while Notion held its page creation leaves: its intent, no page."""
+    job_doc = job(runtime, job_id)
+    key, _ = videos.claim_of(runtime.state, job_doc, now=time.time())
+    intent = {
+        "job": job_id,
+        "attempt": "killed-attempt",
+        "since": jobs.iso(time.time()),
+        "title": title,
+        "source": job_doc["link"]["url"],
+        "data_source_id": source,
+        "user": None,
+    }
+    assert videos.begin_page(runtime.state, key, 0, intent, time.time()) is None
+    return key, intent
+
+
+def test_a_page_notion_makes_after_its_writer_was_given_up_on_goes_to_the_trash(notion_env):
+    """The attempt after a killed writer finds no page yet and makes its own; Notion then applies
+    the killed writer's request. Once no given-up attempt can make a page any more, the poll's
+    sweep trashes the late one: the video keeps the page its link points at."""
+    runtime = build_runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Recipes", {"name": "title", "Source URL": "url"})
+    ready(runtime, "late1", source, [{"name": "Pasta"}], review=False)
+    _killed_writer_began(runtime, "late1", source, "Pasta")
+    assert deliver_to_writer(runtime, "late1").detail == "done"
+    url = job(runtime, "late1")["link"]["url"]
+    late = notion_env.add_page(source, {"name": "Pasta", "Source URL": url})  # applied late
+
+    assert late_pages.sweep(runtime) == []  # the killed writer's time is not over yet
+    after_window = time.time() + videos.late_window() + 1
+    assert late_pages.sweep(runtime, now=after_window) == [late]
+    (page,) = notion_env.pages_in(source)
+    assert page["id"] == job(runtime, "late1")["stages"]["writer"]["output"]["page_id"]
+    assert late_pages.sweep(runtime, now=after_window + 60) == []  # swept once
+
+
+def test_the_sweep_keeps_every_page_a_claim_of_the_video_records(notion_env):
+    """Two people save the same video into one shared Content Database: each gets a page, with
+    the same title and link. Sweeping one person's late pages leaves the other's page alone."""
+    runtime = build_runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Recipes", {"name": "title", "Source URL": "url"})
+    ready(runtime, "mine", source, [{"name": "Pasta"}], review=False)
+    key, _ = _killed_writer_began(runtime, "mine", source, "Pasta")
+    video = runtime.state.get(videos.VIDEOS, key)["video"]
+    url = job(runtime, "mine")["link"]["url"]
+    theirs = notion_env.add_page(source, {"name": "Pasta", "Source URL": url})
+    claim = {"owner": "theirs", "video": video, "pages": [{"id": theirs}], "key": "their-claim"}
+    runtime.state.put(videos.VIDEOS, "their-claim", claim)
+
+    assert late_pages.sweep(runtime, now=time.time() + videos.late_window() + 1) == []
+    assert [p["id"] for p in notion_env.pages_in(source)] == [theirs]
+
+
+def test_the_sweep_waits_for_a_writer_still_at_work(notion_env):
+    """Another person's writer of the same video is creating its page (same title and link, not
+    yet recorded): no sweep while it may be, so its page is never taken for a late one."""
+    runtime = build_runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Recipes", {"name": "title", "Source URL": "url"})
+    ready(runtime, "mine", source, [{"name": "Pasta"}], review=False)
+    key, mine = _killed_writer_began(runtime, "mine", source, "Pasta")
+    video = runtime.state.get(videos.VIDEOS, key)["video"]
+    at_work_since = time.time() + videos.late_window() - 1
+    their_claim = {"owner": "theirs", "video": video, "pages": []}
+    runtime.state.put(videos.VIDEOS, "their-claim", their_claim)
+    theirs = {**mine, "job": "theirs", "attempt": "at-work", "since": jobs.iso(at_work_since)}
+    videos.begin_page(runtime.state, "their-claim", 0, theirs, at_work_since)
+    url = job(runtime, "mine")["link"]["url"]
+    made = notion_env.add_page(source, {"name": "Pasta", "Source URL": url})
+
+    assert late_pages.sweep(runtime, now=at_work_since + 2) == []
+    assert [p["id"] for p in notion_env.pages_in(source)] == [made]
+    deferred = runtime.state.get(videos.VIDEOS, key)["sweep_at"]
+    assert deferred >= at_work_since + videos.late_window() - 1  # `since` is in whole seconds

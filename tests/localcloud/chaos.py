@@ -287,13 +287,24 @@ def _deliver_again(cloud: LocalCloud, stage: str, rng: random.Random) -> None:
 
 
 def _settle(notion: FakeNotion, rows: list[str]) -> None:
+    """Wait for every link to end, then for the sweeps of pages made late (the killed writers'
+    time runs out, then a poll trashes what they made)."""
     deadline = time.monotonic() + SETTLE_S
     while time.monotonic() < deadline:
         shown = [_shows(notion, row) for row in rows]
         if all(s.startswith(("done", "failed")) for s in shown):
             time.sleep(4)  # a late writer or a status still on its way shows up now
-            return
+            break
         time.sleep(1)
+    while time.monotonic() < deadline and _sweeps_due():
+        time.sleep(1)
+
+
+def _sweeps_due() -> bool:
+    from svp.ports import Span
+    from svp.runtime import videos
+
+    return bool(_runtime().state.list(videos.VIDEOS, span=Span("sweep_at"), limit=1))
 
 
 def _check_dead_letters(verdict: Verdict, cloud: LocalCloud) -> None:

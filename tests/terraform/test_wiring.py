@@ -1059,6 +1059,7 @@ def test_firestore_composite_indexes(root):
         ("registrations", ("kind", "user")),  # the registry
         ("sessions", ("user_id",)),  # a person's sessions (sign out everywhere)
         ("api_keys", ("user_id",)),  # a person's API keys (list, revoke)
+        ("videos", ("video",)),  # the claims of one video (the sweep of late pages)
     }
     assert declared == queried
 

@@ -19,16 +19,21 @@ CREATE TABLE IF NOT EXISTS documents (
   PRIMARY KEY (collection, key)
 )
 """
-# The reconciler's query (jobs due for a look, oldest first) reads only what is due.
+# The reconciler's query (jobs due for a look, oldest first) and the sweep's (claims due,
+# svp.stages.late_pages) read only what is due.
 _DUE_INDEX = """
 CREATE INDEX IF NOT EXISTS documents_check_at
 ON documents (collection, json_extract(body, '$.check_at'))
+"""
+_SWEEP_INDEX = """
+CREATE INDEX IF NOT EXISTS documents_sweep_at
+ON documents (collection, json_extract(body, '$.sweep_at'))
 """
 
 
 class SqliteStateStore:
     def __init__(self, path: Path):
-        self.db = SqliteFile(path, (_SCHEMA, _DUE_INDEX))
+        self.db = SqliteFile(path, (_SCHEMA, _DUE_INDEX, _SWEEP_INDEX))
 
     def create(self, collection: str, key: str, doc: Doc) -> bool:
         with self.db.write() as conn:

@@ -15,6 +15,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from svp import limits
 from svp.ports import StateStore
 from svp.runtime import jobs
 
@@ -119,10 +120,20 @@ def claim_of(state: StateStore, job: jobs.Doc, *, now: float) -> tuple[str | Non
     return key, state.update(VIDEOS, key, lambda d: _take_if_free(d, job["job_id"], video, now))
 
 
+def late_window() -> float:
+    """How long after an attempt recorded its intent its page may still appear in Notion: the
+    writer's own deadline, and as long again for a creation sent to Notion at that deadline
+    (Notion may apply a request whose sender was killed or gave up on it)."""
+    return 2 * limits.deadline_seconds("writer")
+
+
 def begin_page(state: StateStore, key: str, index: int, intent: dict, now: float) -> dict | None:
-    """Record that page `index` is about to be created. Returns what is known of it already: the
-    page recorded since the caller last looked (`{"page": {...}}`: update it), or the intent an
-    earlier attempt recorded (its page may exist: look for it before creating), else None."""
+    """Record that page `index` is about to be created by the attempt `intent` names. Returns
+    what is known of it already: the page recorded since the caller last looked (`{"page":
+    {...}}`: update it), or the intent of an earlier attempt that never recorded its page (with
+    the earliest such attempt's `since`: its page may exist, look for it before creating), else
+    None. An earlier attempt's intent is kept in `tried`: its page may still appear later, and
+    the claim's sweep (`sweep_at`, svp.stages.late_pages) moves such a page to the trash."""
 
     def mark(doc: dict | None):
         if doc is None:
@@ -131,19 +142,27 @@ def begin_page(state: StateStore, key: str, index: int, intent: dict, now: float
         if index < len(pages) and pages[index].get("id"):
             return None, {"page": pages[index]}
         intents = dict(doc.get("intents") or {})
-        earlier = intents.get(str(index))
-        if earlier is None:
-            intents[str(index)] = intent
-            return {**doc, "intents": intents, "updated_at": jobs.iso(now)}, None
-        return None, earlier
+        tried = list(doc.get("tried") or [])
+        if (earlier := intents.get(str(index))) is not None:
+            tried.append({**earlier, "index": index})
+        intents[str(index)] = intent
+        doc = {**doc, "key": key, "intents": intents, "tried": tried, "updated_at": jobs.iso(now)}
+        doc["sweep_at"] = max(doc.get("sweep_at") or 0.0, now + late_window())
+        before = [t for t in tried if t["index"] == index]
+        if not before:
+            return doc, None
+        return doc, {**before[-1], "since": min(t["since"] for t in before)}
 
     return state.update(VIDEOS, key, mark)
 
 
-def record_page(state: StateStore, key: str, index: int, page: dict, now: float) -> bool:
+def record_page(
+    state: StateStore, key: str, index: int, page: dict, now: float, attempt: str = ""
+) -> bool:
     """The claim's page `index` exists: later writes of this video update it. False, recording
     nothing, when another page is recorded there already (two attempts raced to create it: the
-    caller's page is the extra one)."""
+    caller's page is the extra one). `attempt`: the recording attempt's, as in its intent; an
+    intent of another attempt still open for this page goes to `tried`, for the sweep."""
 
     def keep(doc: dict | None):
         if doc is None:
@@ -154,8 +173,55 @@ def record_page(state: StateStore, key: str, index: int, page: dict, now: float)
         if pages[index].get("id") not in (None, page["id"]):
             return None, False
         pages[index] = page
-        (doc.get("intents") or {}).pop(str(index), None)
+        intents = doc.get("intents") or {}
+        open_intent = intents.pop(str(index), None)
+        if open_intent is not None and open_intent.get("attempt") != attempt:
+            doc.setdefault("tried", []).append({**open_intent, "index": index})
+        if not intents and not doc.get("tried"):
+            doc["sweep_at"] = None  # every attempt ended with its page known: nothing to sweep
         doc["updated_at"] = jobs.iso(now)
         return doc, True
 
     return state.update(VIDEOS, key, keep)
+
+
+# -- the sweep: pages an attempt made after another had taken its place ---------------------
+def open_until(doc: dict) -> float:
+    """Until when an attempt still at work on one of the claim's pages may create it (0: none
+    may)."""
+    ends = [jobs.timestamp(i["since"]) + late_window() for i in (doc.get("intents") or {}).values()]
+    return max(ends, default=0.0)
+
+
+def abandoned(doc: dict) -> list[dict]:
+    """The intents of attempts that can no longer create a page but may have made one nobody
+    recorded: the tried ones, and those of attempts that ended without recording (a job that
+    failed, a worker killed with no attempt after it)."""
+    current = [{**i, "index": int(n)} for n, i in (doc.get("intents") or {}).items()]
+    return list(doc.get("tried") or []) + current
+
+
+def recorded(doc: dict | None) -> set[str]:
+    return {p["id"] for p in (doc or {}).get("pages") or [] if p.get("id")}
+
+
+def swept(doc: dict | None, done: list[dict], now: float) -> tuple[dict | None, None]:
+    """Forget the intents a sweep looked for; the sweep is over unless newer ones arrived."""
+    if doc is None:
+        return None, None
+    gone = {(i["index"], i["since"], i.get("attempt")) for i in done}
+
+    def kept(intent: dict, index: int) -> bool:
+        return (index, intent["since"], intent.get("attempt")) not in gone
+
+    tried = [t for t in doc.get("tried") or [] if kept(t, t["index"])]
+    intents = {n: i for n, i in (doc.get("intents") or {}).items() if kept(i, int(n))}
+    doc = {**doc, "tried": tried, "intents": intents, "updated_at": jobs.iso(now)}
+    doc["sweep_at"] = (open_until(doc) or now) if tried or intents else None
+    return doc, None
+
+
+def defer_sweep(doc: dict | None, until: float) -> tuple[dict | None, None]:
+    if doc is None or doc.get("sweep_at") is None:
+        return None, None
+    return {**doc, "sweep_at": until}, None

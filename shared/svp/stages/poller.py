@@ -1,6 +1,7 @@
 """Poller: finds pending links in every Link Database and queues each one exactly once.
 
-Each poll first runs the reconciler (svp.runtime.reconciler), then, per Link Database, queues
+Each poll first runs the reconciler (svp.runtime.reconciler) and trashes the pages a given-up
+writer made late (svp.stages.late_pages), then, per Link Database, queues
 its pending links and corrects rows that show a link in progress whose job has ended. New
 links are admitted only while the pipeline has room (svp.runtime.room); the others stay
 `pending`, their row showing their place in line. A
@@ -45,6 +46,7 @@ from svp.runtime.admission import settle
 from svp.runtime.context import Runtime
 from svp.runtime.reconciler import reconcile
 from svp.runtime.room import Room, capacity, place_to_show
+from svp.stages import late_pages
 from svp.stages.status import link_status
 from svp.stages.targets import target_for_tag
 
@@ -64,6 +66,8 @@ class PollReport:
     # Left pending for want of room in the pipeline (their rows show their place).
     held: list[str] = field(default_factory=list)
     corrected: list[str] = field(default_factory=list)
+    # Extra pages a given-up writer made late, moved to the trash (svp.stages.late_pages).
+    trashed: list[str] = field(default_factory=list)
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -82,6 +86,11 @@ def poll(runtime: Runtime, status: LinkStatus | None = None) -> PollReport:
     report = PollReport()
     reconciled = reconcile(runtime, status)
     report.errors += reconciled.errors
+    try:
+        report.trashed += late_pages.sweep(runtime)
+    except Exception as exc:  # the state store is unreachable: the next poll sweeps
+        report.errors.append(f"could not sweep the pages made late: {exc}")
+        log.exception(report.errors[-1])
     work: list[tuple[str, str]] = []
     try:
         if notion_for(runtime, LOCAL_USER) is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,11 @@ from svp.notion.gateway import NotionGateway, NotionRequestError
 from svp.notion.properties import RELATION_LIMIT, encode_properties, plain
 from svp.runtime import jobs, videos
 from svp.runtime.runner import LeaseLost, StageContext
-from svp.stages import local_page, pictures
+from svp.stages import late_pages, local_page, pictures
 from svp.stages.targets import schema_of
 from svp.summary.targets import Schema, review_mark, source_property, title_property
 
 log = logging.getLogger("svp.writer")
-# Notion rounds created_time down to the minute: look that far (and a little) back.
-CLOCK_SLACK_SECONDS = 120
 # Property types that point at other pages or at people.
 REFERENCES = ("relation", "people")
 
@@ -165,7 +162,10 @@ class _Written:
                     raise
                 log.warning("Notion refused the page (%s): writing it again", exc.reason)
         page["needs_review"] = bool(self.summary.get("needs_review"))
-        if key is not None and not videos.record_page(state, key, index, page, time.time()):
+        recorded = key is None or videos.record_page(
+            state, key, index, page, time.time(), attempt=self.ctx.token
+        )
+        if not recorded:
             # Another attempt recorded its page first (this one ran past its time limit):
             # the page made here is the extra one.
             log.warning("another attempt wrote this page first: moving ours to the trash")
@@ -210,13 +210,22 @@ class _Written:
         page: dict | None = None
         if key is not None:
             now = time.time()
-            intent = {"job": self.ctx.job_id, "since": jobs.iso(now), "title": title}
-            intent["source"] = self.source
+            intent = {
+                "job": self.ctx.job_id,
+                "attempt": self.ctx.token,
+                "since": jobs.iso(now),
+                "title": title,
+                "source": self.source,
+                # Where to look for its page, should it appear late (svp.stages.late_pages).
+                "data_source_id": self.data_source_id,
+                "user": self.ctx.job["target"].get("user"),
+            }
             earlier = videos.begin_page(self.ctx.runtime.state, key, index, intent, now)
             if earlier is not None and "page" in earlier:  # recorded since we looked
                 page = earlier["page"]
             elif earlier is not None:  # an earlier attempt may have made the page: find it
-                page = _find_page(self.notion, self.data_source_id, schema, earlier)
+                found = late_pages.pages_like(self.notion, self.data_source_id, schema, earlier)
+                page = next(found, None)
         if page is not None:
             log.info("found the page an earlier attempt created: updating it")
             page = self.notion.update_page(page["id"], properties)
@@ -292,20 +301,6 @@ def _updated(notion: NotionGateway, page_id: str, properties: dict) -> bool:
             return False
         raise
     return not page.get("in_trash") and not page.get("archived")
-
-
-def _find_page(notion: NotionGateway, data_source_id: str, schema: Schema, intent: dict):
-    """The page an earlier attempt created: same title (and source link), created since."""
-    since = datetime.fromisoformat(intent["since"]).timestamp() - CLOCK_SLACK_SECONDS
-    created = datetime.fromtimestamp(since, UTC).isoformat()
-    conditions: list[dict] = [
-        {"timestamp": "created_time", "created_time": {"on_or_after": created}}
-    ]
-    if (name := title_property(schema)) and intent.get("title"):
-        conditions.append({"property": name, "title": {"equals": intent["title"]}})
-    if (name := source_property(schema)) and intent.get("source"):
-        conditions.append({"property": name, "url": {"equals": intent["source"]}})
-    return next(iter(notion.query(data_source_id, {"and": conditions})), None)
 
 
 def _local_page(ctx: StageContext, title: str) -> Path:
