@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from svp.summary import fillers
+
 # A scheme (http://, https://, ftp://, file://...): the downloader judges it, not the disk.
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _MEDIA_SUFFIXES = frozenset(
@@ -30,37 +32,6 @@ _MEDIA_SUFFIXES = frozenset(
         ".webp",
     ]
 )
-# Every property type Notion's API has. The summary fills FILLED; the others (computed by
-# Notion, or people and relations it cannot know) are left empty, as in a Notion database.
-FILLED = [
-    "title",
-    "rich_text",
-    "number",
-    "select",
-    "multi_select",
-    "status",
-    "date",
-    "checkbox",
-    "url",
-    "email",
-    "phone_number",
-    "files",
-]
-NOT_FILLED = [
-    "people",
-    "relation",
-    "formula",
-    "rollup",
-    "created_time",
-    "created_by",
-    "last_edited_time",
-    "last_edited_by",
-    "unique_id",
-    "verification",
-    "button",
-    "place",
-    "location",
-]
 
 
 class InputError(Exception):
@@ -129,12 +100,13 @@ def schema_file(given: str) -> dict[str, Any]:
     unknown = {
         name: prop.get("type")
         for name, prop in schema.items()
-        if isinstance(prop, dict) and prop.get("type") not in (*FILLED, *NOT_FILLED)
+        if isinstance(prop, dict) and prop.get("type") not in fillers.ALL
     }
     if unknown:
         named = ", ".join(f"{name!r} has type {kind!r}" for name, kind in unknown.items())
         raise InputError(
-            f"--schema: {named}, which Notion does not have; the summary fills {', '.join(FILLED)}"
+            f"--schema: {named}, which Notion does not have; "
+            f"the summary fills {', '.join(fillers.LOCAL)}"
         )
     return schema
 
@@ -144,5 +116,5 @@ def not_filled(schema: dict[str, Any]) -> list[str]:
     return [
         f"{name!r} ({prop['type']})"
         for name, prop in schema.items()
-        if isinstance(prop, dict) and prop.get("type") in NOT_FILLED
+        if isinstance(prop, dict) and prop.get("type") not in fillers.LOCAL
     ]

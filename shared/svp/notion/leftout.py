@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from svp.summary import fillers
 from svp.summary.json_schema import field_for
-
-# Property types the pipeline itself fills, and how.
-PIPELINE_FILLS = {
-    "files": "gets the video's picture",
-    "people": "gets the person who saved the link (when Notion says who)",
-}
-# Property types Notion computes or a person sets in Notion.
-NOTION_FILLS = ("formula", "rollup", "created_time", "created_by", "last_edited_time")
-NOTION_FILLS += ("last_edited_by", "unique_id")
 
 
 def left_out(schema: dict[str, dict[str, Any]]) -> list[str]:
@@ -24,9 +16,9 @@ def left_out(schema: dict[str, dict[str, Any]]) -> list[str]:
         kind = prop.get("type", "")
         if kind == "title" or field_for({**prop, "name": name}) is not None:
             continue
-        if kind in PIPELINE_FILLS:
-            why = PIPELINE_FILLS[kind]
-        elif kind in NOTION_FILLS:
+        if kind in fillers.PIPELINE:
+            why = fillers.PIPELINE[kind]
+        elif kind in fillers.NOTION:
             why = "Notion fills it"
         elif kind == "status":
             why = "not filled: it has no options yet"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from svp.summary import fillers
 from svp.summary.targets import Schema, review_mark, title_property
 
 OPTION_TYPES = ("select", "multi_select", "status")
@@ -65,6 +66,8 @@ _SIMPLE = {
 def field_for(prop: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON schema of one Notion property, or None when the model must not fill it."""
     kind = prop["type"]
+    if kind not in fillers.MODEL:
+        return None  # people, files, formulas...: not for the model to fill
     name = prop.get("name", "")
     described = (prop.get("description") or "").strip()
     description = f"{name}: {described}" if described else name
@@ -90,7 +93,7 @@ def field_for(prop: dict[str, Any]) -> dict[str, Any] | None:
             "description": f"{description} (titles of entries of the database it relates to, "
             "as written there)",
         }
-    return None  # people, files, formulas...: not for the model to fill
+    raise AssertionError(f"fillers.MODEL has {kind!r}, which field_for does not know")
 
 
 def _option_field(kind: str, description: str, options: list[str]) -> dict[str, Any] | None:
