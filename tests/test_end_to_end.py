@@ -168,7 +168,8 @@ def test_svp_run_once_processes_notion_links_and_reports_each_outcome(
     assert plain(page, "name") == "Tomato Pasta"
     assert "spaghetti" in plain(page, "steps").lower()
     assert plain(page, "video_link") == f"{media_server}/pasta.mp4"
-    assert "Transcript" in fake_notion.page_text(page["id"])
+    # The page says which model heard the speech, as the local page does.
+    assert "Transcript (en, speech, heard by faster-whisper" in fake_notion.page_text(page["id"])
     # No LLM here: the extractive summary, marked for review, and the link says why.
     assert link(good, "status") == "done (needs review)"
     assert link(good, "result") == page["url"]

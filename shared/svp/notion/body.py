@@ -27,19 +27,29 @@ def _toggle(title: str, text: str) -> dict:
 def sections(summary: dict[str, Any]) -> list[tuple[str, str]]:
     content = summary["content"]
     screen = "\n".join(line["text"] for line in content.get("screen_lines", []))
-    # Say where the transcript came from: the platform's subtitles or speech recognition.
-    about = [content.get("language", ""), content.get("transcript_source", "")]
-    language = f" ({', '.join(a for a in about if a)})" if any(about) else ""
-    transcript = content.get("transcript", "")
-    if notice := content.get("transcript_notice", ""):  # e.g. speech the model cannot read
-        transcript = f"{notice}\n\n{transcript}" if transcript.strip() else notice
     return [
         ("Summary", summary.get("summary", "")),
         ("Caption", content.get("caption", "")),
-        (f"Transcript{language}", transcript),
+        transcript_section(content),
         ("On-screen text", screen),
         ("On screen throughout", throughout(content.get("persistent_lines", []))),
     ]
+
+
+def transcript_section(content: dict[str, Any]) -> tuple[str, str]:
+    """(heading, text) of the transcript: its language, where it came from (the platform's
+    subtitles or speech recognition) and which model heard it, so a person knows how far to
+    trust it."""
+    about = [content.get("language", ""), content.get("transcript_source", "")]
+    engine = content.get("transcript_engine", "")
+    heard = content.get("transcript_source") != "subtitles"
+    if engine and engine not in ("none", "platform") and heard:
+        about.append(f"heard by {engine}")
+    heading = "Transcript" + (f" ({', '.join(a for a in about if a)})" if any(about) else "")
+    text = (content.get("transcript") or "").strip()
+    if notice := content.get("transcript_notice", ""):  # e.g. speech the model cannot read
+        text = f"{notice}\n\n{text}" if text else notice
+    return heading, text
 
 
 def throughout(lines: list[dict[str, Any]]) -> str:

@@ -16,7 +16,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from svp.notion.body import review_notice, throughout
+from svp.notion.body import review_notice, throughout, transcript_section
 
 MAX_SLUG = 60
 
@@ -97,23 +97,6 @@ def _screen(lines: list[dict[str, Any]]) -> list[str]:
     return shown
 
 
-def _transcript(content: dict[str, Any]) -> tuple[str, str]:
-    """(heading, text) of the transcript: where it came from and which model heard it."""
-    about = [content.get("language", ""), content.get("transcript_source", "")]
-    engine = content.get("transcript_engine", "")
-    if (
-        engine
-        and engine not in ("none", "platform")
-        and content.get("transcript_source") != ("subtitles")
-    ):
-        about.append(f"heard by {engine}")
-    heading = "Transcript" + (f" ({', '.join(a for a in about if a)})" if any(about) else "")
-    text = (content.get("transcript") or "").strip()
-    if notice := content.get("transcript_notice", ""):
-        text = f"{notice}\n\n{text}" if text else notice
-    return heading, text
-
-
 def markdown(
     title: str,
     properties: dict[str, Any],
@@ -153,5 +136,5 @@ def markdown(
 
 
 def _transcript_section(content: dict[str, Any]) -> tuple[str, list[str]]:
-    heading, text = _transcript(content)
+    heading, text = transcript_section(content)
     return heading, [text]
