@@ -29,8 +29,10 @@ from svp.summary.targets import Schema, source_property, title_property
 log = logging.getLogger("svp.late_pages")
 # Notion rounds created_time down to the minute: look that far (and a little) back.
 CLOCK_SLACK_SECONDS = 120
-# Claims read per poll; the rest wait for the next.
+# Claims read per poll, and the share of the poller's 120 s (limits.json) sweeping may take
+# (beside the reconciler's 30 s): the rest wait for the next poll.
 PAGE = 50
+BUDGET_SECONDS = 20.0
 # A claim that could not be swept now (Notion unreachable) is looked at again after this.
 RETRY_SECONDS = 60.0
 
@@ -58,9 +60,12 @@ def pages_like(
 def sweep(runtime: Runtime, now: float | None = None) -> list[str]:
     """Sweep every claim due; returns the ids of the pages moved to the trash."""
     now = time.time() if now is None else now
+    stop = time.monotonic() + BUDGET_SECONDS
     trashed: list[str] = []
     due = runtime.state.list(videos.VIDEOS, span=Span("sweep_at", None, now), limit=PAGE)
     for claim in due:
+        if time.monotonic() > stop:
+            break
         try:
             trashed += _sweep_claim(runtime, claim, now)
         except Exception:  # one claim's trouble must not stop the others
