@@ -240,6 +240,8 @@ def _hand_over(
     if not user:
         return None, None
     reason = childuser.obstacle(user, command, env, reads, writes)
+    if reason and "PYTHONPATH" in env and (other := childuser.other_python(user)):
+        reason += f" (SVP_CHILD_PYTHON={other} would run as uid {user[0]})"
     if reason is None:
         try:
             os.chown(scratch, *user)

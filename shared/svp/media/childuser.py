@@ -124,6 +124,17 @@ def python(interpreter: str = "") -> str:
     return interpreter or sys.executable
 
 
+def other_python(user: User) -> str | None:
+    """A system interpreter of our Python 3.x that `user` can run with our import path, to
+    suggest as Settings.child_python where ours is out of its reach; None if there is none."""
+    minor = "{}.{}".format(*sys.version_info[:2])
+    env = {"PATH": os.defpath, "PYTHONPATH": python_path()}
+    for candidate in (f"/usr/bin/python{minor}", f"/usr/local/bin/python{minor}"):
+        if os.path.isfile(candidate) and obstacle(user, [candidate], env) is None:
+            return candidate
+    return None
+
+
 class Handover:
     """The folders (and output files) a child writes, owned by `user` for the run; `take_back`
     gives everything the child made there to the parent's user, so that a later child running

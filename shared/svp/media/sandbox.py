@@ -98,6 +98,8 @@ def children_as(settings: Settings | None = None) -> dict[str, str]:
     answer = {}
     for kind, (command, environment) in needs.items():
         reason = childuser.obstacle(user, command, environment)
+        if reason and "PYTHONPATH" in environment and (other := childuser.other_python(user)):
+            reason += f" (SVP_CHILD_PYTHON={other} would run as uid {user[0]})"
         answer[kind] = f"root without capabilities: {reason}" if reason else f"uid {user[0]}"
     return answer
 
