@@ -348,7 +348,7 @@ def confine(config: dict, supervisor: int) -> list[str]:
                 missing.append(refused)
         except OSError as exc:
             missing.append(f"capabilities ({exc.strerror})")
-        if config.get("user") and not os.access(".", os.X_OK):
+        if config.get("user") and config.get("home") and not os.access(".", os.X_OK):
             os.chdir(config["home"])  # the parent's folder may be closed to this user
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     network = config.get("network", "none")
