@@ -471,7 +471,8 @@ def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeplo
         for name in ("poller", "webhook", "writer", "summarizer", "transcriber"):
             code, answer = health(name)
             assert code == 503 and answer["status"] == "not configured", name
-        assert health("downloader") == (200, {"function": "downloader", "status": "ok"})
+        code, answer = health("downloader")
+        assert (code, answer["status"]) == (200, "ok") and "missing" not in answer
 
         links, _ = cloud["notion"].add_database("Links", {"Name": "title"})
         where = ["--link-databases", links]
@@ -482,7 +483,8 @@ def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeplo
         assert setup_cmd(monkeypatch, *where, NOTION_TOKEN=cloud["notion"].token) == 0
         time.sleep(0.3)  # the functions' cache time, not a deployment
         for name in ("poller", "webhook", "writer", "summarizer", "transcriber", "ocr"):
-            assert health(name) == (200, {"function": name, "status": "ok"}), name
+            code, answer = health(name)
+            assert (code, answer["status"]) == (200, "ok") and "missing" not in answer, name
     finally:
         svp.functions.reset()
 

@@ -157,7 +157,9 @@ def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
                 code, answer = health(cloud, name)
                 assert code == 503 and answer["status"] == "not configured", (name, answer)
                 assert "svp cloud setup" in answer["hint"]
-            assert health(cloud, "downloader") == (200, {"function": "downloader", "status": "ok"})
+            code, answer = health(cloud, "downloader")
+            assert (code, answer["status"]) == (200, "ok") and "missing" not in answer
+            assert "children_as" in answer["children"]  # what the sandbox gets on this instance
 
             row = notion.add_page(
                 links, {"Name": "Demo", "url": f"{media}/{SAMPLE.name}", "tag": "cooking"}
