@@ -329,3 +329,15 @@ def test_as_root_a_child_writes_only_where_it_was_handed_and_the_parent_gets_it_
         assert not (base / "beside").exists() and not out.exists()
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_childrens_user_is_a_uid_and_gid_or_root():
+    from svp.config import ConfigError
+
+    assert load_settings({}, dotenv=None).child_user == (65534, 65534)
+    assert load_settings({"SVP_CHILD_USER": "1000"}, dotenv=None).child_user == (1000, 1000)
+    assert load_settings({"SVP_CHILD_USER": "root"}, dotenv=None).child_user is None
+    with pytest.raises(ConfigError, match=r"SVP_CHILD_USER='0:0': .* \(0 is root: write root\)"):
+        load_settings({"SVP_CHILD_USER": "0:0"}, dotenv=None)
+    with pytest.raises(ConfigError, match=r"SVP_CHILD_USER='nobody': expects uid:gid numbers"):
+        load_settings({"SVP_CHILD_USER": "nobody"}, dotenv=None)
