@@ -96,6 +96,7 @@ def gallery(work: Path, settings: Settings) -> bool:
                 limits=Limits.from_settings(settings),
                 env={"PYTHONPATH": python_path()},
                 egress_port=int(proxy.url.rsplit(":", 1)[1]),
+                writes=[work],
             )
         except LimitExceeded:
             return False

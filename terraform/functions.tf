@@ -17,6 +17,22 @@
 # goes through the job's outbox (svp.topology.NOTION_FREE).
 
 locals {
+  # The Cloud Run execution environment of the functions that start children (yt-dlp,
+  # gallery-dl, ffmpeg, ffprobe under svp.media.supervisor). The second generation is a
+  # microVM with "full Linux compatibility, including support for all system calls,
+  # namespaces, and cgroups"; the first is gVisor, which has no Landlock (the downloaders'
+  # network confinement); a service that names none may get either (Cloud Run's
+  # "Select an execution environment for services"). google_cloudfunctions2_function has
+  # no field for it (the Functions v2 ServiceConfig carries none), so it is declared here
+  # and set after apply by `svp cloud setup` through the Cloud Run Admin API, which may
+  # manage the services of Functions v2 functions (svp.cloud.execution); `svp cloud
+  # status` shows it. Also svp.cloud.target.EXECUTION_ENVIRONMENTS (tests keep both equal).
+  execution_environments = {
+    downloader  = "gen2"
+    transcriber = "gen2"
+    ocr         = "gen2"
+  }
+
   # Every function, the api included: where the job state and the queues are.
   common_environment = {
     SVP_BACKEND            = "gcp"

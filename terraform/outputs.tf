@@ -52,19 +52,21 @@ output "logs_tail_commands" {
 output "svp_cloud" {
   description = "What `svp cloud` (setup, status, poll, logs, ...) reads with `terraform output -json`: where everything is. Names only, no secret."
   value = {
-    project           = var.project_id
-    region            = var.region
-    prefix            = var.prefix
-    bucket            = google_storage_bucket.artifacts.name
-    database          = google_firestore_database.this.name
-    scheduler_job     = google_cloud_scheduler_job.poller.id
-    functions         = { for name, m in local.stages : name => m.function_name }
-    secrets           = { for k, s in google_secret_manager_secret.this : k => s.secret_id }
-    link_databases    = var.link_databases
-    content_databases = var.content_databases
-    notion_client_id  = var.notion_client_id
-    api_url           = local.api_url
-    webhook_url       = module.webhook.url
+    project       = var.project_id
+    region        = var.region
+    prefix        = var.prefix
+    bucket        = google_storage_bucket.artifacts.name
+    database      = google_firestore_database.this.name
+    scheduler_job = google_cloud_scheduler_job.poller.id
+    functions     = { for name, m in local.stages : name => m.function_name }
+    # Set by `svp cloud setup` on each function's Cloud Run service (functions.tf).
+    execution_environments = local.execution_environments
+    secrets                = { for k, s in google_secret_manager_secret.this : k => s.secret_id }
+    link_databases         = var.link_databases
+    content_databases      = var.content_databases
+    notion_client_id       = var.notion_client_id
+    api_url                = local.api_url
+    webhook_url            = module.webhook.url
   }
 }
 

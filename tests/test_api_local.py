@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -112,8 +113,20 @@ def test_health_names_a_retired_model_and_how_the_children_are_confined(
     assert answer.status_code == 503 and health["models"]["ok"] is False
     (problem,) = health["models"]["problems"]
     assert "gemini-2.5-flash is not available: set SVP_GEMINI_MODEL" in problem
-    assert health["children"]["ok"] and health["children"]["seccomp"] is True
-    assert health["children"]["missing"] == []  # this machine's kernel keeps every promise
+    children = health["children"]
+    assert children["ok"] and children["seccomp"] is True
+    kinds = ("yt-dlp", "gallery-dl", "ffmpeg", "ffprobe")
+    kernel = [m for m in children["missing"] if not m.startswith(kinds)]
+    assert kernel == []  # this machine's kernel keeps every promise
+    # Who each child runs as, and where that is root, why: one line each, also under missing.
+    assert set(children["children"]) == set(kinds)
+    for kind, who in children["children"].items():
+        if who.startswith("root without capabilities: "):
+            assert f"{kind} runs as {who}" in children["missing"]
+            assert children["degraded"] is True
+        else:
+            mine = f"uid {os.geteuid()} (the parent's user)"
+            assert who == ("uid 65534" if os.geteuid() == 0 else mine)
 
 
 def test_svp_serve_prints_the_address_with_its_token_and_serves_it(env, tmp_path):

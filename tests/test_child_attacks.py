@@ -5,24 +5,35 @@ Each stand-in runs where the real program would (a yt-dlp extractor plugin insid
 worker, a `gallery_dl` package ahead of the real one, `ffprobe` / `ffmpeg` scripts first on
 PATH) and plays one attack per run, read from a file:
 
-- "read": open the parent's /proc/<pid>/environ, maps and mem; signal the parent; connect to a
-  loopback canary over TCP and UDP; open files past the limit and raise the limit;
+- "read": say who it runs as; open the parent's /proc/<pid>/environ, maps and mem and a file
+  only the parent's user may read; signal the parent; connect to a loopback canary over TCP and
+  UDP; open files past the limit and raise the limit;
 - "fork": start more processes than the limit;
 - "setsid": start a descendant that leaves the process group with setsid() and outlives the
   stand-in's own wait, which passes the timeout.
 
 Every attempt must be refused or ended, and the canary must count 0 connections. These tests
 run as root here and in CI (the harder case: a root child with CAP_SYS_PTRACE would read a
-non-dumpable parent), and fail, never skip, where a mechanism is missing.
+non-dumpable parent), and fail, never skip, where a kernel mechanism is missing.
+
+As root, the children run as the unprivileged uid (Settings.child_user) where it can reach
+them: everything here is built in a world-readable folder (pytest's own is closed to other
+users), ffmpeg's and ffprobe's stand-ins run on an interpreter that uid can run, and so do
+yt-dlp and gallery-dl (SVP_CHILD_PYTHON). The Python these tests run on lives under /root
+(mode 700) on these machines: `reachable_python` finds another build of the same version.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -31,18 +42,22 @@ from pathlib import Path
 
 import pytest
 
-from svp.config import load_settings
+from svp.config import Settings, load_settings
 from svp.errors import PermanentError, StageError
+from svp.media import childuser
 from svp.media.children import LimitExceeded, Limits, run_child
 from svp.media.sandbox import isolation_report
 
 CHILDREN = ("yt-dlp", "gallery-dl", "ffprobe", "ffmpeg")
 TIMEOUT = 4  # seconds, SVP_CHILD_TIMEOUT_SECONDS for these runs
+ROOT = os.geteuid() == 0
+USER = Settings().child_user or (65534, 65534)  # who the children run as when we are root
 
 ATTACK = """
 import ctypes, json, os, resource, socket, sys, time
 
 PARENT, CANARY, MODE_FILE, OUT = {parent}, {canary}, {mode_file!r}, {out!r}
+PRIVATE = {private!r}
 mode = open(MODE_FILE).read().strip()
 seen = {{}}
 
@@ -94,9 +109,17 @@ def raise_files():
     return "raised"
 
 
+def private():
+    with open(PRIVATE) as file:
+        return file.read()
+
+
 if mode == "read":
+    seen["ids"] = [os.getuid(), os.geteuid(), os.getgid(), os.getgroups()]
+    seen["nproc"] = list(resource.getrlimit(resource.RLIMIT_NPROC))
     for what in ("environ", "maps", "mem"):
         attempt(what, lambda: read(what))
+    attempt("private", private)
     attempt("signal", lambda: os.kill(PARENT, 0))
     attempt("tcp", tcp)
     attempt("udp", udp)
@@ -156,16 +179,96 @@ def canary() -> Iterator[Canary]:
     server.close()
 
 
+def _version(python: str) -> str | None:
+    try:
+        done = subprocess.run(
+            [python, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="session")
+def reachable_python() -> tuple[str | None, str]:
+    """(an interpreter of this Python's version that the children's uid can run, or None;
+    why not). Not root: ours, the children run as our user anyway."""
+    if not ROOT:
+        return sys.executable, ""
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": childuser.python_path()}
+    wanted = "{} {}".format(*sys.version_info[:2])
+    minor = "{}.{}".format(*sys.version_info[:2])
+    reasons = []
+    for python in dict.fromkeys(
+        [sys.executable, f"/usr/bin/python{minor}", f"/usr/local/bin/python{minor}"]
+    ):
+        reason = childuser.obstacle(USER, [python], env)
+        if reason is None and _version(python) != wanted:
+            reason = f"{python} is not Python {minor}"
+        if reason is None:
+            return python, ""
+        reasons.append(reason)
+    return None, "; ".join(reasons)
+
+
 @pytest.fixture
-def attack(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Canary, clips: Path):
+def child_python(reachable_python, monkeypatch: pytest.MonkeyPatch) -> str:
+    """SVP_CHILD_PYTHON set to an interpreter the children's uid can run, where there is one;
+    else ours (the Python children then run as root without capabilities)."""
+    python, _ = reachable_python
+    if python:
+        monkeypatch.setenv("SVP_CHILD_PYTHON", python)
+    return python or sys.executable
+
+
+def as_user_or_skip(reachable_python) -> None:
+    """Skip, saying why, a check of the unprivileged uid where no interpreter reaches it."""
+    python, why = reachable_python
+    if python is None:
+        minor = "{}.{}".format(*sys.version_info[:2])
+        pytest.skip(f"no Python {minor} that uid {USER[0]} can run here: {why}")
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder other users may enter and read (pytest's tmp_path is mode 700 under a folder
+    of mode 700): what a child running as another user must read lives here."""
+    folder = Path(tempfile.mkdtemp(prefix="svp-attack-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def attack(
+    env,
+    open_folder: Path,
+    child_python: str,
+    monkeypatch: pytest.MonkeyPatch,
+    canary: Canary,
+    clips: Path,
+):
     """attack(child, mode) -> what the stand-in saw, and the exception its run ended with."""
     monkeypatch.setenv("NOTION_TOKEN", "secret_notion_0123456789")
     monkeypatch.setenv("SVP_CHILD_TIMEOUT_SECONDS", str(TIMEOUT))
-    mode_file = tmp_path / "mode"
-    script = tmp_path / "attack.py"
+    base = open_folder
+    mode_file = base / "mode"
+    script = base / "attack.py"
+    outbox = base / "outbox"  # where the stand-ins, whoever they run as, report
+    outbox.mkdir()
+    outbox.chmod(0o1777)
+    private = base / "private"  # a file only the parent's user may read, as a .env would be
+    private.write_text("secret_in_a_file_0123456789")
+    private.chmod(0o600)
+    clip = base / "pasta.mp4"
+    shutil.copyfile(clips / "pasta.mp4", clip)
+    clip.chmod(0o644)
 
     def out(child: str) -> Path:
-        return tmp_path / f"{child}.json"
+        return outbox / f"{child}.json"
 
     def write_script(child: str) -> None:
         script.write_text(
@@ -174,11 +277,12 @@ def attack(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Canary,
                 canary=canary.port,
                 mode_file=str(mode_file),
                 out=str(out(child)),
+                private=str(private),
             )
         )
 
     # yt-dlp: an extractor plugin that the real worker loads.
-    plugin = tmp_path / "plugins" / "yt_dlp_plugins" / "extractor"
+    plugin = base / "plugins" / "yt_dlp_plugins" / "extractor"
     plugin.mkdir(parents=True)
     (plugin / "attack.py").write_text(
         textwrap.dedent(f"""
@@ -194,20 +298,20 @@ def attack(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Canary,
                 raise ExtractorError("attack played", expected=True)
     """)
     )
-    monkeypatch.syspath_prepend(str(tmp_path / "plugins"))
+    monkeypatch.syspath_prepend(str(base / "plugins"))
     # gallery-dl: a package ahead of the real one.
-    package = tmp_path / "stand-in" / "gallery_dl"
+    package = base / "stand-in" / "gallery_dl"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "__main__.py").write_text(f"import runpy\nrunpy.run_path({str(script)!r})\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "stand-in"))
+    monkeypatch.syspath_prepend(str(base / "stand-in"))
     # ffprobe and ffmpeg: scripts first on PATH.
-    bin_dir = tmp_path / "bin"
+    bin_dir = base / "bin"
     bin_dir.mkdir()
     for name in ("ffprobe", "ffmpeg"):
         stand_in = bin_dir / name
         run = f"import runpy\nrunpy.run_path({str(script)!r})\nraise SystemExit(1)\n"
-        stand_in.write_text(f"#!{sys.executable}\n{run}")
+        stand_in.write_text(f"#!{child_python}\n{run}")
         stand_in.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("SVP_ALLOWED_HOSTS", "127.0.0.1:9")
@@ -221,7 +325,7 @@ def attack(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Canary,
         write_script(child)
         out(child).unlink(missing_ok=True)
         settings = load_settings(dotenv=None)
-        dest = tmp_path / f"dl-{child}-{mode}"
+        dest = base / f"dl-{child}-{mode}"
         calls: dict[str, Callable[[], object]] = {
             "yt-dlp": lambda: download("http://127.0.0.1:9/attack/x", dest, settings),
             "gallery-dl": lambda: download(
@@ -230,8 +334,8 @@ def attack(env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Canary,
                 settings,
                 lambda host, port: ["93.184.216.34"],  # a decision only: nothing connects
             ),
-            "ffprobe": lambda: probe(clips / "pasta.mp4", settings),
-            "ffmpeg": lambda: extract_audio(clips / "pasta.mp4", tmp_path / "a.flac", settings),
+            "ffprobe": lambda: probe(clip, settings),
+            "ffmpeg": lambda: extract_audio(clip, base / "a.flac", settings),
         }
         ended: BaseException | None = None
         try:
@@ -259,12 +363,50 @@ def gone(pid: int) -> bool:
 
 
 def test_every_mechanism_is_available_here():
-    """These machines (and CI) offer every mechanism: a missing one fails here, by name."""
+    """These machines (and CI) offer every mechanism: a missing one fails here, by name. (Who
+    the children run as depends on where Python is installed: the next test.)"""
     run_child([sys.executable, "-c", "pass"], what="x", limits=Limits(60, 1024, 64, 60))
     report = isolation_report()
-    assert report["missing"] == [], report["missing"]
+    kernel = [m for m in report["missing"] if not m.startswith(tuple(report["children"]))]
+    assert kernel == [], kernel
     assert report["seccomp"] and report["landlock_abi"] >= 4 and report["subreaper"]
     assert report["parent_dumpable"] is False  # once a child started
+
+
+@pytest.mark.skipif(not ROOT, reason="children run as the parent's own user when it is not root")
+def test_as_root_every_child_runs_as_the_unprivileged_uid(reachable_python, child_python):
+    """What /health shows: each kind of child as uid 65534, nothing missing, RLIMIT_NPROC."""
+    as_user_or_skip(reachable_python)
+    report = isolation_report()
+    assert report["children_as"] == f"uid {USER[0]}"
+    assert report["children"] == dict.fromkeys(report["children"], f"uid {USER[0]}")
+    assert report["missing"] == []
+    assert report["process_limit"] == "supervisor count and RLIMIT_NPROC"
+
+
+@pytest.mark.skipif(not ROOT, reason="children run as the parent's own user when it is not root")
+def test_a_child_out_of_the_users_reach_runs_as_root_and_health_says_why(
+    open_folder, reachable_python
+):
+    """A program the unprivileged uid cannot run: the child still runs (as root without
+    capabilities, no link lost), and the report names the reason."""
+    closed = open_folder / "closed"
+    closed.mkdir(mode=0o700)
+    program = closed / "tool"
+    program.write_text("#!/bin/sh\nid -u\n")
+    program.chmod(0o755)
+    done = run_child([str(program)], what="tool", limits=Limits(60, 1024, 64, 60))
+    assert done.stdout.strip() == "0"
+    settings = Settings(child_python=str(program))
+    report = isolation_report(settings)
+    why = f"{closed} (mode 700, owner 0:0) is closed to uid {USER[0]}, on the way to {program}"
+    assert report["children"]["yt-dlp"].startswith(f"root without capabilities: {why}")
+    assert f"yt-dlp runs as {report['children']['yt-dlp']}" in report["missing"]
+    assert "yt-dlp: root without capabilities" in report["children_as"]
+    python, _ = reachable_python
+    if python and python != sys.executable:  # a system Python it can run: named as the fix
+        fix = f"(SVP_CHILD_PYTHON={python} would run as uid {USER[0]})"
+        assert report["children"]["yt-dlp"].endswith(fix)
 
 
 def test_secrets_from_dotenv_go_to_the_settings_not_the_environment(tmp_path, monkeypatch):
@@ -282,7 +424,7 @@ def test_secrets_from_dotenv_go_to_the_settings_not_the_environment(tmp_path, mo
 def test_a_child_cannot_read_the_parent_signal_it_or_reach_the_canary(attack, canary, child):
     seen, _ = attack(child, "read")
     assert seen, f"the {child} stand-in did not run"
-    for name in ("environ", "maps", "mem"):
+    for name in ("environ", "maps", "mem", "private"):
         assert seen[name][0] == "refused", (name, seen[name])
         assert "PermissionError" in seen[name][1]
     assert seen["signal"][0] == "refused", seen["signal"]
@@ -296,6 +438,44 @@ def test_a_child_cannot_read_the_parent_signal_it_or_reach_the_canary(attack, ca
     assert seen["raise_files"][0] == "refused", seen["raise_files"]
 
 
+@pytest.mark.skipif(not ROOT, reason="children run as the parent's own user when it is not root")
+@pytest.mark.parametrize("child", CHILDREN)
+def test_as_root_a_child_runs_as_the_unprivileged_uid_under_rlimit_nproc(
+    attack, reachable_python, child
+):
+    as_user_or_skip(reachable_python)
+    seen, _ = attack(child, "read")
+    uid, gid = USER
+    assert seen["ids"] == [uid, uid, gid, []], seen["ids"]
+    soft, hard = seen["nproc"]
+    assert soft == hard != resource.RLIM_INFINITY
+    assert seen["private"][0] == "refused" and "Permission denied" in seen["private"][1]
+
+
+@pytest.mark.skipif(not ROOT, reason="uid 0 is exempt from RLIMIT_NPROC: the case is root's")
+def test_as_root_a_fork_past_rlimit_nproc_is_refused(reachable_python, child_python, open_folder):
+    """uid 0 was exempt from RLIMIT_NPROC: as the unprivileged uid, a child that forks past its
+    task allowance gets EAGAIN, before the supervisor's count (set high here) would end it."""
+    as_user_or_skip(reachable_python)
+    limits = Limits(60, 1024, 64, 30, processes=1000, tasks=8)
+    forks = textwrap.dedent("""
+        import os, time
+        started = 0
+        try:
+            for _ in range(50):
+                if os.fork() == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                started += 1
+        except BlockingIOError as exc:
+            print("refused after", started, exc.strerror)
+    """)
+    done = run_child([child_python, "-c", forks], what="forker", limits=limits)
+    assert "refused after" in done.stdout, (done.stdout, done.stderr)
+    assert int(done.stdout.split()[2]) <= limits.tasks
+    assert "Resource temporarily unavailable" in done.stdout
+
+
 @pytest.mark.parametrize("child", CHILDREN)
 def test_a_child_that_forks_past_its_limit_is_refused_or_ended(attack, child):
     started = time.monotonic()
@@ -304,7 +484,8 @@ def test_a_child_that_forks_past_its_limit_is_refused_or_ended(attack, child):
     assert pids, f"the {child} stand-in did not run"
     limit = Limits(1, 1, 1, 1).processes
     refused = len(pids) < 100 and not isinstance(ended, LimitExceeded)  # RLIMIT_NPROC
-    if os.geteuid() == 0 or not refused:  # root is exempt from RLIMIT_NPROC: the count ends it
+    as_root = isolation_report()["children"][child].startswith("root")  # exempt from NPROC
+    if as_root or not refused:  # the supervisor's count ended it
         assert isinstance(ended, LimitExceeded), ended
         assert f"started more than {limit} processes" in ended.reason
     assert time.monotonic() - started < TIMEOUT + 20

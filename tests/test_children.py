@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -205,6 +207,7 @@ def test_file_size_is_limited_for_python_and_for_ffmpeg(tmp_path):
             ],
             what="ffmpeg",
             limits=limits,
+            writes=[tmp_path / "big.raw"],
         )
     assert (tmp_path / "big.raw").stat().st_size <= 2 << 20
 
@@ -300,3 +303,41 @@ def test_bad_child_limits_fail_configuration():
         load_settings({"SVP_CHILD_MEMORY_MB": "lots"}, dotenv=None)
     with pytest.raises(ConfigError, match="SVP_CHILD_FILE_MB must exceed SVP_MAX_MB"):
         load_settings({"SVP_CHILD_FILE_MB": "50", "SVP_MAX_MB": "100"}, dotenv=None)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="children run as the parent's own user unless root")
+def test_as_root_a_child_writes_only_where_it_was_handed_and_the_parent_gets_it_back():
+    """The unprivileged uid writes in the folder it was handed, not beside it; afterwards what
+    it made belongs to the parent's user again (another job's child, same uid, cannot change
+    it), and an output file it never wrote is not left empty."""
+    base = Path(tempfile.mkdtemp(prefix="svp-handed-"))
+    try:
+        base.chmod(0o755)
+        dest, out = base / "dest", base / "never-written.flac"
+        dest.mkdir()
+        script = f"id -u > {dest}/who; mkdir {dest}/sub; : > {dest}/sub/made; : > {base}/beside"
+        done = run_child(
+            ["/bin/sh", "-c", script],
+            what="writer",
+            limits=Limits(60, 1024, 64, 60),
+            writes=[dest, out],
+        )
+        assert "Permission denied" in done.stderr  # beside the folder: refused
+        assert (dest / "who").read_text().strip() == "65534"
+        owners = {p.name: p.stat().st_uid for p in [dest, *dest.rglob("*")]}
+        assert owners == {"dest": 0, "who": 0, "sub": 0, "made": 0}
+        assert not (base / "beside").exists() and not out.exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_childrens_user_is_a_uid_and_gid_or_root():
+    from svp.config import ConfigError
+
+    assert load_settings({}, dotenv=None).child_user == (65534, 65534)
+    assert load_settings({"SVP_CHILD_USER": "1000"}, dotenv=None).child_user == (1000, 1000)
+    assert load_settings({"SVP_CHILD_USER": "root"}, dotenv=None).child_user is None
+    with pytest.raises(ConfigError, match=r"SVP_CHILD_USER='0:0': .* \(0 is root: write root\)"):
+        load_settings({"SVP_CHILD_USER": "0:0"}, dotenv=None)
+    with pytest.raises(ConfigError, match=r"SVP_CHILD_USER='nobody': expects uid:gid numbers"):
+        load_settings({"SVP_CHILD_USER": "nobody"}, dotenv=None)

@@ -12,6 +12,7 @@ from tests.fakes.functions_api import FakeFunctions
 from tests.fakes.logging_api import FakeLogging
 from tests.fakes.model_lists import FakeGeminiWithModels, FakeOpenAIWithModels
 from tests.fakes.notion import FakeNotion
+from tests.fakes.run_api import FakeRun
 from tests.fakes.scheduler import FakeScheduler
 from tests.fakes.secretmanager import FakeSecretManager
 
@@ -27,6 +28,7 @@ SECRETS = (
     "webhook-token",
     "session-secret",
 )
+FUNCTIONS = ("poller", "webhook", "api", "downloader", "transcriber", "ocr", "summarizer", "writer")
 WHERE = ["--project", PROJECT, "--region", REGION, "--terraform-dir", "/nonexistent"]
 
 
@@ -39,6 +41,7 @@ def cloud(env, monkeypatch):
         "scheduler": FakeScheduler(project=PROJECT, location=REGION),
         "logging": FakeLogging(project=PROJECT),
         "functions": FakeFunctions(project=PROJECT, location=REGION),
+        "run": FakeRun(project=PROJECT, location=REGION),
         "notion": FakeNotion(),
         "gemini": FakeGeminiWithModels(api_key="AIza-right"),
         "openai": FakeOpenAIWithModels(api_key="sk-right"),
@@ -48,11 +51,15 @@ def cloud(env, monkeypatch):
     for key in SECRETS:
         fakes["sm"].create_secret(f"svp-{key}")
     fakes["scheduler"].add_job("svp-poller")
+    for name in FUNCTIONS:  # each function, and its Cloud Run service naming no environment
+        fakes["functions"].add(f"svp-{name}")
+        fakes["run"].add(f"svp-{name}")
     for name, fake in (
         ("SVP_SECRET_MANAGER_ENDPOINT", "sm"),
         ("SVP_SCHEDULER_ENDPOINT", "scheduler"),
         ("SVP_LOGGING_ENDPOINT", "logging"),
         ("SVP_FUNCTIONS_ENDPOINT", "functions"),
+        ("SVP_RUN_ENDPOINT", "run"),
         ("NOTION_BASE_URL", "notion"),
         ("GOOGLE_GEMINI_BASE_URL", "gemini"),
     ):
@@ -200,6 +207,80 @@ def test_setup_without_access_says_who_may(cloud, monkeypatch, capsys):
     assert "no access to secret svp-notion-token" in capsys.readouterr().err
 
 
+# -- execution environment ----------------------------------------------------------------
+def configured_setup(cloud, monkeypatch) -> int:
+    """`svp cloud setup` with every value a first run needs, valid."""
+    links, _ = cloud["notion"].add_database("Links", {"Name": "title"})
+    recipes, _ = cloud["notion"].add_database("Recipes", {"Name": "title"})
+    flags = ["--link-databases", links, "--content-databases", f"cooking={recipes}"]
+    return setup_cmd(
+        monkeypatch,
+        *flags,
+        NOTION_TOKEN=cloud["notion"].token,
+        GEMINI_API_KEY="AIza-right",
+        OPENAI_API_KEY="none",
+    )
+
+
+def test_setup_puts_the_functions_that_start_children_in_the_second_generation(
+    cloud, monkeypatch, capsys
+):
+    """Terraform cannot name the execution environment of a Cloud Function's service; setup
+    does, for the downloader, transcriber and ocr only, and again after a redeploy reset it."""
+    run = cloud["run"]
+    run.services["svp-transcriber"]["template"]["executionEnvironment"] = (
+        "EXECUTION_ENVIRONMENT_GEN1"
+    )
+    assert configured_setup(cloud, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "svp-downloader     gen2 set (was unspecified)" in out
+    assert "svp-ocr            gen2 set (was unspecified)" in out
+    assert "svp-transcriber    gen2 set (was gen1)" in out
+    gen2 = "EXECUTION_ENVIRONMENT_GEN2"
+    for name in FUNCTIONS:
+        wanted = gen2 if name in ("downloader", "transcriber", "ocr") else None
+        assert run.environment(f"svp-{name}") == wanted, name
+    # What else the service held is kept: its container, limits and service account.
+    ocr = run.services["svp-ocr"]["template"]
+    assert ocr["containers"][0]["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
+    assert ocr["serviceAccount"] == f"svp-ocr@{PROJECT}.iam.gserviceaccount.com"
+    assert all(body["etag"] == '"etag-1"' for body in run.patches)  # read, then written back
+
+    # Again: nothing to change.
+    patched = len(run.patches)
+    assert setup_cmd(monkeypatch) == 0
+    assert "svp-ocr            gen2 already" in capsys.readouterr().out
+    assert len(run.patches) == patched
+
+    # A redeploy that left the ocr's service without it: set again, only there.
+    del run.services["svp-ocr"]["template"]["executionEnvironment"]
+    assert setup_cmd(monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "svp-ocr            gen2 set (was unspecified)" in out
+    assert "svp-downloader     gen2 already" in out
+    assert len(run.patches) == patched + 1
+
+
+def test_setup_says_how_to_set_the_environment_by_hand_where_cloud_run_refuses(
+    cloud, monkeypatch, capsys
+):
+    cloud["run"].denied.add("svp-downloader")
+    assert configured_setup(cloud, monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"svp-downloader     not set: projects/{PROJECT}/locations/{REGION}/services/"
+        "svp-downloader: Cloud Run answered HTTP 403 PERMISSION_DENIED: Permission"
+        " 'run.services.get' denied"
+    ) in out
+    assert (
+        f"by hand: gcloud run services update svp-downloader --region {REGION}"
+        " --execution-environment gen2"
+    ) in out
+    assert "svp-ocr            gen2 set (was unspecified)" in out  # the others are set
+    assert cloud["run"].environment("svp-transcriber") == "EXECUTION_ENVIRONMENT_GEN2"
+    assert versions(cloud["sm"])["notion-token"] == 1  # the secrets are stored all the same
+
+
 # -- webhook token --------------------------------------------------------------------------
 def test_webhook_token_is_stored_and_read_by_the_webhook_within_its_cache(
     cloud, monkeypatch, capsys
@@ -258,6 +339,12 @@ def test_status_shows_functions_polling_jobs_and_dead_letters(
         cloud["functions"].add(f"svp-{name}")
     cloud["functions"].add("svp-writer", "FAILED", "Build failed: requirements")
     cloud["scheduler"].jobs["svp-poller"].on_run = lambda: (7, "HTTP 503: not configured")
+    cloud["run"].services["svp-downloader"]["template"]["executionEnvironment"] = (
+        "EXECUTION_ENVIRONMENT_GEN2"
+    )
+    cloud["run"].services["svp-transcriber"]["template"]["executionEnvironment"] = (
+        "EXECUTION_ENVIRONMENT_GEN1"
+    )
     main(["cloud", "poll", *WHERE])
     for stage in PIPELINE:
         pubsub_fake.add_topic(dead_letter_topic("svp-", stage))
@@ -289,6 +376,11 @@ def test_status_shows_functions_polling_jobs_and_dead_letters(
     assert "(failed (HTTP 503: not configured))" in out
     assert "jobs: 1 in flight, 2 failed (1 of them dead-lettered)" in out
     assert "dead letters waiting: 1 (summarizer 1)" in out
+    # The environments: the downloader's as declared, the others not (yet, or reset).
+    assert (
+        "execution environments: svp-downloader gen2, svp-ocr unspecified (wants gen2),"
+        " svp-transcriber gen1 (wants gen2) (run `svp cloud setup`)"
+    ) in out
 
 
 def test_status_says_what_it_cannot_see(
@@ -379,7 +471,8 @@ def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeplo
         for name in ("poller", "webhook", "writer", "summarizer", "transcriber"):
             code, answer = health(name)
             assert code == 503 and answer["status"] == "not configured", name
-        assert health("downloader") == (200, {"function": "downloader", "status": "ok"})
+        code, answer = health("downloader")
+        assert (code, answer["status"]) == (200, "ok") and "missing" not in answer
 
         links, _ = cloud["notion"].add_database("Links", {"Name": "title"})
         where = ["--link-databases", links]
@@ -390,7 +483,8 @@ def test_the_runbook_functions_wait_then_setup_configures_them_without_a_redeplo
         assert setup_cmd(monkeypatch, *where, NOTION_TOKEN=cloud["notion"].token) == 0
         time.sleep(0.3)  # the functions' cache time, not a deployment
         for name in ("poller", "webhook", "writer", "summarizer", "transcriber", "ocr"):
-            assert health(name) == (200, {"function": name, "status": "ok"}), name
+            code, answer = health(name)
+            assert (code, answer["status"]) == (200, "ok") and "missing" not in answer, name
     finally:
         svp.functions.reset()
 

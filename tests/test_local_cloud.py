@@ -91,9 +91,12 @@ def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
     import urllib.request
 
     from svp.cli import main as svp
+    from svp.cloud.status import FUNCTIONS
+    from tests.fakes.functions_api import FakeFunctions
     from tests.fakes.gemini import FakeGemini
     from tests.fakes.notion import FakeNotion
     from tests.fakes.openai import FakeOpenAI
+    from tests.fakes.run_api import FakeRun
     from tests.fakes.vision import FakeVision
     from tests.localcloud.chaos import read_clip_name
     from tests.localcloud.cloud import PREFIX, PROJECT, LocalCloud
@@ -108,6 +111,10 @@ def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
 
     def setup(cloud: LocalCloud, links: str, token: str) -> int:
         monkeypatch.setenv("SVP_SECRET_MANAGER_ENDPOINT", cloud.secret_manager.base_url)
+        # Each function and its Cloud Run service as the Functions API leaves them: setup puts
+        # the ones that start children in the second generation environment.
+        monkeypatch.setenv("SVP_FUNCTIONS_ENDPOINT", functions_api.base_url)
+        monkeypatch.setenv("SVP_RUN_ENDPOINT", run_api.base_url)
         monkeypatch.setenv("NOTION_BASE_URL", cloud.fakes["notion"].base_url)
         monkeypatch.setenv("NOTION_TOKEN", token)
         for off in ("GEMINI_API_KEY", "OPENAI_API_KEY", "NOTION_CLIENT_SECRET"):
@@ -118,6 +125,8 @@ def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
 
     media = serve(SAMPLE.parent)
     with (
+        FakeFunctions(project=PROJECT, location="local") as functions_api,
+        FakeRun(project=PROJECT, location="local") as run_api,
         FakeNotion() as notion,
         FakeGemini() as gemini,
         FakeOpenAI() as openai,
@@ -125,6 +134,9 @@ def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
     ):
         _, links = notion.add_database("Links", LINK_SCHEMA)
         _, recipes = notion.add_database("Recipes", RECIPE_SCHEMA)
+        for name in FUNCTIONS:
+            functions_api.add(f"{PREFIX}{name}")
+            run_api.add(f"{PREFIX}{name}")
         cloud = LocalCloud(
             tmp_path / "cloud",
             notion=notion,
@@ -145,7 +157,9 @@ def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
                 code, answer = health(cloud, name)
                 assert code == 503 and answer["status"] == "not configured", (name, answer)
                 assert "svp cloud setup" in answer["hint"]
-            assert health(cloud, "downloader") == (200, {"function": "downloader", "status": "ok"})
+            code, answer = health(cloud, "downloader")
+            assert (code, answer["status"]) == (200, "ok") and "missing" not in answer
+            assert "children_as" in answer["children"]  # what the sandbox gets on this instance
 
             row = notion.add_page(
                 links, {"Name": "Demo", "url": f"{media}/{SAMPLE.name}", "tag": "cooking"}
@@ -160,6 +174,9 @@ def test_the_runbook_on_the_local_cloud(tmp_path, monkeypatch, capsys):
             assert cloud.secret_manager.version_count(f"{PREFIX}notion-token") == 0
 
             assert setup(cloud, links, notion.token) == 0
+            assert f"{PREFIX}ocr            gen2 set (was unspecified)" in capsys.readouterr().out
+            gen2 = {n for n in FUNCTIONS if run_api.environment(f"{PREFIX}{n}")}
+            assert gen2 == {"downloader", "transcriber", "ocr"}
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline:
                 status = notion.plain(notion.page(row), "status") or ""

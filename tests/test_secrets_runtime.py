@@ -178,14 +178,35 @@ def test_a_stage_without_its_secrets_answers_health_and_defers_pushes(name, clou
     import time
 
     time.sleep(0.05)  # past the cache's time: no redeploy, no restart
-    assert client.get("/").get_json() == {"function": name, "status": "ok"}
+    answer = client.get("/").get_json()
+    assert (answer["function"], answer["status"]) == (name, "ok") and "missing" not in answer
 
 
 def test_stages_that_parse_media_read_no_secret(cloud_env, sm):
     for name in ("downloader", "ocr"):
         client = client_of(name, cloud_env, sm)
-        assert client.get("/").get_json() == {"function": name, "status": "ok"}
+        answer = client.get("/").get_json()
+        assert (answer["function"], answer["status"]) == (name, "ok") and "missing" not in answer
     assert not sm.accesses
+
+
+def test_the_stages_that_start_children_show_how_this_instance_confines_them(cloud_env, sm):
+    """On Cloud Run each instance has its own kernel (gen1's gVisor or gen2's microVM): GET
+    on the downloader, transcriber and ocr says what their children get there; the others
+    start none and say nothing of it."""
+    import os
+
+    from svp.media.sandbox import isolation_report
+
+    answer = client_of("downloader", cloud_env, sm).get("/").get_json()
+    children = answer["children"]
+    assert children["degraded"] == bool(children["missing"])
+    here = isolation_report()
+    for key in ("children_as", "seccomp", "landlock_abi", "subreaper", "missing"):
+        assert children[key] == here[key], key
+    if os.geteuid() == 0:
+        assert children["children"]["ffprobe"] == "uid 65534"
+    assert "children" not in client_of("writer", cloud_env, sm).get("/").get_json()
 
 
 def test_the_poller_polls_nothing_until_configured(cloud_env, sm, capsys):

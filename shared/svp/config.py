@@ -106,6 +106,12 @@ class Settings:
     child_memory_mb: int = 1024
     child_file_mb: int = 1024
     child_timeout_seconds: int = 480
+    # Who the children run as when the process that starts them is root: (uid, gid), no
+    # passwd entry needed; None keeps them root without capabilities (svp.media.children).
+    child_user: tuple[int, int] | None = (65534, 65534)
+    # The interpreter of the Python children (yt-dlp, gallery-dl); "" is the parent's own.
+    # One that child_user can run when the parent's is out of its reach (same 3.x minor).
+    child_python: str = ""
     # Secrets read at run time from Secret Manager (svp.secrets): setting -> secret id.
     secret_names: Mapping[str, str] = field(default_factory=dict)
     secret_manager_endpoint: str = ""  # tests and the local cloud only
@@ -179,6 +185,21 @@ def _flag(value: str) -> bool:
     if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
         raise ValueError("must be true or false")
     return lowered in ("1", "true", "yes", "on")
+
+
+def _user(value: str) -> tuple[int, int] | None:
+    """`uid:gid` (numbers: no passwd entry needed), a bare `uid` (gid the same), or `root`."""
+    value = value.strip()
+    if value.lower() == "root":
+        return None
+    uid, _, gid = value.partition(":")
+    try:
+        ids = int(uid), int(gid or uid)
+    except ValueError:
+        raise ValueError("expects uid:gid numbers (e.g. 65534:65534) or root") from None
+    if not all(0 < n < 2**32 - 1 for n in ids):
+        raise ValueError("expects uid and gid above 0 (0 is root: write root)")
+    return ids
 
 
 def host_entry(entry: str) -> tuple[str, int | None]:
@@ -284,6 +305,8 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SVP_CHILD_MEMORY_MB": ("child_memory_mb", _positive(int)),
     "SVP_CHILD_FILE_MB": ("child_file_mb", _positive(int)),
     "SVP_CHILD_TIMEOUT_SECONDS": ("child_timeout_seconds", _positive(int)),
+    "SVP_CHILD_USER": ("child_user", _user),
+    "SVP_CHILD_PYTHON": ("child_python", _text),
     "SVP_SECRETS": ("secret_names", _secret_names),
     "SVP_SECRET_MANAGER_ENDPOINT": ("secret_manager_endpoint", _text),
     "SVP_SECRET_CACHE_SECONDS": ("secret_cache_seconds", _positive(float)),

@@ -3,7 +3,10 @@
 The runtime is built once per instance, on the first request, and reused while warm; it is
 built again when a secret changed in Secret Manager (svp.secrets, read at most every minute).
 A function whose secrets are not set yet answers GET with what is missing and holds its work
-back (`not_configured`).
+back (`not_configured`). The functions that start children (yt-dlp, gallery-dl, ffmpeg,
+ffprobe) also answer GET with how this instance confines them (`children`: who they run as,
+seccomp, Landlock, the subreaper, what is missing): what the Cloud Run execution environment
+really gives, read where it runs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from svp.runtime.context import Runtime
 from svp.secrets import HINT, LiveSettings, live_settings
 from svp.wiring import build_runtime, runners
 
+STARTS_CHILDREN = ("downloader", "transcriber", "ocr")
 _lock = threading.Lock()
 _runtime: Runtime | None = None
 _runners: Any = None
@@ -65,15 +69,27 @@ def not_configured(request: Any, function: str, status: int = 503) -> Any:
     """
     missing = _live_settings().missing()
     if getattr(request, "method", "POST") == "GET" and function != "api":  # api: its own /health
-        answer = {"function": function, "status": "not configured" if missing else "ok"}
+        answer: dict[str, Any] = {
+            "function": function,
+            "status": "not configured" if missing else "ok",
+        }
         if missing:
             answer |= {"missing": missing, "hint": HINT}
+        if function in STARTS_CHILDREN:
+            answer["children"] = _children()
         return json.dumps(answer), (503 if missing else 200), {"Content-Type": "application/json"}
     if not missing:
         return None
     log.error("not configured: %s (missing %s)", HINT, ", ".join(missing))
     body = {"function": function, "status": "not configured", "missing": missing, "hint": HINT}
     return json.dumps(body), status, {"Content-Type": "application/json"}
+
+
+def _children() -> dict[str, Any]:
+    from svp.media.sandbox import isolation_report
+
+    report = isolation_report(_live_settings().base)  # who and what: no secret needed
+    return {"degraded": bool(report["missing"]), **report}
 
 
 def _stage_runners():

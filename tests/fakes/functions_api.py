@@ -4,8 +4,9 @@ calls them with google-auth (no client library).
 ``GET /v2/projects/P/locations/L/functions[?pageSize=&pageToken=]`` answers
 ``{"functions": [...], "nextPageToken"?}`` and ``GET .../functions/NAME`` one function
 (``name``, ``state``: ACTIVE | DEPLOYING | FAILED | DELETING, ``stateMessages``,
-``serviceConfig.uri``, ``updateTime``, ``environment: GEN_2``). Another project or location
-has none; an unknown function is 404 NOT_FOUND; a project in ``denied`` 403
+``serviceConfig.uri``, ``serviceConfig.service`` (its Cloud Run service,
+``projects/P/locations/L/services/NAME``), ``updateTime``, ``environment: GEN_2``). Another
+project or location has none; an unknown function is 404 NOT_FOUND; a project in ``denied`` 403
 PERMISSION_DENIED; ``pageSize`` above 1000 is 400 INVALID_ARGUMENT.
 """
 
@@ -38,7 +39,10 @@ class FakeFunctions(FakeServer):
             "state": state,
             "environment": "GEN_2",
             "updateTime": "2026-12-06T10:00:00Z",
-            "serviceConfig": {"uri": f"https://{name}-123456789012.{self.location}.run.app"},
+            "serviceConfig": {
+                "uri": f"https://{name}-123456789012.{self.location}.run.app",
+                "service": f"projects/{self.project}/locations/{self.location}/services/{name}",
+            },
             **({"stateMessages": [{"severity": "ERROR", "message": message}]} if message else {}),
         }
 

@@ -1007,6 +1007,19 @@ def test_secret_containers_exist(root):
     assert "secrets_add_version_commands" not in root.outputs
 
 
+def test_the_functions_that_start_children_declare_the_second_generation(root):
+    """google_cloudfunctions2_function cannot name a Cloud Run execution environment: the root
+    declares it for the stages that run yt-dlp, gallery-dl, ffmpeg and ffprobe, the svp_cloud
+    output hands it to `svp cloud setup` (which sets it), and svp's default is the same."""
+    from svp.cloud.target import EXECUTION_ENVIRONMENTS
+
+    declared = root.locals["execution_environments"]
+    assert declared == {"downloader": "gen2", "transcriber": "gen2", "ocr": "gen2"}
+    assert declared == EXECUTION_ENVIRONMENTS
+    cloud = root.outputs["svp_cloud"]["value"]
+    assert cloud["execution_environments"] == "${local.execution_environments}"
+
+
 # --- platform ------------------------------------------------------------------
 
 

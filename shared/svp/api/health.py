@@ -95,11 +95,10 @@ class Health:
         self._models_cached = (now, answer)
         return answer
 
-    @staticmethod
-    def _children() -> dict[str, Any]:
+    def _children(self) -> dict[str, Any]:
         from svp.media.sandbox import isolation_report
 
-        report = isolation_report()
+        report = isolation_report(self.runtime.settings)
         return {"ok": True, "degraded": bool(report["missing"]), **report}
 
     def _uses_notion(self) -> bool:

@@ -16,10 +16,12 @@ ENDPOINTS = {
     "scheduler": "SVP_SCHEDULER_ENDPOINT",
     "logging": "SVP_LOGGING_ENDPOINT",
     "functions": "SVP_FUNCTIONS_ENDPOINT",
+    "run": "SVP_RUN_ENDPOINT",
 }
 REST_BASES = {
     "logging": "https://logging.googleapis.com",
     "functions": "https://cloudfunctions.googleapis.com",
+    "run": "https://run.googleapis.com",
 }
 
 

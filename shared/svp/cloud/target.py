@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The Cloud Run execution environment each function that starts children needs (svp.cloud.
+# execution): what Terraform declares in its output, and the default without it.
+EXECUTION_ENVIRONMENTS = {"downloader": "gen2", "transcriber": "gen2", "ocr": "gen2"}
+
 
 class TargetError(Exception):
     """The deployment cannot be found; the message says what to pass."""
@@ -25,6 +29,9 @@ class Target:
     content_databases: str = ""
     notion_client_id: str = ""
     functions: dict[str, str] = field(default_factory=dict)
+    execution_environments: dict[str, str] = field(
+        default_factory=lambda: dict(EXECUTION_ENVIRONMENTS)
+    )
 
     def secret_id(self, key: str) -> str:
         return f"{self.prefix}{key}"
@@ -77,6 +84,9 @@ def resolve(args: Any, read_output=terraform_output) -> Target:
         "content_databases": output.get("content_databases") or "",
         "notion_client_id": output.get("notion_client_id") or "",
         "functions": dict(output.get("functions") or {}),
+        "execution_environments": dict(
+            output.get("execution_environments") or EXECUTION_ENVIRONMENTS
+        ),
     }
     for flag in ("link_databases", "content_databases", "notion_client_id"):
         if getattr(args, flag, None):

@@ -28,6 +28,7 @@ def extract_audio(media: Path, out: Path, settings: Settings | None = None) -> P
         ["-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "flac", str(out)],
         "could not read the audio track",
         settings,
+        out=out,
     )
     return out
 
@@ -42,5 +43,6 @@ def cut(
         ["-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "flac", str(out)],
         "could not cut the audio",
         settings,
+        out=out,
     )
     return out

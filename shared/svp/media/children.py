@@ -9,6 +9,11 @@ Every one of them starts through `run_child`, which gives it
 - a parent it cannot read: the parent is made non-dumpable before the first child starts
   (svp.media.sandbox), and children hold no capability, so /proc/<parent>/environ, maps and
   mem stay closed (the initial environment block stays there whatever os.environ becomes);
+- when the parent is root, another user (`Limits.user`, uid 65534 by default): the files it
+  reads and the folders it writes in are named by the caller (`reads`, `writes`), handed to
+  that user for the run and taken back after (svp.media.childuser). Where that user cannot
+  reach the program or a file, the child runs as root without capabilities and the reason is
+  logged once and shown by the isolation report: isolation never costs a link;
 - a supervisor (svp.media.supervisor, a small standard-library script between fork and exec,
   rather than a `preexec_fn`, which is unsafe with the egress proxy's threads running) that
   sets the limits (`Limits`: CPU seconds, address space, file size, open files, processes; no
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -33,14 +39,18 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from svp.errors import PermanentError
-from svp.media import supervisor
-from svp.media.sandbox import harden_parent, note_missing
+from svp.media import childuser, supervisor
+from svp.media.childuser import python_path
+from svp.media.sandbox import harden_parent, note_as_root, note_missing
 
 if TYPE_CHECKING:
     from svp.config import Settings
+
+log = logging.getLogger("svp.children")
 
 # Inherited when set: none holds a secret, each is needed to find programs, certificates,
 # a writable folder or the right character set.
@@ -87,13 +97,22 @@ class Limits:
     processes: int = 32  # in the tree, counted by the supervisor
     tasks: int = 256  # processes and threads, RLIMIT_NPROC (for a user other than root)
     open_files: int = 1024
+    # Who the child runs as when the parent is root (Settings.child_user); None: root
+    # without capabilities.
+    user: tuple[int, int] | None = (65534, 65534)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Limits:
         from svp.config import Settings
 
         s = settings or Settings()
-        return cls(s.child_cpu_seconds, s.child_memory_mb, s.child_file_mb, s.child_timeout_seconds)
+        return cls(
+            s.child_cpu_seconds,
+            s.child_memory_mb,
+            s.child_file_mb,
+            s.child_timeout_seconds,
+            user=s.child_user,
+        )
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -108,16 +127,19 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def python_path() -> str:
-    """The parent's import path, for a Python child: it imports the same svp and yt-dlp,
-    wherever the platform installed them (Cloud Functions: not the default site)."""
-    return os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+__all__ = ["LimitExceeded", "Limits", "child_env", "limit_in_text", "python_path", "run_child"]
 
 
 def supervised(
-    command: Sequence[str], limits: Limits, verdict_fd: int, egress_port: int | None
+    command: Sequence[str],
+    limits: Limits,
+    verdict_fd: int,
+    egress_port: int | None,
+    user: tuple[int, int] | None = None,
+    home: str = "",
 ) -> list[str]:
-    """`command` started through the supervisor that applies `limits` and the confinement."""
+    """`command` started through the supervisor that applies `limits` and the confinement,
+    as `user` (uid, gid) when given."""
     mb = 1024 * 1024
     config = {
         "cpu": limits.cpu_seconds,
@@ -131,6 +153,8 @@ def supervised(
         "proxy_port": egress_port,
         "protected": [os.getpid()],
         "verdict_fd": verdict_fd,
+        "user": list(user) if user else None,
+        "home": home,
     }
     return [sys.executable, "-I", "-S", supervisor.__file__, json.dumps(config), *command]
 
@@ -142,20 +166,25 @@ def run_child(
     limits: Limits,
     env: Mapping[str, str] | None = None,
     egress_port: int | None = None,
+    reads: Sequence[Path] = (),
+    writes: Sequence[Path] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run `command` with `child_env(env)` and `limits`; its output is captured as text. With
     `egress_port`, it may open TCP connections to that port only (the egress proxy); without,
-    no network at all.
+    no network at all. `reads`: the files it reads; `writes`: the folders it writes in and
+    the files it writes (created for it), which a child running as `limits.user` is handed.
 
     Raises LimitExceeded when it ran out of time, CPU, memory, file size or processes; any
     other exit status is the caller's to read."""
     harden_parent()
     scratch = tempfile.mkdtemp(prefix="svp-child-")
+    environment = {**child_env(env), "HOME": scratch, "TMPDIR": scratch}
+    user, handover = _hand_over(what, limits, command, environment, scratch, reads, writes)
     verdict_read, verdict_write = os.pipe()
     try:
         process = subprocess.Popen(
-            supervised(command, limits, verdict_write, egress_port),
-            env={**child_env(env), "HOME": scratch, "TMPDIR": scratch},
+            supervised(command, limits, verdict_write, egress_port, user, scratch),
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -166,6 +195,7 @@ def run_child(
         )
     except BaseException:
         os.close(verdict_read)
+        _take_back(handover)
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     finally:
@@ -175,6 +205,7 @@ def run_child(
         verdict = _verdict(verdict_read)
     finally:
         os.close(verdict_read)
+        _take_back(handover)
         shutil.rmtree(scratch, ignore_errors=True)
     if verdict.get("missing"):
         note_missing(what, verdict["missing"])
@@ -190,6 +221,43 @@ def run_child(
     if problem:
         raise LimitExceeded(problem)
     return done
+
+
+def _hand_over(
+    what: str,
+    limits: Limits,
+    command: Sequence[str],
+    env: Mapping[str, str],
+    scratch: str,
+    reads: Sequence[Path],
+    writes: Sequence[Path],
+) -> tuple[tuple[int, int] | None, childuser.Handover | None]:
+    """The user the child runs as (None: the parent's) and what it was handed. A root parent
+    drops it to `limits.user` where that user can reach what it needs; where it cannot, the
+    child runs as root without capabilities, and the reason is logged once: isolation never
+    costs a link."""
+    user = limits.user if os.geteuid() == 0 else None
+    if not user:
+        return None, None
+    reason = childuser.obstacle(user, command, env, reads, writes)
+    if reason and "PYTHONPATH" in env and (other := childuser.other_python(user)):
+        reason += f" (SVP_CHILD_PYTHON={other} would run as uid {user[0]})"
+    if reason is None:
+        try:
+            os.chown(scratch, *user)
+            return user, childuser.Handover(user, writes)
+        except OSError as exc:
+            reason = f"could not hand it its folders: {exc}"
+    note_as_root(what, user, reason)
+    return None, None
+
+
+def _take_back(handover: childuser.Handover | None) -> None:
+    if handover:
+        try:
+            handover.take_back()
+        except OSError as exc:  # what it wrote stays readable to the parent (root) anyway
+            log.warning("could not take back what a child wrote: %s", exc)
 
 
 def _communicate(process: subprocess.Popen, timeout: float) -> tuple[str | None, str]:

@@ -26,7 +26,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit
 
 from svp.config import Settings
 from svp.errors import PermanentError, StageError, TransientError
+from svp.media import childuser
 from svp.media.children import LimitExceeded, Limits, limit_in_text, python_path, run_child
 from svp.media.egress import EgressProxy
 from svp.media.ffmpeg import NotAVideo, plain_file_problem
@@ -209,7 +209,12 @@ def _images_fallback(
 
 
 def _run_downloader(
-    command: list[str], proxy: EgressProxy, settings: Settings, what: str
+    command: list[str],
+    proxy: EgressProxy,
+    settings: Settings,
+    what: str,
+    dest: Path,
+    reads: list[Path],
 ) -> subprocess.CompletedProcess:
     """A downloader child: the egress proxy is its only route out. Every proxy variable points
     at it (whatever NO_PROXY the parent has is not passed on), and where the kernel has
@@ -223,6 +228,9 @@ def _run_downloader(
         limits=Limits.from_settings(settings),
         env=env,
         egress_port=urlsplit(proxy.url).port,  # the only TCP port it may connect to
+        reads=reads,
+        # The cookies file is download()'s copy: the child reads it and writes it back.
+        writes=[dest, *([Path(settings.cookies_file)] if settings.cookies_file else [])],
     )
 
 
@@ -241,11 +249,14 @@ def _run_ytdlp(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> 
     job_file, result_file = dest / ".ytdlp-job.json", dest / ".ytdlp-result.json"
     job_file.write_text(json.dumps(job))
     result_file.unlink(missing_ok=True)
+    python = childuser.python(settings.child_python)
     done = _run_downloader(
-        [sys.executable, "-m", "svp.media.ytdlp_worker", str(job_file), str(result_file)],
+        [python, "-m", "svp.media.ytdlp_worker", str(job_file), str(result_file)],
         proxy,
         settings,
         "yt-dlp",
+        dest,
+        [job_file],
     )
     if not result_file.is_file():
         tail = (done.stderr or "").strip()[-400:]
@@ -282,7 +293,7 @@ def _audio_only(path: Path, settings: Settings) -> bool:
 def _gallery(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fetched:
     dest.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable,
+        childuser.python(settings.child_python),
         "-m",
         "gallery_dl",
         "--config-ignore",
@@ -310,7 +321,7 @@ def _gallery(url: str, dest: Path, settings: Settings, proxy: EgressProxy) -> Fe
     if settings.cookies_file:
         command += ["-C", settings.cookies_file]
     command.append(url)
-    done = _run_downloader(command, proxy, settings, "gallery-dl")
+    done = _run_downloader(command, proxy, settings, "gallery-dl", dest, [])
     files = sorted(
         p for p in dest.iterdir() if not p.name.startswith(".") and not plain_file_problem(p, dest)
     )

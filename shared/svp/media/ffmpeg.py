@@ -121,6 +121,7 @@ def probe_json(path: Path, settings: Settings | None = None) -> dict[str, Any]:
         ],
         what="ffprobe",
         limits=Limits.from_settings(settings),
+        reads=[path],
     )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["unreadable"])[-1]
@@ -138,8 +139,11 @@ def run_ffmpeg(
     after_input: list[str],
     what: str,
     settings: Settings | None = None,
+    *,
+    out: Path,
 ) -> None:
-    """ffmpeg [before_input] -i media [after_input]; PermanentError(`what`: its error)."""
+    """ffmpeg [before_input] -i media [after_input], writing `out` (named in after_input);
+    PermanentError(`what`: its error)."""
     done = run_child(
         [
             "ffmpeg",
@@ -155,6 +159,8 @@ def run_ffmpeg(
         ],
         what="ffmpeg",
         limits=Limits.from_settings(settings),
+        reads=[media],
+        writes=[out],
     )
     unreadable = ("not on whitelist", "Invalid data found when processing input")
     if done.returncode != 0 and any(text in done.stderr for text in unreadable):

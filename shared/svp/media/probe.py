@@ -51,6 +51,7 @@ def readable_seconds(path: Path, settings: Settings | None = None) -> float | No
         ["ffprobe", "-v", "error", *input_options(), *entries, checked_input(path)],
         what="ffprobe",
         limits=Limits.from_settings(settings),
+        reads=[path],
     )
     if done.returncode != 0:
         return None

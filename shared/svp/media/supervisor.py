@@ -8,8 +8,9 @@ whose egress-proxy threads make that unsafe. It
   descendant that called setsid() and left the process group, is re-parented here, so at the
   end, at the deadline or past the process limit the whole tree is killed (`end_tree`);
 - in the command, before exec: sets the limits (CPU, address space, file size, open files,
-  processes; no core files), drops every capability when it runs as root (so a non-dumpable
-  parent's /proc stays closed: reading it needs CAP_SYS_PTRACE), sets no_new_privs, then
+  processes; no core files), drops every capability when it runs as root and becomes
+  CONFIG["user"] when given (so the parent's /proc stays closed: reading a non-dumpable
+  process needs CAP_SYS_PTRACE, and another user's needs it too), sets no_new_privs, then
   Landlock (TCP connect only to the egress proxy's port, or none; signals and abstract Unix
   sockets scoped to the child) and a seccomp filter (no sockets but Unix ones for ffmpeg and
   ffprobe; Unix and TCP for the downloaders; no io_uring, which would bypass the filter; no
@@ -32,6 +33,7 @@ import signal
 import struct
 import sys
 import time
+import warnings  # noqa: F401 - os.execvp imports it late, when the user it became may not reach it
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -198,16 +200,28 @@ def restrict_network(proxy_port: int | None, abi: int) -> None:
 
 
 # -- capabilities ------------------------------------------------------------------------------
-def drop_capabilities() -> None:
-    """Root without a single capability: no CAP_SYS_PTRACE (a non-dumpable parent stays closed),
-    no CAP_SYS_RESOURCE (the limits hold), none regained by an exec."""
-    # A belt only (gVisor has no securebits): with an empty bounding set, an exec as root gets
-    # no capability back anyway.
-    _prctl(PR_SET_SECUREBITS, SECUREBITS)
-    for cap in range(64):
+def drop_capabilities(user: list[int] | None = None) -> str | None:
+    """No capability left: no CAP_SYS_PTRACE (a non-dumpable parent stays closed), no
+    CAP_SYS_RESOURCE (the limits hold), none regained by an exec. With `user` ([uid, gid]),
+    the process becomes that user (no supplementary group), whom root's files and /proc
+    entries do not belong to; where it cannot, it stays root, and the reason is returned."""
+    for cap in range(64):  # first: dropping from the bounding set needs CAP_SETPCAP
         if not _prctl(PR_CAPBSET_DROP, cap) and ctypes.get_errno() == errno.EINVAL:
             break  # past the last capability this kernel knows
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    refused = None
+    if user:
+        # setuid away from 0 clears the permitted and effective sets (no securebits set yet).
+        try:
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
+        except OSError as exc:
+            refused = f"uid {user[0]} ({exc.strerror})"
+    if os.getuid() == 0:
+        # A belt only (gVisor has no securebits): with an empty bounding set, an exec as root
+        # gets no capability back anyway.
+        _prctl(PR_SET_SECUREBITS, SECUREBITS)
     header = struct.pack("=Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
     if _libc.syscall(NR_CAPSET, header, bytes(24)) != 0:
         raise OSError(ctypes.get_errno(), "capset")
@@ -215,6 +229,7 @@ def drop_capabilities() -> None:
         held = [line for line in status if line.startswith(("CapEff:", "CapBnd:", "CapPrm:"))]
     if any(int(line.split()[1], 16) for line in held):
         raise OSError(errno.EPERM, "capabilities are still held")
+    return refused
 
 
 # -- the tree ----------------------------------------------------------------------------------
@@ -309,7 +324,8 @@ def limit(config: dict) -> None:
         # RLIMIT_NPROC counts all the user's processes and threads: what it runs already, plus
         # ours (ffmpeg's threads too). uid 0 is exempt: the supervisor's count of processes
         # ends the tree instead, for any user.
-        allowed = _tasks_of(os.getuid()) + config["tasks"]
+        uid = config["user"][0] if config.get("user") else os.getuid()
+        allowed = _tasks_of(uid) + config["tasks"]
         resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
 
 
@@ -328,9 +344,12 @@ def confine(config: dict, supervisor: int) -> list[str]:
     missing: list[str] = []
     if os.geteuid() == 0:
         try:
-            drop_capabilities()
+            if refused := drop_capabilities(config.get("user")):
+                missing.append(refused)
         except OSError as exc:
             missing.append(f"capabilities ({exc.strerror})")
+        if config.get("user") and config.get("home") and not os.access(".", os.X_OK):
+            os.chdir(config["home"])  # the parent's folder may be closed to this user
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     network = config.get("network", "none")
     abi = landlock_abi()

@@ -185,6 +185,7 @@ class StageRunner:
         assert job is not None
         job_id = job["job_id"]
         scratch = Path(tempfile.mkdtemp(prefix=f"svp-{self.stage}-"))
+        let_children_in(scratch, self.runtime.settings.child_user)
         started = time.monotonic()
         deadline = time.time() + limits.timeout_seconds(self.stage)
         context = StageContext(
@@ -310,3 +311,11 @@ def redrive(runtime: Runtime, job: jobs.Doc, stage: str) -> None:
     """Publish `stage`'s input again (its upstream's message): the stage runs anew."""
     source = UPSTREAM[stage]
     runtime.publish_from(source, message_after(job, source))
+
+
+def let_children_in(folder: Path, user: tuple[int, int] | None) -> None:
+    """A root stage's children run as `user` (svp.media.children) and read and write in its
+    scratch folder by name: its group may enter it, list nothing, and no one else may enter."""
+    if user and os.geteuid() == 0:
+        os.chown(folder, -1, user[1])
+        os.chmod(folder, 0o710)
