@@ -13,6 +13,7 @@ import argparse
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -32,6 +33,7 @@ KINDS = (
     "worker crashed",
     "function crashed",
     "clean run crashed",
+    "the suite itself failed",
 )
 
 
@@ -43,13 +45,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="scenarios run side by side")
     parser.add_argument("--cloud", action="store_true", help="against the local cloud")
     args = parser.parse_args()
-    if args.cloud:
-        from tests.localcloud.chaos import run_seed
-    else:
-        from tests.chaos import run_seed
     clips = make_clips(Path(tempfile.gettempdir()) / "svp-chaos-clips")
     if args.seed is not None:
-        verdict = run_seed(args.seed, clips)
+        verdict = run_seed(args.seed, clips, args.cloud)
         print(verdict.report())
         print(verdict.logs)
         return 0 if verdict.ok else 1
@@ -57,7 +55,8 @@ def main() -> int:
     started = time.monotonic()
     verdicts: list[Verdict] = []
     with ProcessPoolExecutor(args.jobs) as pool:
-        for verdict in pool.map(run_seed, seeds, [clips] * len(seeds)):
+        runs = pool.map(run_seed, seeds, [clips] * len(seeds), [args.cloud] * len(seeds))
+        for verdict in runs:
             verdicts.append(verdict)
             mark = "ok" if verdict.ok else "VIOLATED"
             print(f"{mark:8} {verdict.scenario.describe()} ({verdict.seconds:.0f} s)", flush=True)
@@ -65,6 +64,26 @@ def main() -> int:
                 print(verdict.report(), flush=True)
     print_table(verdicts, time.monotonic() - started)
     return 0 if all(v.ok for v in verdicts) else 1
+
+
+def run_seed(seed: int, clips: Path, cloud: bool) -> Verdict:
+    """One seed's verdict; a seed whose harness broke (an emulator that would not start) is
+    reported as such, with its traceback, and the other seeds run on."""
+    if cloud:
+        from tests.localcloud.chaos import CloudScenario as Scenario
+        from tests.localcloud.chaos import run_seed as run
+    else:
+        from tests.chaos import Scenario
+        from tests.chaos import run_seed as run
+    try:
+        return run(seed, clips)
+    except BaseException as exc:  # pytest.fail raises a BaseException
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        rerun = "python bench/chaos.py" + (" --cloud" if cloud else "")
+        verdict = Verdict(Scenario.draw(seed), rerun=rerun)
+        verdict.violate("the suite itself failed", traceback.format_exc(limit=8))
+        return verdict
 
 
 def print_table(verdicts: list[Verdict], seconds: float) -> None:

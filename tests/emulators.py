@@ -134,18 +134,25 @@ def gcloud() -> str:
     return path
 
 
+# The port is free when picked, not when the emulator binds it seconds later: another suite's
+# server may have taken it meanwhile and would answer the HTTP probe. So an emulator is ready
+# only once it says that it listens, as well as answering.
 def start_firestore_emulator(port: int) -> _Process:
     argv = [gcloud(), "emulators", "firestore", "start", f"--host-port=127.0.0.1:{port}"]
     proc = _Process("firestore-emulator", [*argv, "--quiet"])
-    proc.wait_ready(lambda: _http_ok(f"http://127.0.0.1:{port}/"))
+    proc.wait_ready(lambda: _listening(proc, "Dev App Server is now running", port))
     return proc
 
 
 def start_pubsub_emulator(port: int, project: str) -> _Process:
     argv = [gcloud(), "beta", "emulators", "pubsub", "start", f"--host-port=127.0.0.1:{port}"]
     proc = _Process("pubsub-emulator", [*argv, f"--project={project}", "--quiet"])
-    proc.wait_ready(lambda: _http_ok(f"http://127.0.0.1:{port}/"))
+    proc.wait_ready(lambda: _listening(proc, f"Server started, listening on {port}", port))
     return proc
+
+
+def _listening(proc: _Process, said: str, port: int) -> bool:
+    return said in proc.output() and _http_ok(f"http://127.0.0.1:{port}/")
 
 
 @pytest.fixture(scope="session")
