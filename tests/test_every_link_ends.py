@@ -518,6 +518,29 @@ def test_13_a_link_set_back_to_pending_in_the_minute_its_job_ended_is_restarted(
     assert row(notion, link)[0] == "done"
 
 
+def test_13_a_poll_that_read_a_row_before_its_job_ended_leaves_the_end_alone(notion, world):
+    """Polls overlap when one is slow: a poll that read the row as pending before another
+    poll's job for it ended neither runs the link again nor writes its place over its end."""
+    import copy
+
+    from svp.notion.links import read_entry
+    from svp.stages.poller import PollReport, enqueue
+
+    runtime, links, _ = world
+    link = add_link(notion, links, "https://www.tiktok.com/@a/video/7000000000000000113")
+    read_early = copy.deepcopy(notion.page(link))  # the slow poll's read: pending
+    run_once(runtime)  # another poll admits it; its job ends, Notion shows done
+    shown = row(notion, link)
+    job_id = link.replace("-", "")
+    attempts = runtime.state.get(jobs.JOBS, job_id)["stages"]["downloader"]["attempts"]
+
+    report = PollReport()
+    enqueue(runtime, link_status(runtime), read_entry(read_early, links), report)
+    assert (report.queued, report.held, report.skipped) == ([], [], 1)
+    assert row(notion, link) == shown
+    assert runtime.state.get(jobs.JOBS, job_id)["stages"]["downloader"]["attempts"] == attempts
+
+
 def test_14_queued_is_shown_before_the_downloader_can_start(notion, world):
     runtime, links, _ = world
     link = add_link(notion, links, "https://www.tiktok.com/@a/video/7000000000000000014")

@@ -45,6 +45,13 @@ def pending_filter(schema: dict[str, dict]) -> dict:
     return {"property": name, schema[name]["type"]: {"equals": PENDING}}
 
 
+def shows_pending(page: dict) -> bool:
+    """Whether the row, as read from Notion, shows `pending`."""
+    props = page.get("properties") or {}
+    name = find_property(props, "status")
+    return name is not None and plain(props[name]) == PENDING
+
+
 def in_progress_filter(schema: dict[str, dict]) -> dict | None:
     """Rows showing a status the pipeline writes while a link moves (queued ... writing);
     None when the status property has none of those options yet."""

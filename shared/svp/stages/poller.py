@@ -36,6 +36,7 @@ from svp.notion.links import (
     in_progress_filter,
     pending_filter,
     read_entry,
+    shows_pending,
     update_link,
 )
 from svp.notion.linkschema import REPROCESS
@@ -238,7 +239,10 @@ def enqueue(
         _fail_link(runtime, status, jobs.new_job(job_id, link, {}, now), exc.reason, report)
         return
 
-    if not _admitted(runtime, room, job_id, link, report):
+    known = runtime.state.get(jobs.JOBS, job_id)
+    if _ended_since_read(runtime, known, link, report):
+        return
+    if not _admitted(runtime, room, known, link, report):
         return
     fresh = jobs.new_job(job_id, link, target, now, video_key_from_url(entry.url))
     action, job = runtime.state.update(jobs.JOBS, job_id, lambda d: jobs.admit_link(d, fresh))
@@ -259,8 +263,24 @@ def enqueue(
         report.skipped += 1
 
 
+def _ended_since_read(
+    runtime: Runtime, known: jobs.Doc | None, link: dict, report: PollReport
+) -> bool:
+    """The link's job ended and Notion showed it, yet the row was read as pending: a person
+    set it back (run it again), or this poll read the row before another poll's job ended
+    (polls overlap when one is slow). Only the row as it is now tells which; acting on the
+    stale read would run the link twice or write its place in line over its end."""
+    if known is None or not (jobs.is_terminal(known) and jobs.synced(known)):
+        return False
+    notion = notion_for(runtime, link.get("user", LOCAL_USER))
+    if notion is None or shows_pending(notion.retrieve_page(link["page_id"])):
+        return False
+    report.skipped += 1
+    return True
+
+
 def _admitted(
-    runtime: Runtime, room: Room | None, job_id: str, link: dict, report: PollReport
+    runtime: Runtime, room: Room | None, known: jobs.Doc | None, link: dict, report: PollReport
 ) -> bool:
     """Whether the link may start now; if not, its row shows its place in line. Links whose
     job is on its way (or whose end is not shown yet) need no room."""
@@ -269,9 +289,9 @@ def _admitted(
     room = room or Room(runtime.state, capacity(runtime.settings.uses_gcp))
     if room.capacity is None:
         return True
-    known = runtime.state.get(jobs.JOBS, job_id)
     if known is not None and not (jobs.is_terminal(known) and jobs.synced(known)):
         return True
+    job_id = link["page_id"].replace("-", "")
     ahead = room.take()
     if ahead is None:
         return True
