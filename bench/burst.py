@@ -109,9 +109,9 @@ def on_the_local_cloud(args: argparse.Namespace, delivery: Delivery, in_flight: 
     unrun = sum(o.unrun for o in outcomes)
     total = sum(o.burst.links for o in outcomes)
     unended = sum(o.unended for o in outcomes)
-    crashed = sorted({name for o in outcomes for name in o.crashed})
+    crashed = [name for o in outcomes for name in o.crashed]
     if crashed:
-        print(f"functions that exited on their own: {', '.join(crashed)}")
+        print(f"functions found exited and started again: {', '.join(crashed)}")
     print(f"burst: dead-lettered without running {unrun} of {total} links")
     return 0 if unrun == 0 and unended == 0 and not crashed else 1
 

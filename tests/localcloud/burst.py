@@ -78,7 +78,7 @@ class Outcome:
     overruns: dict[str, int] = field(default_factory=dict)  # function -> 504s
     drain: float = 0.0  # unscaled: first link saved -> last link ended
     stage_means: dict[str, float] = field(default_factory=dict)  # unscaled, measured
-    crashed: list[str] = field(default_factory=list)
+    crashed: list[str] = field(default_factory=list)  # functions found exited, started again
     calls: dict[str, int] = field(default_factory=dict)  # delayed calls per fake, all links
     wall: float = 0.0  # real seconds of the whole run
 
@@ -197,7 +197,7 @@ def run(burst: Burst, clip: Path, workdir: Path, log: Callable[[str], None] = pr
             up = time.monotonic() - started
             log(f"  local cloud up in {up:.0f} s; saving {burst.links} links")
             rows, first_saved = _save(notion, links_db, base, burst)
-            last_end = _settle(notion, rows, burst, log)
+            last_end = _settle(notion, rows, burst, cloud, outcome, log)
             outcome.drain = (last_end - first_saved) / s
             for row in rows:
                 shown = _shows(notion, row)
@@ -254,8 +254,17 @@ def _shows(notion: FakeNotion, row: str) -> str:
     return notion.plain(notion.page(row), "status") or ""
 
 
-def _settle(notion: FakeNotion, rows: list[str], burst: Burst, log: Callable[[str], None]) -> float:
-    """Waits until every row shows an end (or the settle time): when the last one did."""
+def _settle(
+    notion: FakeNotion,
+    rows: list[str],
+    burst: Burst,
+    cloud: LocalCloud,
+    outcome: Outcome,
+    log: Callable[[str], None],
+) -> float:
+    """Waits until every row shows an end (or the settle time): when the last one did. A
+    function that exited (killed from outside: the machine is shared) is started again, as
+    Cloud Run replaces an instance, and named in the outcome."""
     deadline = time.time() + burst.settle * burst.scale
     ended_at: dict[str, float] = {}
     shown_progress = 0.0
@@ -263,6 +272,10 @@ def _settle(notion: FakeNotion, rows: list[str], burst: Burst, log: Callable[[st
         for row in rows:
             if row not in ended_at and _shows(notion, row).startswith(ENDED):
                 ended_at[row] = time.time()
+        for name in cloud.crashed():
+            log(f"  {name} exited: started again")
+            outcome.crashed.append(name)
+            cloud.restart(name)
         if time.time() - shown_progress > 30:
             log(f"  {time.strftime('%H:%M:%S')} {len(ended_at)} of {len(rows)} links ended")
             shown_progress = time.time()
@@ -293,7 +306,7 @@ def _tally(outcome: Outcome, cloud: LocalCloud, scale: float) -> None:
     for name, function in cloud.functions.items():
         outcome.refused[name] = function.front.refused
         outcome.overruns[name] = function.front.overruns
-    outcome.crashed = cloud.crashed()
+    outcome.crashed += cloud.crashed()
 
 
 def run_in_tmp(burst: Burst, clips: Path, log: Callable[[str], None] = print) -> Outcome:
