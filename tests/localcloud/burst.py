@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import random
 import shutil
 import statistics
 import tempfile
@@ -45,8 +46,8 @@ STAGE_SHARE = 0.5
 # Cloud Vision requests the ocr stage makes for the burst's clip (its text, then the picture's
 # check for text): each answers after half the stage's set time.
 VISION_CALLS = 2
-# Leases are the product's default (60 s), never scaled below this: a heartbeat every lease/2
-# must survive the CPU noise of eight processes and two Java emulators on a small machine.
+# Leases are the product's 60 s, scaled but never below this: a heartbeat every lease/2 must
+# survive the CPU noise of eight processes and two Java emulators on a small machine.
 MIN_LEASE_S = 10.0
 ENDED = ("done", "failed")
 
@@ -160,8 +161,6 @@ def run(burst: Burst, clip: Path, workdir: Path, log: Callable[[str], None] = pr
     media = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=media.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{media.server_address[1]}"
-    import random
-
     with (
         FakeNotion() as notion,
         FakeGemini(_llm("ok", random.Random(0))) as gemini,
