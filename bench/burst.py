@@ -92,6 +92,10 @@ def on_the_local_cloud(args: argparse.Namespace, delivery: Delivery, in_flight: 
         outcome = run_in_tmp(burst, clips, log=lambda line: print(line, flush=True))
         outcomes.append(outcome)
         print(f"  {_row(outcome, in_flight)}  ({outcome.wall:.0f} s of wall time)", flush=True)
+        for row, written in outcome.regressed:
+            print(f"  link {row} ended, then showed otherwise; statuses written: {written}")
+        if outcome.kept:
+            print(f"  logs kept in {outcome.kept}", flush=True)
     print()
     print(
         "| stage time T | per stage, set (measured), s: downloader / transcriber / ocr / "

@@ -80,6 +80,9 @@ class Outcome:
     drain: float = 0.0  # unscaled: first link saved -> last link ended
     stage_means: dict[str, float] = field(default_factory=dict)  # unscaled, measured
     crashed: list[str] = field(default_factory=list)  # functions found exited, started again
+    # Links that showed an end and then something else: (row, the status writes it got).
+    regressed: list[tuple[str, list[str]]] = field(default_factory=list)
+    kept: Path | None = None  # the logs, kept when something went wrong
     calls: dict[str, int] = field(default_factory=dict)  # delayed calls per fake, all links
     wall: float = 0.0  # real seconds of the whole run
 
@@ -205,6 +208,7 @@ def run(burst: Burst, clip: Path, workdir: Path, log: Callable[[str], None] = pr
                     outcome.ended[key] = outcome.ended.get(key, 0) + 1
                 else:
                     outcome.unended += 1
+                    outcome.regressed.append((row, _status_writes(notion, row)))
             _tally(outcome, cloud, s)
             outcome.calls = {
                 "media": handler.fetches,
@@ -251,6 +255,18 @@ def _save(notion: FakeNotion, links_db: str, base: str, burst: Burst) -> tuple[l
 
 def _shows(notion: FakeNotion, row: str) -> str:
     return notion.plain(notion.page(row), "status") or ""
+
+
+def _status_writes(notion: FakeNotion, row: str) -> list[str]:
+    """The statuses written to a link's row, in the order Notion received them."""
+    written = []
+    for request in notion.requests:
+        if request.method == "PATCH" and row.replace("-", "") in request.path.replace("-", ""):
+            status = ((request.json or {}).get("properties") or {}).get("status") or {}
+            name = (status.get("select") or status.get("status") or {}).get("name")
+            if name:
+                written.append(name)
+    return written
 
 
 def _settle(
@@ -309,8 +325,14 @@ def _tally(outcome: Outcome, cloud: LocalCloud, scale: float) -> None:
 
 
 def run_in_tmp(burst: Burst, clips: Path, log: Callable[[str], None] = print) -> Outcome:
+    """`run` in a temporary folder, removed unless something went wrong (its logs are kept)."""
     work = Path(tempfile.mkdtemp(prefix="svp-burst-"))
+    outcome = None
     try:
-        return run(burst, make_burst_clip(clips), work, log)
+        outcome = run(burst, make_burst_clip(clips), work, log)
+        if outcome.unended or outcome.unrun or outcome.regressed:
+            outcome.kept = work
+        return outcome
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if outcome is not None and outcome.kept is None:
+            shutil.rmtree(work, ignore_errors=True)
