@@ -328,6 +328,29 @@ def test_5_a_slow_llm_gets_the_fallback_before_the_summarizer_is_killed(
     assert time.time() - started < stage_deadline - started - 15  # time left to finish
 
 
+def test_5_a_scaled_summarizer_still_asks_the_llm(env, monkeypatch, fake_gemini):
+    """The local cloud shrinks every limit (SVP_LIMITS_SCALE=0.05: the summarizer gets 15 s
+    and its margin 1.5 s): the time kept to finish shrinks with them, so the LLM is asked."""
+    from svp import limits
+    from svp.summary.content import Content
+    from svp.summary.summarize import deadline_for, summarize
+
+    monkeypatch.setenv("SVP_LIMITS_SCALE", "0.05")
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.base_url)
+    monkeypatch.setenv("SVP_LLM_TIMEOUT", "2")
+    settings = load_settings(dotenv=None)
+    fake_gemini.responder = lambda body: {"name": "Pasta"}
+    summary = summarize(
+        Content(url="https://x.test/v", tag="cooking", caption="Pasta."),
+        {"name": {"name": "name", "type": "title"}},
+        settings,
+        deadline=deadline_for(settings, time.time() + limits.deadline_seconds("summarizer")),
+    )
+    assert summary["engine"] != "extractive", summary["notes"]
+    assert len(fake_gemini.calls) == 1
+
+
 def test_6_a_person_whose_token_cannot_be_decrypted_is_asked_to_reconnect(notion, world):
     from cryptography.fernet import Fernet
 

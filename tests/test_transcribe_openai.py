@@ -84,3 +84,18 @@ def test_timeouts_times_attempts_fit_the_transcribers_time_limit(monkeypatch, en
     attempts = client.max_retries + 1
     backoff = 8.0 * client.max_retries  # the SDK waits at most 8 s between attempts
     assert client.timeout * attempts + backoff < limits.timeout_seconds("transcriber")
+
+
+def test_a_scaled_time_limit_still_gives_each_request_time(monkeypatch, env, fake_openai, tmp_path):
+    """The local cloud shrinks every limit (SVP_LIMITS_SCALE=0.05: the transcriber gets 27 s):
+    a transcription is still heard, not failed for a timeout below zero."""
+    monkeypatch.setenv("SVP_LIMITS_SCALE", "0.05")
+    monkeypatch.setattr(transcribe, "_openai_clients", {})
+    settings = settings_with(
+        monkeypatch, OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_openai.base_url + "/v1"
+    )
+    fake_openai.transcriber = lambda name, audio, form: {"text": "Stir the soup."}
+    audio = tmp_path / "piece.flac"
+    audio.write_bytes(b"fLaC" + bytes(64))
+    assert transcribe.openai_engine(settings)(audio).text == "Stir the soup."
+    assert transcribe.openai_timeout_seconds() * 3 < limits.timeout_seconds("transcriber")

@@ -192,6 +192,7 @@ class _Front(http.server.ThreadingHTTPServer):
         self.slots = threading.BoundedSemaphore(instances)
         self.port = self.server_address[1]
         self.overruns = 0  # requests answered 504 while the function went on
+        self.refused = 0  # requests answered 429: every instance busy
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
@@ -208,6 +209,7 @@ class _FrontHandler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         function = self.server.function
         if not self.server.slots.acquire(blocking=False):
+            self.server.refused += 1
             self._answer(429, b"Rate exceeded.")
             return
         try:

@@ -181,7 +181,9 @@ OPENAI_RESERVE_SECONDS = 60  # the SDK's back-off (<= 16 s), cutting, voice acti
 
 
 def openai_timeout_seconds() -> float:
-    budget = limits.timeout_seconds("transcriber") - OPENAI_RESERVE_SECONDS
+    # The reserve shrinks with the limits (SVP_LIMITS_SCALE): a 540 s limit scaled to 27 s
+    # less an unscaled 60 s would be a negative timeout, which every request fails on.
+    budget = limits.timeout_seconds("transcriber") - OPENAI_RESERVE_SECONDS * limits.scale()
     return budget / (OPENAI_RETRIES + 1)
 
 

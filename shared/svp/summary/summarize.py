@@ -19,6 +19,7 @@ import logging
 import time
 from typing import Any
 
+from svp import limits
 from svp.config import Settings
 from svp.errors import PermanentError
 from svp.summary import extractive, llm, providers
@@ -203,5 +204,8 @@ def deadline_for(settings: Settings, stage_deadline: float) -> float:
     """The time.monotonic() after which no LLM request starts: one started before it ends
     (SVP_LLM_TIMEOUT) in time for the stage to finish before `stage_deadline` (epoch
     seconds), so a slow provider gives the extractive fallback, not a killed function."""
-    left = stage_deadline - time.time() - settings.llm_timeout_seconds - FINISH_SECONDS
+    # The finish time shrinks with the limits (SVP_LIMITS_SCALE): unscaled, it would take the
+    # whole of a scaled summarizer's time and the LLM would never be asked.
+    finish = FINISH_SECONDS * limits.scale()
+    left = stage_deadline - time.time() - settings.llm_timeout_seconds - finish
     return time.monotonic() + max(0.0, left)
