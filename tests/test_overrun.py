@@ -174,3 +174,23 @@ def test_the_sweep_waits_for_a_writer_still_at_work(notion_env):
     assert [p["id"] for p in notion_env.pages_in(source)] == [made]
     deferred = runtime.state.get(videos.VIDEOS, key)["sweep_at"]
     assert deferred >= at_work_since + videos.late_window() - 1  # `since` is in whole seconds
+
+
+def test_a_sweep_that_keeps_failing_gives_up_with_a_reason(notion_env, caplog):
+    """The person disconnected Notion: the sweep tries again with longer waits, then forgets the
+    intents with an error saying what may be left, rather than trying for ever."""
+    runtime = build_runtime(load_settings(dotenv=None))
+    _, source = notion_env.add_database("Recipes", {"name": "title", "Source URL": "url"})
+    ready(runtime, "gone", source, [{"name": "Pasta"}], review=False)
+    key, intent = _killed_writer_began(runtime, "gone", source, "Pasta")
+    runtime.state.update(
+        videos.VIDEOS, key, lambda d: ({**d, "intents": {"0": {**intent, "user": "left"}}}, None)
+    )
+    waits, now = [], time.time() + videos.late_window() + 1
+    while (due := runtime.state.get(videos.VIDEOS, key)["sweep_at"]) is not None:
+        waits.append(round(max(due, now) - now))
+        now = max(due, now)
+        assert late_pages.sweep(runtime, now=now) == []
+    assert waits[1:4] == [60, 120, 240]
+    assert len(waits) == late_pages.TRIES
+    assert "gave up looking for late pages" in caplog.text

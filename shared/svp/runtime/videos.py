@@ -218,10 +218,17 @@ def swept(doc: dict | None, done: list[dict], now: float) -> tuple[dict | None, 
     intents = {n: i for n, i in (doc.get("intents") or {}).items() if kept(i, int(n))}
     doc = {**doc, "tried": tried, "intents": intents, "updated_at": jobs.iso(now)}
     doc["sweep_at"] = (open_until(doc) or now) if tried or intents else None
+    doc.pop("sweep_tries", None)
     return doc, None
 
 
-def defer_sweep(doc: dict | None, until: float) -> tuple[dict | None, None]:
+def defer_sweep(
+    doc: dict | None, until: float, tries: int | None = None
+) -> tuple[dict | None, None]:
+    """Sweep later; `tries`: the sweeps that failed so far (kept until one succeeds)."""
     if doc is None or doc.get("sweep_at") is None:
         return None, None
-    return {**doc, "sweep_at": until}, None
+    doc = {**doc, "sweep_at": until}
+    if tries is not None:
+        doc["sweep_tries"] = tries
+    return doc, None

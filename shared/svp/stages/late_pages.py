@@ -33,8 +33,11 @@ CLOCK_SLACK_SECONDS = 120
 # (beside the reconciler's 30 s): the rest wait for the next poll.
 PAGE = 50
 BUDGET_SECONDS = 20.0
-# A claim that could not be swept now (Notion unreachable) is looked at again after this.
+# A claim that could not be swept now (Notion unreachable) is looked at again after this, up
+# to TRIES times (waits doubling, about 17 hours in all): then its intents are forgotten, with a warning, rather than
+# retried for ever (a person who disconnected Notion, a database deleted).
 RETRY_SECONDS = 60.0
+TRIES = 11
 
 
 def pages_like(
@@ -68,10 +71,32 @@ def sweep(runtime: Runtime, now: float | None = None) -> list[str]:
             break
         try:
             trashed += _sweep_claim(runtime, claim, now)
-        except Exception:  # one claim's trouble must not stop the others
-            log.warning("could not sweep the pages of video %s", claim.get("video"), exc_info=True)
-            _defer(runtime, claim["key"], now + RETRY_SECONDS)
+        except Exception:  # noqa: BLE001 - one claim's trouble must not stop the others
+            _failed(runtime, claim, now)
     return trashed
+
+
+def _failed(runtime: Runtime, claim: dict, now: float) -> None:
+    tries = int(claim.get("sweep_tries") or 0) + 1
+    video = claim.get("video")
+    if tries >= TRIES:
+        log.error(
+            "gave up looking for late pages of video %s after %d tries: a page Notion made for "
+            "a writer given up on may be left beside the video's page",
+            video,
+            tries,
+            exc_info=True,
+        )
+        looked_for = videos.abandoned(claim)
+        runtime.state.update(
+            videos.VIDEOS, claim["key"], lambda d: videos.swept(d, looked_for, now)
+        )
+        return
+    log.warning("could not sweep the pages of video %s (try %d)", video, tries, exc_info=True)
+    until = now + RETRY_SECONDS * 2 ** (tries - 1)
+    runtime.state.update(
+        videos.VIDEOS, claim["key"], lambda d: videos.defer_sweep(d, until, tries=tries)
+    )
 
 
 def _sweep_claim(runtime: Runtime, claim: dict, now: float) -> list[str]:
