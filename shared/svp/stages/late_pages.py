@@ -34,8 +34,8 @@ CLOCK_SLACK_SECONDS = 120
 PAGE = 50
 BUDGET_SECONDS = 20.0
 # A claim that could not be swept now (Notion unreachable) is looked at again after this, up
-# to TRIES times (waits doubling, about 17 hours in all): then its intents are forgotten, with a warning, rather than
-# retried for ever (a person who disconnected Notion, a database deleted).
+# to TRIES times (waits doubling, about 17 hours in all): then its intents are forgotten, with
+# an error, rather than retried for ever (a person who disconnected Notion, a database gone).
 RETRY_SECONDS = 60.0
 TRIES = 11
 
