@@ -137,9 +137,14 @@ def synced(doc: Doc) -> bool:
     return counters.get("sent", 0) >= counters.get("want", 0)
 
 
+def ended_and_shown(doc: Doc) -> bool:
+    """The job ended and Notion shows that end: a row read as pending since was set back."""
+    return is_terminal(doc) and synced(doc)
+
+
 def _settle(doc: Doc) -> Doc:
     """Recompute the fields the reconciler's queries read (every transition ends here)."""
-    doc["open"] = not (is_terminal(doc) and synced(doc)) or bool(doc.get("waiters"))
+    doc["open"] = not ended_and_shown(doc) or bool(doc.get("waiters"))
     doc["schema"] = SCHEMA
     due = due_at(doc)
     if due is None:

@@ -270,7 +270,7 @@ def _ended_since_read(
     set it back (run it again), or this poll read the row before another poll's job ended
     (polls overlap when one is slow). Only the row as it is now tells which; acting on the
     stale read would run the link twice or write its place in line over its end."""
-    if known is None or not (jobs.is_terminal(known) and jobs.synced(known)):
+    if known is None or not jobs.ended_and_shown(known):
         return False
     notion = notion_for(runtime, link.get("user", LOCAL_USER))
     if notion is None or shows_pending(notion.retrieve_page(link["page_id"])):
@@ -289,7 +289,7 @@ def _admitted(
     room = room or Room(runtime.state, capacity(runtime.settings.uses_gcp))
     if room.capacity is None:
         return True
-    if known is not None and not (jobs.is_terminal(known) and jobs.synced(known)):
+    if known is not None and not jobs.ended_and_shown(known):
         return True
     job_id = link["page_id"].replace("-", "")
     ahead = room.take()
